@@ -150,3 +150,192 @@ def input_gradients(model: nn.Module, points: np.ndarray) -> np.ndarray:
         return model(p[None])[0]
 
     return vmap(grad(f))(pts).detach().cpu().numpy()
+
+
+def normal_offsets(normal_steps: int, reach: float = 0.5) -> np.ndarray:
+    return np.linspace(-reach, reach, normal_steps)
+
+
+def measure_snapshot(
+    model: nn.Module,
+    data,
+    train_x: np.ndarray,
+    res: int,
+    offsets: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Everything recorded about the boundary at one epoch (see run_experiment)."""
+    from .boundary import angle_to_subspace, distance_to_points, grid_zero_crossings
+    from .boundary import nearest_crossing_offset as nco
+
+    dim = data.sizes["feature"]
+    normal = data.normal_basis.values
+    if normal.shape[0] != 1:
+        raise ValueError("normal-line measurements need a codimension-1 manifold")
+    normal = normal[0]
+    grid = evaluate_grid(model, dim, res)
+    cloud = grid_zero_crossings(grid, grid_axes(dim, res))
+    probes = data.probe_x.values.astype(np.float64)
+    probe_off = nco(evaluate_normal_lines(model, probes, normal, offsets), offsets)
+    train_off = nco(evaluate_normal_lines(model, train_x, normal, offsets), offsets)
+    # Euclidean distance: nearest grid zero crossing, or the crossing found along the
+    # normal line when that one is nearer (both lie on the boundary).
+    probe_dist = np.fmin(distance_to_points(probes, cloud), np.abs(probe_off))
+    train_dist = np.fmin(distance_to_points(train_x, cloud), np.abs(train_off))
+    grads = input_gradients(model, train_x)
+    return {
+        "grid_logit": grid.astype(np.float32),
+        "probe_normal_offset": probe_off,
+        "probe_distance": probe_dist,
+        "train_normal_offset": train_off,
+        "train_distance": train_dist,
+        "train_gradient": grads,
+        "gradient_angle": angle_to_subspace(grads, data.tangent_basis.values),
+        "probe_logit": evaluate(model, probes),
+    }
+
+
+def run_experiment(
+    data,
+    *,
+    variant: str,
+    seed: int,
+    hidden: int,
+    output_weights: str,
+    epochs: int,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    adversarial_eps: float | None,
+    snapshot_epochs: list[int],
+    res: int,
+    normal_steps: int,
+    device: torch.device,
+    log: Callable[[str], None] = print,
+):
+    """Train one network on a low-dim dataset and record its boundary at snapshots.
+
+    Returns ``(xarray.Dataset, checkpoint dict)``.
+    """
+    import xarray as xr
+
+    from .zarr_io import var
+
+    if variant not in ("clean", "adversarial", "random_labels"):
+        raise ValueError(f"unknown variant {variant!r}")
+    train_mask = (data.split == "train").values
+    test_mask = ~train_mask
+    train_x = data.x.values[train_mask].astype(np.float32)
+    true_y = data.label.values[train_mask].astype(np.int8)
+    y = random_labels(len(true_y), seed) if variant == "random_labels" else true_y
+    test_x = torch.as_tensor(data.x.values[test_mask], device=device)
+    test_y = torch.as_tensor(data.label.values[test_mask].astype(np.float32), device=device)
+    eps = adversarial_eps if variant == "adversarial" else None
+
+    model = TwoLayerNet(data.sizes["feature"], hidden, output_weights, seed=seed).to(device)
+    offsets = normal_offsets(normal_steps)
+    snaps: dict[int, dict] = {}
+    states: dict[int, dict] = {}
+    test_acc: dict[int, float] = {}
+
+    def on_snapshot(epoch: int, m: nn.Module) -> None:
+        snaps[epoch] = measure_snapshot(m, data, train_x.astype(np.float64), res, offsets)
+        states[epoch] = {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
+        with torch.no_grad():
+            test_acc[epoch] = ((m(test_x) >= 0).float() == test_y).float().mean().item()
+        s = snaps[epoch]
+        log(
+            f"snapshot epoch {epoch}: mean probe distance {np.nanmean(s['probe_distance']):.4f}"
+            if np.isfinite(s["probe_distance"]).any()
+            else f"snapshot epoch {epoch}: no boundary inside the cube"
+        )
+
+    def progress(epoch: int, loss: float, acc: float) -> None:
+        if epoch % max(1, epochs // 20) == 0 or epoch == epochs:
+            log(f"epoch {epoch}/{epochs} loss {loss:.4f} train accuracy {acc:.3f}")
+
+    hist = train(
+        model,
+        torch.as_tensor(train_x, device=device),
+        torch.as_tensor(y, device=device),
+        epochs=epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        seed=seed,
+        adversarial_eps=eps,
+        snapshot_epochs=tuple(snapshot_epochs),
+        on_snapshot=on_snapshot,
+        progress=progress,
+    )
+    ep = sorted(snaps)
+    dim = data.sizes["feature"]
+    gdims = tuple(f"grid_{i}" for i in range(dim))
+
+    def stack(key):
+        return np.stack([snaps[e][key] for e in ep])
+
+    axis = np.linspace(0.0, 1.0, res)
+    ds = xr.Dataset(
+        {
+            "loss": var(hist["loss"], ("train_epoch",), "mean BCE loss on the training set"),
+            "train_accuracy": var(
+                hist["accuracy"], ("train_epoch",), "accuracy on the training labels used", units="1"
+            ),
+            "test_accuracy": var(
+                np.array([test_acc[e] for e in ep]), ("epoch",), "accuracy on held-out points "
+                "against the true (cluster) labels", units="1",
+            ),
+            "grid_logit": var(stack("grid_logit"), ("epoch", *gdims), "network logit on a "
+                              "regular grid over the input cube (boundary = zero level)"),
+            "probe_normal_offset": var(stack("probe_normal_offset"), ("epoch", "probe"),
+                                       "signed offset along the manifold normal from the probe to "
+                                       "the nearest boundary crossing (NaN: none in the cube)",
+                                       units="input"),
+            "probe_distance": var(stack("probe_distance"), ("epoch", "probe"), "Euclidean "
+                                  "distance from the probe to the decision boundary", units="input"),
+            "probe_logit": var(stack("probe_logit"), ("epoch", "probe"), "logit at the probe"),
+            "train_normal_offset": var(stack("train_normal_offset"), ("epoch", "train_sample"),
+                                       "signed offset along the normal from a training point to "
+                                       "the nearest boundary crossing (dimple depth)",
+                                       units="input"),
+            "train_distance": var(stack("train_distance"), ("epoch", "train_sample"),
+                                  "Euclidean distance from a training point to the boundary",
+                                  units="input"),
+            "train_gradient": var(stack("train_gradient"), ("epoch", "train_sample", "feature"),
+                                  "input gradient of the logit at a training point"),
+            "gradient_angle": var(stack("gradient_angle"), ("epoch", "train_sample"), "angle "
+                                  "between the input gradient and the manifold (90 = "
+                                  "perpendicular)", units="degree"),
+            "train_x": var(train_x, ("train_sample", "feature"), "training point", units="input"),
+            "train_label": var(y, ("train_sample",), "label used in training (random for the "
+                               "random-label control)"),
+            "true_label": var(true_y, ("train_sample",), "cluster label of the training point"),
+        },
+        coords={
+            "epoch": np.asarray(ep),
+            "train_epoch": np.arange(len(hist["loss"])),
+            **{g: axis for g in gdims},
+            "feature": np.arange(dim),
+        },
+        attrs={
+            "manifold": data.attrs["manifold"],
+            "variant": variant,
+            "seed": seed,
+            "tangent_basis": data.tangent_basis.values.tolist(),
+        },
+    )
+    ckpt = {
+        "kind": "TwoLayerNet",
+        "init": {"in_dim": dim, "hidden": hidden, "output_weights": output_weights, "seed": seed},
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "snapshots": states,
+    }
+    return ds, ckpt
+
+
+def load_model(path, epoch: int | None = None, map_location: str = "cpu") -> TwoLayerNet:
+    """Load a checkpoint written by the workflow (final weights, or a snapshot epoch)."""
+    ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    model = TwoLayerNet(**ckpt["init"])
+    model.load_state_dict(ckpt["state_dict"] if epoch is None else ckpt["snapshots"][epoch])
+    return model

@@ -1,0 +1,64 @@
+# Shared helpers: run lists, figure lists, resources.
+
+RES = "results"
+LOW = config["lowdim"]
+GPU = 0 if config["device"] == "cpu" else 1
+
+
+wildcard_constraints:
+    manifold="line|diagonal|plane",
+    variant="clean|adversarial|random_labels",
+    seed=r"\d+",
+    dataset="fashion_mnist|mnist|cifar10",
+
+
+def lowdim_run(manifold, variant, seed):
+    return f"{RES}/lowdim/{manifold}/{variant}/seed{seed}/boundary.zarr"
+
+
+def lowdim_runs():
+    return [
+        lowdim_run(m, v, s)
+        for m in LOW["manifolds"]
+        for v in LOW["variants"]
+        for s in LOW["seeds"]
+    ]
+
+
+def lowdim_figure_runs(manifolds, variants):
+    """(data store, run store) pairs drawn in boundary figures (figure_seed only)."""
+    return [
+        lowdim_run(m, v, LOW["figure_seed"])
+        for m in manifolds
+        if m in LOW["manifolds"]
+        for v in variants
+    ]
+
+
+LINES = [m for m in LOW["manifolds"] if m in ("line", "diagonal")]
+HAS_PLANE = "plane" in LOW["manifolds"]
+HAS_ADV = "adversarial" in LOW["variants"] and "clean" in LOW["variants"]
+HAS_RANDOM = "random_labels" in LOW["variants"] and "clean" in LOW["variants"]
+HAS_CLEAN = "clean" in LOW["variants"]
+
+
+def figure_names():
+    names = ["dmm_lowdim_clinging"]
+    if HAS_CLEAN:
+        if LINES:
+            names.append("dmm_lowdim_boundary_2d")
+        if HAS_PLANE:
+            names.append("dmm_lowdim_height_maps")
+        names.append("dmm_lowdim_gradients")
+    if HAS_ADV:
+        names.append("dmm_lowdim_adversarial")
+    if HAS_RANDOM:
+        names.append("dmm_lowdim_random_labels")
+    names += [f"data_{d}_samples" for d in config["natural"]["datasets"]]
+    return names
+
+
+def metric_files():
+    return [f"{RES}/lowdim/metrics.json"] + [
+        f"{RES}/data/{d}_metrics.json" for d in config["natural"]["datasets"]
+    ]

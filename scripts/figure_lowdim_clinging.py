@@ -1,0 +1,9 @@
+"""Rule figure_lowdim_clinging."""
+
+from pipeline_lib import plotting
+from pipeline_lib.runtime import rule_context
+from pipeline_lib.zarr_io import open_store
+
+smk = snakemake  # noqa: F821
+with rule_context(smk):
+    plotting.save(plotting.clinging_curves(open_store(smk.input.summary)), smk.output[0])

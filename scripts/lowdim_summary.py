@@ -1,0 +1,20 @@
+"""Rule lowdim_summary: seed-aggregated curves and metrics of all low-dim runs."""
+
+from pipeline_lib.metrics import lowdim_metrics, summarize_lowdim, write_json
+from pipeline_lib.provenance import make_provenance
+from pipeline_lib.runtime import rule_context
+from pipeline_lib.zarr_io import open_store, write_store
+
+smk = snakemake  # noqa: F821
+with rule_context(smk) as log:
+    runs = [open_store(p) for p in smk.input]
+    summary = summarize_lowdim(runs)
+    write_store(
+        summary,
+        smk.output.store,
+        "per-run means of the low-dim boundary measurements on (manifold, variant, seed, epoch)",
+        make_provenance({"runs": [r.attrs["provenance"]["config"] for r in runs]}),
+    )
+    metrics = lowdim_metrics(summary)
+    write_json(metrics, smk.output.metrics)
+    log.info("%d metrics", len(metrics))

@@ -1,0 +1,51 @@
+"""Rule lowdim_train: train the 2-layer network, record the boundary at snapshots."""
+
+import time
+
+import torch
+
+from pipeline_lib.device import pick_device
+from pipeline_lib.lowdim import run_experiment
+from pipeline_lib.provenance import make_provenance
+from pipeline_lib.runtime import rule_context
+from pipeline_lib.zarr_io import open_store, write_store
+
+smk = snakemake  # noqa: F821
+with rule_context(smk) as log:
+    p, w = smk.params, smk.wildcards
+    device = pick_device(p.device)
+    data = open_store(smk.input[0])
+    t0 = time.time()
+    ds, ckpt = run_experiment(
+        data,
+        variant=w.variant,
+        seed=int(w.seed),
+        hidden=p.model["hidden"],
+        output_weights=p.model["output_weights"],
+        epochs=p.train["epochs"],
+        lr=p.train["lr"],
+        weight_decay=p.train["weight_decay"],
+        batch_size=p.train["batch_size"],
+        adversarial_eps=p.adversarial["eps"] if p.adversarial else None,
+        snapshot_epochs=p.snapshot_epochs,
+        res=p.grid["res_2d"] if data.sizes["feature"] == 2 else p.grid["res_3d"],
+        normal_steps=p.grid["normal_steps"],
+        device=device,
+        log=log.info,
+    )
+    prov = make_provenance(
+        {k: getattr(p, k) for k in ("model", "train", "adversarial", "snapshot_epochs", "grid")}
+        | {"manifold": w.manifold, "variant": w.variant, "seed": int(w.seed)},
+        device=str(device),
+        wall_time_s=round(time.time() - t0, 2),
+        data_provenance=data.attrs["provenance"]["config"],
+    )
+    ckpt["provenance"] = prov
+    torch.save(ckpt, smk.output.model)
+    write_store(
+        ds,
+        smk.output.store,
+        f"decision boundary of the 2-layer network on '{w.manifold}' ({w.variant}, seed "
+        f"{w.seed}) at snapshot epochs",
+        prov,
+    )

@@ -1,0 +1,269 @@
+"""Natural-image datasets through torchvision's dataset classes.
+
+Files are looked for in the configured ``data_dir``, then in the standard places
+(Debian's ``dataset-fashion-mnist`` package for Fashion-MNIST, ``data/<name>``),
+and downloaded by torchvision only when the config allows it. A missing or broken
+dataset stops with a message that says what was looked for and how to get it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from torchvision import datasets as tvd
+
+from .zarr_io import var
+
+IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+class DatasetError(RuntimeError):
+    """A dataset is missing, corrupt or too small for the configured request."""
+
+
+class _LocalCIFAR10(tvd.CIFAR10):
+    """torchvision's CIFAR10 reader; local files are checked for presence (their
+    content is validated by unpickling), the download path keeps the MD5 check."""
+
+    def _check_integrity(self) -> bool:  # noqa: D401 - torchvision hook
+        base = Path(self.root) / self.base_folder
+        return all((base / name).is_file() for name, _ in self.train_list + self.test_list)
+
+
+@dataclass(frozen=True)
+class NaturalSpec:
+    name: str
+    title: str
+    tv_class: type
+    folder: str  # torchvision's folder under root
+    classes: tuple[str, ...]
+    shape: tuple[int, int, int]
+    standard_dirs: tuple[str, ...] = ()
+    how_to_get: str = ""
+    kind: str = "idx"
+    extra: dict = field(default_factory=dict)
+
+
+SPECS: dict[str, NaturalSpec] = {
+    "fashion_mnist": NaturalSpec(
+        "fashion_mnist",
+        "Fashion-MNIST",
+        tvd.FashionMNIST,
+        "FashionMNIST",
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+         "Bag", "Ankle boot"),
+        (1, 28, 28),
+        ("/usr/share/datasets/fashion-mnist", "data/fashion_mnist"),
+        "install Debian's package (apt-get install dataset-fashion-mnist, files land in "
+        "/usr/share/datasets/fashion-mnist), or set natural.fashion_mnist.data_dir to a folder "
+        "holding the four IDX files (train-images-idx3-ubyte[.gz], ...), or set "
+        "natural.fashion_mnist.download: true to let torchvision download them",
+    ),
+    "mnist": NaturalSpec(
+        "mnist",
+        "MNIST",
+        tvd.MNIST,
+        "MNIST",
+        tuple(str(i) for i in range(10)),
+        (1, 28, 28),
+        ("data/mnist",),
+        "put the four IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
+        "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]) in data/mnist or in the "
+        "folder named by natural.mnist.data_dir, or set natural.mnist.download: true",
+    ),
+    "cifar10": NaturalSpec(
+        "cifar10",
+        "CIFAR-10",
+        _LocalCIFAR10,
+        "cifar-10-batches-py",
+        ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+         "truck"),
+        (3, 32, 32),
+        ("data/cifar10",),
+        "put the extracted 'cifar-10-batches-py' folder (from cifar-10-python.tar.gz) in "
+        "data/cifar10 or in the folder named by natural.cifar10.data_dir, or set "
+        "natural.cifar10.download: true",
+        kind="cifar",
+    ),
+}
+
+
+def _find_idx(directory: Path, folder: str) -> dict[str, Path] | None:
+    for base in (directory, directory / folder / "raw", directory / "raw"):
+        found = {}
+        for name in IDX_FILES:
+            for cand in (base / name, base / f"{name}.gz"):
+                if cand.is_file():
+                    found[name] = cand
+                    break
+        if len(found) == len(IDX_FILES):
+            return found
+    return None
+
+
+def _stage_idx(files: dict[str, Path], root: Path, folder: str) -> None:
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name, src in files.items():
+        dst = raw / name
+        if dst.exists():
+            dst.unlink()
+        try:
+            if src.suffix == ".gz":
+                with gzip.open(src, "rb") as fin, open(dst, "wb") as fout:
+                    shutil.copyfileobj(fin, fout)
+            else:
+                dst.symlink_to(src.resolve())
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise DatasetError(f"cannot read {src}: {exc}; the file is truncated or corrupt") from exc
+
+
+def _candidates(spec: NaturalSpec, data_dir: str | None) -> list[Path]:
+    if data_dir is not None:
+        return [Path(data_dir)]
+    return [Path(d) for d in spec.standard_dirs]
+
+
+def load_arrays(
+    name: str, data_dir: str | None, download: bool, cache_dir: str | Path
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Full train and test splits as uint8 arrays (N, C, H, W) and int64 labels."""
+    if name not in SPECS:
+        raise DatasetError(f"unknown dataset {name!r}; allowed: {sorted(SPECS)}")
+    spec = SPECS[name]
+    cache_dir = Path(cache_dir)
+    looked = _candidates(spec, data_dir)
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise DatasetError(
+            f"{spec.title}: natural.{name}.data_dir = {data_dir!r} is not a directory; "
+            f"to get the data: {spec.how_to_get}"
+        )
+    root = None
+    for cand in looked:
+        if spec.kind == "idx":
+            files = _find_idx(cand, spec.folder)
+            if files is not None:
+                root = cache_dir / "staged"
+                _stage_idx(files, root, spec.folder)
+                break
+        elif (cand / spec.folder).is_dir():
+            root = cand
+            break
+    if root is None:
+        if not download:
+            raise DatasetError(
+                f"{spec.title} not found (looked in: {', '.join(map(str, looked))}). "
+                f"To get it: {spec.how_to_get}"
+            )
+        root = cache_dir / "download"
+    out = {}
+    for split, train in (("train", True), ("test", False)):
+        try:
+            ds = spec.tv_class(str(root), train=train, download=download and root == cache_dir / "download")
+        except (RuntimeError, AssertionError, ValueError, EOFError, OSError) as exc:
+            raise DatasetError(
+                f"{spec.title} ({split} split) could not be read from {root}: "
+                f"{type(exc).__name__}: {exc or 'format check failed'}. The files are truncated, "
+                f"corrupt or not in the expected format. To get good files: {spec.how_to_get}"
+            ) from exc
+        except Exception as exc:  # unpickling errors etc.
+            raise DatasetError(
+                f"{spec.title} ({split} split) could not be read from {root}: "
+                f"{type(exc).__name__}: {exc}. To get good files: {spec.how_to_get}"
+            ) from exc
+        images = np.asarray(ds.data)
+        labels = np.asarray(ds.targets, dtype=np.int64)
+        if images.ndim == 3:
+            images = images[:, None]
+        else:  # CIFAR: N, H, W, C
+            images = images.transpose(0, 3, 1, 2)
+        if images.shape[0] != labels.shape[0]:
+            raise DatasetError(
+                f"{spec.title} ({split}): {images.shape[0]} images but {labels.shape[0]} labels; "
+                f"the image and label files do not belong together. To get good files: "
+                f"{spec.how_to_get}"
+            )
+        if images.shape[1:] != spec.shape:
+            raise DatasetError(
+                f"{spec.title} ({split}): images have shape {images.shape[1:]}, expected "
+                f"{spec.shape}. To get good files: {spec.how_to_get}"
+            )
+        if labels.size and (labels.min() < 0 or labels.max() >= len(spec.classes)):
+            raise DatasetError(
+                f"{spec.title} ({split}): labels outside 0..{len(spec.classes) - 1}; the label "
+                f"file is corrupt. To get good files: {spec.how_to_get}"
+            )
+        out[split] = (images, labels)
+    return out
+
+
+def stratified_subset(labels: np.ndarray, classes: list[int], n: int, rng) -> np.ndarray:
+    """Indices of ``n`` samples from ``classes``, as equal per class as possible."""
+    per = np.full(len(classes), n // len(classes))
+    per[: n % len(classes)] += 1
+    idx = []
+    for c, want in zip(classes, per, strict=True):
+        have = np.flatnonzero(labels == c)
+        if want > len(have):
+            raise DatasetError(
+                f"class {c} has {len(have)} samples but {want} were requested; lower n_train/n_test "
+                "or add classes"
+            )
+        idx.append(rng.choice(have, size=want, replace=False))
+    return np.sort(np.concatenate(idx))
+
+
+def make_natural_dataset(
+    name: str,
+    classes: list[int],
+    n_train: int,
+    n_test: int,
+    seed: int,
+    data_dir: str | None,
+    download: bool,
+    cache_dir: str | Path,
+) -> xr.Dataset:
+    spec = SPECS[name]
+    bad = [c for c in classes if not 0 <= c < len(spec.classes)]
+    if bad:
+        raise DatasetError(f"{spec.title} has classes 0..{len(spec.classes) - 1}; got {bad}")
+    arrays = load_arrays(name, data_dir, download, cache_dir)
+    rng = np.random.default_rng(seed)
+    imgs, labs, split = [], [], []
+    for part, n in (("train", n_train), ("test", n_test)):
+        images, labels = arrays[part]
+        try:
+            idx = stratified_subset(labels, classes, n, rng)
+        except DatasetError as exc:
+            raise DatasetError(f"{spec.title} {part} split: {exc}") from None
+        imgs.append(images[idx])
+        labs.append(labels[idx])
+        split.append(np.full(len(idx), part))
+    images = np.concatenate(imgs).astype(np.float32) / 255.0
+    c, h, w = spec.shape
+    return xr.Dataset(
+        {
+            "image": var(images, ("sample", "channel", "row", "col"), "pixel intensity", units="[0,1]"),
+            "label": var(np.concatenate(labs), ("sample",), "class index (original numbering)"),
+        },
+        coords={
+            "sample": np.arange(images.shape[0]),
+            "split": ("sample", np.concatenate(split).astype("U5")),
+            "channel": np.arange(c),
+            "row": np.arange(h),
+            "col": np.arange(w),
+            "class_index": ("class_index", np.asarray(classes)),
+            "class_name": ("class_index", np.asarray([spec.classes[i] for i in classes])),
+        },
+        attrs={"dataset": name, "title": spec.title, "n_features": c * h * w},
+    )

@@ -1,0 +1,231 @@
+"""Figures. Each function takes opened stores and returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+import xarray as xr  # noqa: E402
+
+LABEL_COLORS = {0: "tab:blue", 1: "tab:red"}
+VARIANT_NAMES = {"clean": "clean", "adversarial": "adversarial training",
+                 "random_labels": "random labels (control)"}
+
+
+def _points(ax, run: xr.Dataset, labels=None, size=12, zorder=3):
+    x = run.train_x.values
+    lab = run.train_label.values if labels is None else labels
+    for c in (0, 1):
+        sel = lab == c
+        ax.scatter(x[sel, 0], x[sel, 1], s=size, c=LABEL_COLORS[c], edgecolors="k",
+                   linewidths=0.3, zorder=zorder, label=f"class {c}")
+
+
+def _manifold_line(ax, data: xr.Dataset):
+    o, d = data.origin.values, data.directions.values[0]
+    ts = np.array([0.0, 1.0])
+    pts = o[None] + ts[:, None] * d[None]
+    ax.plot(pts[:, 0], pts[:, 1], color="tab:green", lw=1.2, alpha=0.7, label="manifold")
+
+
+def _boundary_contour(ax, run, epoch, **kw):
+    g = run.grid_logit.sel(epoch=epoch).values
+    return ax.contour(run.grid_0.values, run.grid_1.values, g.T, levels=[0.0], **kw)
+
+
+def _square(ax):
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+
+
+def boundary_evolution_2d(pairs: list[tuple[xr.Dataset, xr.Dataset]]):
+    """Fig. 5a: the zero level of the logit at each snapshot epoch (light -> dark)."""
+    fig, axes = plt.subplots(1, len(pairs), figsize=(5.2 * len(pairs), 5), squeeze=False)
+    for ax, (data, run) in zip(axes[0], pairs, strict=True):
+        epochs = run.epoch.values
+        cmap = plt.get_cmap("Greys")
+        for i, e in enumerate(epochs):
+            col = cmap(0.25 + 0.75 * i / max(1, len(epochs) - 1))
+            _boundary_contour(ax, run, e, colors=[col], linewidths=1.4)
+            ax.plot([], [], color=col, label=f"epoch {e}")
+        _manifold_line(ax, data)
+        _points(ax, run)
+        _square(ax)
+        ax.set_title(f"{data.attrs['manifold']}: boundary over epochs (seed {run.attrs['seed']})")
+        ax.legend(fontsize=7, loc="upper left", ncol=2, framealpha=0.8)
+    fig.tight_layout()
+    return fig
+
+
+def height_map(data: xr.Dataset, run: xr.Dataset, epoch) -> np.ndarray:
+    """Boundary height z(x, y) above each probe of a plane (NaN: no crossing)."""
+    n = data.normal_basis.values[0]
+    s = run.probe_normal_offset.sel(epoch=epoch).values
+    z = data.probe_x.values[:, 2] + s * n[2]
+    k = data.sizes["probe_axis"]
+    return z.reshape(k, k)  # [i, j] = (u0_i, u1_j)
+
+
+def _heat(ax, data, run, epoch, vmin=0.0, vmax=1.0, cmap="terrain"):
+    axis = data.probe_axis.values
+    h = height_map(data, run, epoch)
+    im = ax.pcolormesh(axis, axis, h.T, cmap=cmap, vmin=vmin, vmax=vmax, shading="nearest")
+    ax.contour(axis, axis, h.T, levels=[0.5], colors="k", linewidths=0.6)
+    return im
+
+
+def height_maps(data: xr.Dataset, run: xr.Dataset):
+    """Fig. 5b / Fig. 1 right: topographic maps of the boundary height per epoch,
+    and the final boundary as a 3D surface."""
+    epochs = list(run.epoch.values)
+    ncol = min(5, len(epochs))
+    nrow = int(np.ceil(len(epochs) / ncol)) + 1
+    fig = plt.figure(figsize=(3.3 * ncol, 3.2 * nrow))
+    im = None
+    for i, e in enumerate(epochs):
+        ax = fig.add_subplot(nrow, ncol, i + 1)
+        im = _heat(ax, data, run, e)
+        _points(ax, run, size=6)
+        ax.set_title(f"epoch {e}", fontsize=9)
+        ax.set_aspect("equal")
+        ax.tick_params(labelsize=7)
+    fig.colorbar(im, ax=fig.axes, shrink=0.6, label="boundary height z (manifold at z = 0.5)")
+    ax3 = fig.add_subplot(nrow, 2, 2 * nrow - 1, projection="3d")
+    axis = data.probe_axis.values
+    h = height_map(data, run, epochs[-1])
+    xx, yy = np.meshgrid(axis, axis, indexing="ij")
+    ax3.plot_surface(xx, yy, np.ma.masked_invalid(h), cmap="terrain", vmin=0, vmax=1,
+                     alpha=0.85, linewidth=0)
+    x, lab = run.train_x.values, run.train_label.values
+    ax3.scatter(x[:, 0], x[:, 1], x[:, 2], c=[LABEL_COLORS[int(c)] for c in lab], s=6)
+    ax3.set_zlim(0, 1)
+    ax3.set_title(f"final boundary (epoch {epochs[-1]}), 3D", fontsize=9)
+    fig.suptitle(f"plane z = 0.5: boundary height per epoch (seed {run.attrs['seed']}); white = "
+                 "no boundary above/below the probe inside the cube", fontsize=10)
+    return fig
+
+
+def gradients(pairs: list[tuple[xr.Dataset, xr.Dataset]]):
+    """Fig. 24 / App. E.1: normalised input gradients at the training points."""
+    fig = plt.figure(figsize=(5.2 * len(pairs), 5))
+    for i, (data, run) in enumerate(pairs):
+        e = run.epoch.values[-1]
+        g = run.train_gradient.sel(epoch=e).values
+        g = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+        x = run.train_x.values
+        ang = float(np.nanmean(run.gradient_angle.sel(epoch=e).values))
+        if data.sizes["feature"] == 2:
+            ax = fig.add_subplot(1, len(pairs), i + 1)
+            _boundary_contour(ax, run, e, colors="grey", linewidths=1.2)
+            _manifold_line(ax, data)
+            ax.quiver(x[:, 0], x[:, 1], g[:, 0], g[:, 1], angles="xy", scale_units="xy",
+                      scale=12, width=0.004, color="k")
+            _points(ax, run)
+            _square(ax)
+        else:
+            ax = fig.add_subplot(1, len(pairs), i + 1, projection="3d")
+            axis = data.probe_axis.values
+            h = height_map(data, run, e)
+            xx, yy = np.meshgrid(axis, axis, indexing="ij")
+            ax.plot_surface(xx, yy, np.ma.masked_invalid(h), cmap="terrain", vmin=0, vmax=1,
+                            alpha=0.35, linewidth=0)
+            ax.quiver(x[:, 0], x[:, 1], x[:, 2], g[:, 0], g[:, 1], g[:, 2], length=0.12,
+                      color="k", linewidth=0.6)
+            ax.scatter(x[:, 0], x[:, 1], x[:, 2],
+                       c=[LABEL_COLORS[int(c)] for c in run.train_label.values], s=6)
+            ax.set_zlim(0, 1)
+        ax.set_title(f"{data.attrs['manifold']}, epoch {e}: mean angle to manifold "
+                     f"{ang:.1f}°", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def compare_final(triples: list[tuple[xr.Dataset, xr.Dataset, xr.Dataset]], other_name: str):
+    """Clean vs another variant (Fig. 3 for adversarial training; the random-label control)."""
+    fig = plt.figure(figsize=(9, 4.3 * len(triples)))
+    im = None
+    for r, (data, clean, other) in enumerate(triples):
+        for c, (run, name) in enumerate(((clean, "clean"), (other, other_name))):
+            e = run.epoch.values[-1]
+            depth = float(np.nanmean(np.abs(run.train_normal_offset.sel(epoch=e).values)))
+            acc = float(run.test_accuracy.sel(epoch=e))
+            ax = fig.add_subplot(len(triples), 2, 2 * r + c + 1)
+            if data.sizes["feature"] == 2:
+                _boundary_contour(ax, run, e, colors="k", linewidths=1.4)
+                _manifold_line(ax, data)
+                _points(ax, run)
+                _square(ax)
+            else:
+                im = _heat(ax, data, run, e)
+                _points(ax, run, size=6)
+                ax.set_aspect("equal")
+            ax.set_title(f"{data.attrs['manifold']} — {name}\nmean dimple depth {depth:.3f}, "
+                         f"test acc. {acc:.2f}", fontsize=9)
+    if im is not None:
+        fig.colorbar(im, ax=fig.axes, shrink=0.5, label="plane: boundary height z")
+    return fig
+
+
+def clinging_curves(summary: xr.Dataset):
+    """Distance manifold->boundary, gradient angle and accuracy per epoch, mean ± sd over seeds."""
+    df = summary[["boundary_distance", "gradient_angle", "train_accuracy"]].to_dataframe()
+    df = df.reset_index()
+    df["variant"] = df["variant"].map(VARIANT_NAMES).fillna(df["variant"])
+    mans = list(summary.manifold.values)
+    rows = [("boundary_distance", "mean distance manifold → boundary"),
+            ("gradient_angle", "gradient angle to manifold (°)"),
+            ("train_accuracy", "train accuracy (labels used)")]
+    fig, axes = plt.subplots(len(rows), len(mans), figsize=(4.6 * len(mans), 9.5),
+                             squeeze=False, sharex=True)
+    for j, m in enumerate(mans):
+        sub = df[df.manifold == m]
+        for i, (col, label) in enumerate(rows):
+            ax = axes[i, j]
+            sns.lineplot(data=sub, x="epoch", y=col, hue="variant", errorbar="sd", marker="o",
+                         ax=ax, legend=(i == 0 and j == 0))
+            if col == "gradient_angle":
+                ax.axhline(float(summary.random_direction_angle.sel(manifold=m)), ls="--",
+                           color="grey", label="random direction")
+                ax.axhline(90, ls=":", color="k")
+            ax.set_xscale("symlog", linthresh=1)
+            ax.set_ylabel(label if j == 0 else "")
+            if i == 0:
+                ax.set_title(m)
+    fig.suptitle(f"Clinging and dimpling: mean ± sd over {summary.sizes['seed']} seeds "
+                 "(dashed: isotropic random direction)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def natural_samples(ds: xr.Dataset, per_class: int = 8, seed: int = 0):
+    """A grid of random training images per class."""
+    rng = np.random.default_rng(seed)
+    classes = ds.class_index.values
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 0.9, len(classes) * 0.95),
+                             squeeze=False)
+    train = ds.where(ds.split == "train", drop=True)
+    for r, c in enumerate(classes):
+        idx = np.flatnonzero(train.label.values == c)
+        pick = rng.choice(idx, size=min(per_class, len(idx)), replace=False)
+        for k in range(per_class):
+            ax = axes[r, k]
+            ax.axis("off")
+            if k < len(pick):
+                img = train.image.values[pick[k]].transpose(1, 2, 0)
+                ax.imshow(img.squeeze(), cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=1)
+        axes[r, 0].text(-0.1, 0.5, str(ds.class_name.values[r]), transform=axes[r, 0].transAxes,
+                        ha="right", va="center", fontsize=7)
+    fig.suptitle(f"{ds.attrs['title']}: random training images per class", fontsize=9)
+    return fig
+
+
+def save(fig, path) -> None:
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
