@@ -22,6 +22,6 @@ include: "rules/figures.smk"
 
 
 rule all:
+    default_target: True
     input:
         "figures",
-    default_target: True

@@ -62,3 +62,10 @@ def metric_files():
     return [f"{RES}/lowdim/metrics.json"] + [
         f"{RES}/data/{d}_metrics.json" for d in config["natural"]["datasets"]
     ]
+
+
+FIG = f"{RES}/figures"
+
+
+def lowdim_data(manifolds):
+    return [f"{RES}/lowdim/{m}/data.zarr" for m in manifolds if m in LOW["manifolds"]]

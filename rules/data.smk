@@ -4,17 +4,19 @@
 rule lowdim_dataset:
     output:
         directory(f"{RES}/lowdim/{{manifold}}/data.zarr"),
-    params:
-        data=LOW["data"],
-        probes=LOW["grid"]["probes"],
-        seed=config["seed"],
     log:
         "logs/lowdim_dataset/{manifold}.log",
     benchmark:
         f"{RES}/benchmarks/lowdim_dataset/{{manifold}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1000,
+    params:
+        data=LOW["data"],
+        probes=LOW["grid"]["probes"],
+        seed=config["seed"],
     script:
         "../scripts/lowdim_dataset.py"
 
@@ -22,16 +24,18 @@ rule lowdim_dataset:
 rule natural_dataset:
     output:
         directory(f"{RES}/data/{{dataset}}.zarr"),
-    params:
-        spec=lambda w: config["natural"][w.dataset],
-        seed=config["seed"],
-        cache=f"{RES}/data/cache",
     log:
         "logs/natural_dataset/{dataset}.log",
     benchmark:
         f"{RES}/benchmarks/natural_dataset/{{dataset}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
+    params:
+        spec=lambda w: config["natural"][w.dataset],
+        seed=config["seed"],
+        cache=f"{RES}/data/cache",
     script:
         "../scripts/natural_dataset.py"

@@ -1,11 +1,5 @@
 # Figures (PNG under results/figures/) and the gallery that assembles figures/.
 
-FIG = f"{RES}/figures"
-
-
-def lowdim_data(manifolds):
-    return [f"{RES}/lowdim/{m}/data.zarr" for m in manifolds if m in LOW["manifolds"]]
-
 
 rule figure_lowdim_clinging:
     input:
@@ -16,6 +10,8 @@ rule figure_lowdim_clinging:
         "logs/figures/dmm_lowdim_clinging.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_clinging.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     script:
         "../scripts/figure_lowdim_clinging.py"
 
@@ -30,6 +26,8 @@ rule figure_lowdim_boundary_2d:
         "logs/figures/dmm_lowdim_boundary_2d.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_boundary_2d.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     script:
         "../scripts/figure_lowdim_boundary_2d.py"
 
@@ -44,6 +42,8 @@ rule figure_lowdim_height_maps:
         "logs/figures/dmm_lowdim_height_maps.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_height_maps.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     script:
         "../scripts/figure_lowdim_height_maps.py"
 
@@ -58,6 +58,8 @@ rule figure_lowdim_gradients:
         "logs/figures/dmm_lowdim_gradients.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_gradients.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     script:
         "../scripts/figure_lowdim_gradients.py"
 
@@ -69,12 +71,14 @@ rule figure_lowdim_adversarial:
         other=lowdim_figure_runs(LOW["manifolds"], ["adversarial"]),
     output:
         f"{FIG}/dmm_lowdim_adversarial.png",
-    params:
-        title="adversarially trained (single-step L2 PGD)",
     log:
         "logs/figures/dmm_lowdim_adversarial.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_adversarial.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        title="adversarial (1-step L2 PGD)",
     script:
         "../scripts/figure_lowdim_compare.py"
 
@@ -86,12 +90,14 @@ rule figure_lowdim_random_labels:
         other=lowdim_figure_runs(LOW["manifolds"], ["random_labels"]),
     output:
         f"{FIG}/dmm_lowdim_random_labels.png",
-    params:
-        title="random labels (control)",
     log:
         "logs/figures/dmm_lowdim_random_labels.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_random_labels.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        title="random labels (control)",
     script:
         "../scripts/figure_lowdim_compare.py"
 
@@ -106,6 +112,8 @@ rule figure_natural_samples:
         "logs/figures/data_{dataset}_samples.log",
     benchmark:
         f"{RES}/benchmarks/figures/data_{{dataset}}_samples.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     script:
         "../scripts/figure_natural_samples.py"
 
@@ -116,11 +124,13 @@ rule gallery:
         metrics=metric_files(),
     output:
         directory("figures"),
-    params:
-        names=figure_names(),
     log:
         "logs/gallery.log",
     benchmark:
         f"{RES}/benchmarks/gallery.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        names=figure_names(),
     script:
         "../scripts/gallery.py"

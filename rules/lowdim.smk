@@ -6,7 +6,19 @@ rule lowdim_train:
         f"{RES}/lowdim/{{manifold}}/data.zarr",
     output:
         model=f"{RES}/lowdim/{{manifold}}/{{variant}}/seed{{seed}}/model.pt",
-        store=directory(f"{RES}/lowdim/{{manifold}}/{{variant}}/seed{{seed}}/boundary.zarr"),
+        store=directory(
+            f"{RES}/lowdim/{{manifold}}/{{variant}}/seed{{seed}}/boundary.zarr"
+        ),
+    log:
+        "logs/lowdim_train/{manifold}-{variant}-seed{seed}.log",
+    benchmark:
+        f"{RES}/benchmarks/lowdim_train/{{manifold}}-{{variant}}-seed{{seed}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        gpu=GPU,
     params:
         model=LOW["model"],
         train=LOW["train"],
@@ -14,14 +26,6 @@ rule lowdim_train:
         snapshot_epochs=sorted(LOW["snapshot_epochs"]),
         grid=LOW["grid"],
         device=config["device"],
-    log:
-        "logs/lowdim_train/{manifold}-{variant}-seed{seed}.log",
-    benchmark:
-        f"{RES}/benchmarks/lowdim_train/{{manifold}}-{{variant}}-seed{{seed}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        gpu=GPU,
     script:
         "../scripts/lowdim_train.py"
 
@@ -36,6 +40,8 @@ rule lowdim_summary:
         "logs/lowdim_summary.log",
     benchmark:
         f"{RES}/benchmarks/lowdim_summary.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=2000,

@@ -8,6 +8,6 @@ smk = snakemake  # noqa: F821
 with rule_context(smk):
     triples = [
         (open_store(d), open_store(c), open_store(o))
-        for d, c, o in zip(smk.input.data, smk.input.clean, smk.input.other)
+        for d, c, o in zip(smk.input.data, smk.input.clean, smk.input.other, strict=True)
     ]
     plotting.save(plotting.compare_final(triples, smk.params.title), smk.output[0])

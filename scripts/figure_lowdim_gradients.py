@@ -6,5 +6,7 @@ from pipeline_lib.zarr_io import open_store
 
 smk = snakemake  # noqa: F821
 with rule_context(smk):
-    pairs = [(open_store(d), open_store(r)) for d, r in zip(smk.input.data, smk.input.runs)]
+    pairs = [
+        (open_store(d), open_store(r)) for d, r in zip(smk.input.data, smk.input.runs, strict=True)
+    ]
     plotting.save(plotting.gradients(pairs), smk.output[0])

@@ -7,6 +7,8 @@ from pipeline_lib.runtime import rule_context
 smk = snakemake  # noqa: F821
 with rule_context(smk):
     build_gallery(
-        list(smk.input.figures), list(smk.params.names), merge_metrics(smk.input.metrics),
+        list(smk.input.figures),
+        list(smk.params.names),
+        merge_metrics(smk.input.metrics),
         smk.output[0],
     )

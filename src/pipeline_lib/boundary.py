@@ -68,7 +68,9 @@ def nearest_crossing_offset(profiles: np.ndarray, offsets: np.ndarray) -> np.nda
     absval = np.where(cross, np.abs(s), np.inf)
     best = np.argmin(absval, axis=-1)
     out = np.take_along_axis(s, best[..., None], axis=-1)[..., 0]
-    return np.where(np.isfinite(np.take_along_axis(absval, best[..., None], -1)[..., 0]), out, np.nan)
+    return np.where(
+        np.isfinite(np.take_along_axis(absval, best[..., None], -1)[..., 0]), out, np.nan
+    )
 
 
 def angle_to_subspace(vectors: np.ndarray, basis: np.ndarray) -> np.ndarray:

@@ -98,7 +98,9 @@ def _format_error(err, root: Mapping) -> str:
     if err.validator == "additionalProperties":
         parent = _subschema(root, path) or {}
         known = sorted(parent.get("properties", {}))
-        extra = [k for k in err.instance if k not in known] if isinstance(err.instance, dict) else []
+        extra = (
+            [k for k in err.instance if k not in known] if isinstance(err.instance, dict) else []
+        )
         msgs = []
         for k in extra:
             where = _key(path + [k])
@@ -160,7 +162,9 @@ def check_config(config: Mapping, schema: Mapping | str | Path) -> dict:
     if not isinstance(schema, Mapping):
         schema = load_yaml(schema)
     if not isinstance(config, Mapping):
-        raise ConfigError(f"the configuration must be a mapping of keys, got {type(config).__name__}")
+        raise ConfigError(
+            f"the configuration must be a mapping of keys, got {type(config).__name__}"
+        )
     cfg = copy.deepcopy(dict(config))
     validator = Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))

@@ -75,7 +75,9 @@ def build_gallery(figures: list[str | Path], names: list[str], metrics: dict, ou
         "body{font-family:sans-serif;max-width:1100px;margin:auto}img{max-width:100%}"
         "figure{border-bottom:1px solid #ccc;padding-bottom:1em}</style></head><body>"
         "<h1>Manifold-adversarial pipeline: figures</h1>"
-        "<p>Numbers: <a href='metrics.json'>metrics.json</a>.</p>" + "".join(items) + "</body></html>"
+        "<p>Numbers: <a href='metrics.json'>metrics.json</a>.</p>"
+        + "".join(items)
+        + "</body></html>"
     )
     (tmp / "index.html").write_text(page)
     if out.exists():

@@ -279,36 +279,64 @@ def run_experiment(
         {
             "loss": var(hist["loss"], ("train_epoch",), "mean BCE loss on the training set"),
             "train_accuracy": var(
-                hist["accuracy"], ("train_epoch",), "accuracy on the training labels used", units="1"
+                hist["accuracy"],
+                ("train_epoch",),
+                "accuracy on the training labels used",
+                units="1",
             ),
             "test_accuracy": var(
-                np.array([test_acc[e] for e in ep]), ("epoch",), "accuracy on held-out points "
-                "against the true (cluster) labels", units="1",
+                np.array([test_acc[e] for e in ep]),
+                ("epoch",),
+                "accuracy on held-out points against the true (cluster) labels",
+                units="1",
             ),
-            "grid_logit": var(stack("grid_logit"), ("epoch", *gdims), "network logit on a "
-                              "regular grid over the input cube (boundary = zero level)"),
-            "probe_normal_offset": var(stack("probe_normal_offset"), ("epoch", "probe"),
-                                       "signed offset along the manifold normal from the probe to "
-                                       "the nearest boundary crossing (NaN: none in the cube)",
-                                       units="input"),
-            "probe_distance": var(stack("probe_distance"), ("epoch", "probe"), "Euclidean "
-                                  "distance from the probe to the decision boundary", units="input"),
+            "grid_logit": var(
+                stack("grid_logit"),
+                ("epoch", *gdims),
+                "network logit on a regular grid over the input cube (boundary = zero level)",
+            ),
+            "probe_normal_offset": var(
+                stack("probe_normal_offset"),
+                ("epoch", "probe"),
+                "signed offset along the manifold normal from the probe to "
+                "the nearest boundary crossing (NaN: none in the cube)",
+                units="input",
+            ),
+            "probe_distance": var(
+                stack("probe_distance"),
+                ("epoch", "probe"),
+                "Euclidean distance from the probe to the decision boundary",
+                units="input",
+            ),
             "probe_logit": var(stack("probe_logit"), ("epoch", "probe"), "logit at the probe"),
-            "train_normal_offset": var(stack("train_normal_offset"), ("epoch", "train_sample"),
-                                       "signed offset along the normal from a training point to "
-                                       "the nearest boundary crossing (dimple depth)",
-                                       units="input"),
-            "train_distance": var(stack("train_distance"), ("epoch", "train_sample"),
-                                  "Euclidean distance from a training point to the boundary",
-                                  units="input"),
-            "train_gradient": var(stack("train_gradient"), ("epoch", "train_sample", "feature"),
-                                  "input gradient of the logit at a training point"),
-            "gradient_angle": var(stack("gradient_angle"), ("epoch", "train_sample"), "angle "
-                                  "between the input gradient and the manifold (90 = "
-                                  "perpendicular)", units="degree"),
+            "train_normal_offset": var(
+                stack("train_normal_offset"),
+                ("epoch", "train_sample"),
+                "signed offset along the normal from a training point to "
+                "the nearest boundary crossing (dimple depth)",
+                units="input",
+            ),
+            "train_distance": var(
+                stack("train_distance"),
+                ("epoch", "train_sample"),
+                "Euclidean distance from a training point to the boundary",
+                units="input",
+            ),
+            "train_gradient": var(
+                stack("train_gradient"),
+                ("epoch", "train_sample", "feature"),
+                "input gradient of the logit at a training point",
+            ),
+            "gradient_angle": var(
+                stack("gradient_angle"),
+                ("epoch", "train_sample"),
+                "angle between the input gradient and the manifold (90 = perpendicular)",
+                units="degree",
+            ),
             "train_x": var(train_x, ("train_sample", "feature"), "training point", units="input"),
-            "train_label": var(y, ("train_sample",), "label used in training (random for the "
-                               "random-label control)"),
+            "train_label": var(
+                y, ("train_sample",), "label used in training (random for the random-label control)"
+            ),
             "true_label": var(true_y, ("train_sample",), "cluster label of the training point"),
         },
         coords={

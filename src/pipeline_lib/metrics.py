@@ -34,25 +34,52 @@ def summarize_lowdim(runs: Iterable[xr.Dataset]) -> xr.Dataset:
             raise ValueError("all runs must share the same snapshot epochs")
     shape = (len(manifolds), len(variants), len(seeds), len(epochs))
     fields = {
-        "boundary_distance": ("probe_distance", "mean Euclidean distance from the manifold "
-                              "(probe grid) to the decision boundary", "input", False),
-        "boundary_offset": ("probe_normal_offset", "mean |offset along the normal| from the "
-                            "manifold (probe grid) to the boundary", "input", True),
-        "dimple_depth": ("train_normal_offset", "mean |offset along the normal| from the training "
-                         "points to the boundary", "input", True),
-        "train_distance": ("train_distance", "mean Euclidean distance from the training points "
-                           "to the boundary", "input", False),
-        "gradient_angle": ("gradient_angle", "mean angle between the input gradient at the "
-                           "training points and the manifold", "degree", False),
-        "boundary_present": ("probe_normal_offset", "fraction of probes whose normal line "
-                             "crosses the boundary inside the cube", "1", None),
+        "boundary_distance": (
+            "probe_distance",
+            "mean Euclidean distance from the manifold (probe grid) to the decision boundary",
+            "input",
+            False,
+        ),
+        "boundary_offset": (
+            "probe_normal_offset",
+            "mean |offset along the normal| from the manifold (probe grid) to the boundary",
+            "input",
+            True,
+        ),
+        "dimple_depth": (
+            "train_normal_offset",
+            "mean |offset along the normal| from the training points to the boundary",
+            "input",
+            True,
+        ),
+        "train_distance": (
+            "train_distance",
+            "mean Euclidean distance from the training points to the boundary",
+            "input",
+            False,
+        ),
+        "gradient_angle": (
+            "gradient_angle",
+            "mean angle between the input gradient at the training points and the manifold",
+            "degree",
+            False,
+        ),
+        "boundary_present": (
+            "probe_normal_offset",
+            "fraction of probes whose normal line crosses the boundary inside the cube",
+            "1",
+            None,
+        ),
     }
     out = {k: np.full(shape, np.nan) for k in fields}
     acc = np.full(shape, np.nan)
     tacc = np.full(shape, np.nan)
     for r in runs:
-        i = (manifolds.index(r.attrs["manifold"]), variants.index(r.attrs["variant"]),
-             seeds.index(int(r.attrs["seed"])))
+        i = (
+            manifolds.index(r.attrs["manifold"]),
+            variants.index(r.attrs["variant"]),
+            seeds.index(int(r.attrs["seed"])),
+        )
         for key, (src, _, _, absval) in fields.items():
             a = r[src].values
             if absval is None:
@@ -70,15 +97,28 @@ def summarize_lowdim(runs: Iterable[xr.Dataset]) -> xr.Dataset:
     for m in manifolds:
         r = next(r for r in runs if r.attrs["manifold"] == m)
         basis = r.attrs.get("tangent_basis")
-        base[m] = float(np.mean(random_direction_angles(len(basis[0]), np.asarray(basis),
-                                                        200_000, 0)))
+        base[m] = float(
+            np.mean(random_direction_angles(len(basis[0]), np.asarray(basis), 200_000, 0))
+        )
     data["random_direction_angle"] = var(
-        np.array([base[m] for m in manifolds]), ("manifold",),
+        np.array([base[m] for m in manifolds]),
+        ("manifold",),
         "mean angle between an isotropic random direction and the manifold (control)",
         units="degree",
     )
-    return xr.Dataset(data, coords={"manifold": manifolds, "variant": variants, "seed": seeds,
-                                    "epoch": epochs})
+    return xr.Dataset(
+        data, coords={"manifold": manifolds, "variant": variants, "seed": seeds, "epoch": epochs}
+    )
+
+
+def _nanstd(a: np.ndarray) -> np.ndarray:
+    """Sample sd over axis 0 ignoring NaN (0 for a single finite value, NaN for none)."""
+    out = np.full(a.shape[1], np.nan)
+    for j in range(a.shape[1]):
+        fin = a[np.isfinite(a[:, j]), j]
+        if fin.size:
+            out[j] = fin.std(ddof=1) if fin.size > 1 else 0.0
+    return out
 
 
 def _stat(values) -> dict:
@@ -102,15 +142,12 @@ def lowdim_metrics(summary: xr.Dataset, prefix: str = "dmm_lowdim") -> dict:
             s = summary.sel(manifold=man, variant=v)
             key = f"{prefix}/{man}-{v}"
             curve = s.boundary_distance.values  # (seed, epoch)
-            with np.errstate(invalid="ignore"):
-                m[f"{key}/clinging_curve"] = {
-                    "epoch": [int(e) for e in summary.epoch.values],
-                    "mean": [None if not np.isfinite(x) else float(x)
-                             for x in _nanmean(curve, axis=0)],
-                    "std": [None if not np.isfinite(x) else float(x)
-                            for x in np.nanstd(curve, axis=0, ddof=0)],
-                    "n_seeds": int(curve.shape[0]),
-                }
+            m[f"{key}/clinging_curve"] = {
+                "epoch": [int(e) for e in summary.epoch.values],
+                "mean": [None if not np.isfinite(x) else float(x) for x in _nanmean(curve, axis=0)],
+                "std": [None if not np.isfinite(x) else float(x) for x in _nanstd(curve)],
+                "n_seeds": int(curve.shape[0]),
+            }
             m[f"{key}/boundary_distance_initial"] = _stat(s.boundary_distance.sel(epoch=first))
             m[f"{key}/boundary_distance_final"] = _stat(s.boundary_distance.sel(epoch=last))
             m[f"{key}/boundary_present_final"] = _stat(s.boundary_present.sel(epoch=last))

@@ -60,8 +60,18 @@ SPECS: dict[str, NaturalSpec] = {
         "Fashion-MNIST",
         tvd.FashionMNIST,
         "FashionMNIST",
-        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-         "Bag", "Ankle boot"),
+        (
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
         (1, 28, 28),
         ("/usr/share/datasets/fashion-mnist", "data/fashion_mnist"),
         "install Debian's package (apt-get install dataset-fashion-mnist, files land in "
@@ -86,8 +96,7 @@ SPECS: dict[str, NaturalSpec] = {
         "CIFAR-10",
         _LocalCIFAR10,
         "cifar-10-batches-py",
-        ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-         "truck"),
+        ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
         (3, 32, 32),
         ("data/cifar10",),
         "put the extracted 'cifar-10-batches-py' folder (from cifar-10-python.tar.gz) in "
@@ -125,7 +134,9 @@ def _stage_idx(files: dict[str, Path], root: Path, folder: str) -> None:
             else:
                 dst.symlink_to(src.resolve())
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise DatasetError(f"cannot read {src}: {exc}; the file is truncated or corrupt") from exc
+            raise DatasetError(
+                f"cannot read {src}: {exc}; the file is truncated or corrupt"
+            ) from exc
 
 
 def _candidates(spec: NaturalSpec, data_dir: str | None) -> list[Path]:
@@ -169,7 +180,9 @@ def load_arrays(
     out = {}
     for split, train in (("train", True), ("test", False)):
         try:
-            ds = spec.tv_class(str(root), train=train, download=download and root == cache_dir / "download")
+            ds = spec.tv_class(
+                str(root), train=train, download=download and root == cache_dir / "download"
+            )
         except (RuntimeError, AssertionError, ValueError, EOFError, OSError) as exc:
             raise DatasetError(
                 f"{spec.title} ({split} split) could not be read from {root}: "
@@ -216,8 +229,8 @@ def stratified_subset(labels: np.ndarray, classes: list[int], n: int, rng) -> np
         have = np.flatnonzero(labels == c)
         if want > len(have):
             raise DatasetError(
-                f"class {c} has {len(have)} samples but {want} were requested; lower n_train/n_test "
-                "or add classes"
+                f"class {c} has {len(have)} samples but {want} were requested; lower "
+                "n_train/n_test or add classes"
             )
         idx.append(rng.choice(have, size=want, replace=False))
     return np.sort(np.concatenate(idx))
@@ -253,7 +266,9 @@ def make_natural_dataset(
     c, h, w = spec.shape
     return xr.Dataset(
         {
-            "image": var(images, ("sample", "channel", "row", "col"), "pixel intensity", units="[0,1]"),
+            "image": var(
+                images, ("sample", "channel", "row", "col"), "pixel intensity", units="[0,1]"
+            ),
             "label": var(np.concatenate(labs), ("sample",), "class index (original numbering)"),
         },
         coords={

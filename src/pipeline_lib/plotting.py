@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -11,8 +12,12 @@ import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 
 LABEL_COLORS = {0: "tab:blue", 1: "tab:red"}
-VARIANT_NAMES = {"clean": "clean", "adversarial": "adversarial training",
-                 "random_labels": "random labels (control)"}
+HEIGHT_CMAP = plt.get_cmap("coolwarm").with_extremes(bad="0.55")
+VARIANT_NAMES = {
+    "clean": "clean",
+    "adversarial": "adversarial training",
+    "random_labels": "random labels (control)",
+}
 
 
 def _points(ax, run: xr.Dataset, labels=None, size=12, zorder=3):
@@ -20,8 +25,16 @@ def _points(ax, run: xr.Dataset, labels=None, size=12, zorder=3):
     lab = run.train_label.values if labels is None else labels
     for c in (0, 1):
         sel = lab == c
-        ax.scatter(x[sel, 0], x[sel, 1], s=size, c=LABEL_COLORS[c], edgecolors="k",
-                   linewidths=0.3, zorder=zorder, label=f"class {c}")
+        ax.scatter(
+            x[sel, 0],
+            x[sel, 1],
+            s=size,
+            c=LABEL_COLORS[c],
+            edgecolors="k",
+            linewidths=0.3,
+            zorder=zorder,
+            label=f"class {c}",
+        )
 
 
 def _manifold_line(ax, data: xr.Dataset):
@@ -72,7 +85,8 @@ def height_map(data: xr.Dataset, run: xr.Dataset, epoch) -> np.ndarray:
     return z.reshape(k, k)  # [i, j] = (u0_i, u1_j)
 
 
-def _heat(ax, data, run, epoch, vmin=0.0, vmax=1.0, cmap="terrain"):
+def _heat(ax, data, run, epoch, vmin=0.0, vmax=1.0, cmap=None):
+    cmap = cmap or HEIGHT_CMAP
     axis = data.probe_axis.values
     h = height_map(data, run, epoch)
     im = ax.pcolormesh(axis, axis, h.T, cmap=cmap, vmin=vmin, vmax=vmax, shading="nearest")
@@ -100,14 +114,18 @@ def height_maps(data: xr.Dataset, run: xr.Dataset):
     axis = data.probe_axis.values
     h = height_map(data, run, epochs[-1])
     xx, yy = np.meshgrid(axis, axis, indexing="ij")
-    ax3.plot_surface(xx, yy, np.ma.masked_invalid(h), cmap="terrain", vmin=0, vmax=1,
-                     alpha=0.85, linewidth=0)
+    ax3.plot_surface(
+        xx, yy, np.ma.masked_invalid(h), cmap=HEIGHT_CMAP, vmin=0, vmax=1, alpha=0.85, linewidth=0
+    )
     x, lab = run.train_x.values, run.train_label.values
     ax3.scatter(x[:, 0], x[:, 1], x[:, 2], c=[LABEL_COLORS[int(c)] for c in lab], s=6)
     ax3.set_zlim(0, 1)
     ax3.set_title(f"final boundary (epoch {epochs[-1]}), 3D", fontsize=9)
-    fig.suptitle(f"plane z = 0.5: boundary height per epoch (seed {run.attrs['seed']}); white = "
-                 "no boundary above/below the probe inside the cube", fontsize=10)
+    fig.suptitle(
+        f"plane z = 0.5: boundary height per epoch (seed {run.attrs['seed']}); grey = "
+        "no boundary above or below the probe inside the cube",
+        fontsize=10,
+    )
     return fig
 
 
@@ -124,8 +142,17 @@ def gradients(pairs: list[tuple[xr.Dataset, xr.Dataset]]):
             ax = fig.add_subplot(1, len(pairs), i + 1)
             _boundary_contour(ax, run, e, colors="grey", linewidths=1.2)
             _manifold_line(ax, data)
-            ax.quiver(x[:, 0], x[:, 1], g[:, 0], g[:, 1], angles="xy", scale_units="xy",
-                      scale=12, width=0.004, color="k")
+            ax.quiver(
+                x[:, 0],
+                x[:, 1],
+                g[:, 0],
+                g[:, 1],
+                angles="xy",
+                scale_units="xy",
+                scale=12,
+                width=0.004,
+                color="k",
+            )
             _points(ax, run)
             _square(ax)
         else:
@@ -133,15 +160,38 @@ def gradients(pairs: list[tuple[xr.Dataset, xr.Dataset]]):
             axis = data.probe_axis.values
             h = height_map(data, run, e)
             xx, yy = np.meshgrid(axis, axis, indexing="ij")
-            ax.plot_surface(xx, yy, np.ma.masked_invalid(h), cmap="terrain", vmin=0, vmax=1,
-                            alpha=0.35, linewidth=0)
-            ax.quiver(x[:, 0], x[:, 1], x[:, 2], g[:, 0], g[:, 1], g[:, 2], length=0.12,
-                      color="k", linewidth=0.6)
-            ax.scatter(x[:, 0], x[:, 1], x[:, 2],
-                       c=[LABEL_COLORS[int(c)] for c in run.train_label.values], s=6)
+            ax.plot_surface(
+                xx,
+                yy,
+                np.ma.masked_invalid(h),
+                cmap=HEIGHT_CMAP,
+                vmin=0,
+                vmax=1,
+                alpha=0.35,
+                linewidth=0,
+            )
+            ax.quiver(
+                x[:, 0],
+                x[:, 1],
+                x[:, 2],
+                g[:, 0],
+                g[:, 1],
+                g[:, 2],
+                length=0.12,
+                color="k",
+                linewidth=0.6,
+            )
+            ax.scatter(
+                x[:, 0],
+                x[:, 1],
+                x[:, 2],
+                c=[LABEL_COLORS[int(c)] for c in run.train_label.values],
+                s=6,
+            )
             ax.set_zlim(0, 1)
-        ax.set_title(f"{data.attrs['manifold']}, epoch {e}: mean angle to manifold "
-                     f"{ang:.1f}°", fontsize=9)
+        ax.set_title(
+            f"{data.attrs['manifold']}, epoch {e}: mean angle to manifold {ang:.1f}°", fontsize=9
+        )
     fig.tight_layout()
     return fig
 
@@ -165,8 +215,11 @@ def compare_final(triples: list[tuple[xr.Dataset, xr.Dataset, xr.Dataset]], othe
                 im = _heat(ax, data, run, e)
                 _points(ax, run, size=6)
                 ax.set_aspect("equal")
-            ax.set_title(f"{data.attrs['manifold']} — {name}\nmean dimple depth {depth:.3f}, "
-                         f"test acc. {acc:.2f}", fontsize=9)
+            ax.set_title(
+                f"{data.attrs['manifold']} — {name}\nmean dimple depth {depth:.3f}, "
+                f"test acc. {acc:.2f}",
+                fontsize=9,
+            )
     if im is not None:
         fig.colorbar(im, ax=fig.axes, shrink=0.5, label="plane: boundary height z")
     return fig
@@ -174,31 +227,54 @@ def compare_final(triples: list[tuple[xr.Dataset, xr.Dataset, xr.Dataset]], othe
 
 def clinging_curves(summary: xr.Dataset):
     """Distance manifold->boundary, gradient angle and accuracy per epoch, mean ± sd over seeds."""
-    df = summary[["boundary_distance", "gradient_angle", "train_accuracy"]].to_dataframe()
+    df = summary[["boundary_distance", "boundary_present", "gradient_angle", "train_accuracy"]]
+    df = df.to_dataframe()
     df = df.reset_index()
     df["variant"] = df["variant"].map(VARIANT_NAMES).fillna(df["variant"])
     mans = list(summary.manifold.values)
-    rows = [("boundary_distance", "mean distance manifold → boundary"),
-            ("gradient_angle", "gradient angle to manifold (°)"),
-            ("train_accuracy", "train accuracy (labels used)")]
-    fig, axes = plt.subplots(len(rows), len(mans), figsize=(4.6 * len(mans), 9.5),
-                             squeeze=False, sharex=True)
+    rows = [
+        ("boundary_distance", "mean distance manifold → boundary"),
+        ("boundary_present", "fraction of manifold with boundary above/below"),
+        ("gradient_angle", "gradient angle to manifold (°)"),
+        ("train_accuracy", "train accuracy (labels used)"),
+    ]
+    hue_order = [VARIANT_NAMES[v] for v in VARIANT_NAMES if v in summary.variant.values]
+    fig, axes = plt.subplots(
+        len(rows), len(mans), figsize=(4.6 * len(mans), 12), squeeze=False, sharex=True
+    )
     for j, m in enumerate(mans):
         sub = df[df.manifold == m]
         for i, (col, label) in enumerate(rows):
             ax = axes[i, j]
-            sns.lineplot(data=sub, x="epoch", y=col, hue="variant", errorbar="sd", marker="o",
-                         ax=ax, legend=(i == 0 and j == 0))
+            sns.lineplot(
+                data=sub,
+                x="epoch",
+                y=col,
+                hue="variant",
+                errorbar="sd",
+                marker="o",
+                hue_order=hue_order,
+                ax=ax,
+                legend=(i == 0 and j == 0),
+            )
             if col == "gradient_angle":
-                ax.axhline(float(summary.random_direction_angle.sel(manifold=m)), ls="--",
-                           color="grey", label="random direction")
+                ax.axhline(
+                    float(summary.random_direction_angle.sel(manifold=m)),
+                    ls="--",
+                    color="grey",
+                    label="random direction",
+                )
                 ax.axhline(90, ls=":", color="k")
             ax.set_xscale("symlog", linthresh=1)
+            ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
             ax.set_ylabel(label if j == 0 else "")
             if i == 0:
                 ax.set_title(m)
-    fig.suptitle(f"Clinging and dimpling: mean ± sd over {summary.sizes['seed']} seeds "
-                 "(dashed: isotropic random direction)", fontsize=10)
+    fig.suptitle(
+        f"Clinging and dimpling: mean ± sd over {summary.sizes['seed']} seeds "
+        "(dashed: isotropic random direction)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -207,8 +283,9 @@ def natural_samples(ds: xr.Dataset, per_class: int = 8, seed: int = 0):
     """A grid of random training images per class."""
     rng = np.random.default_rng(seed)
     classes = ds.class_index.values
-    fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 0.9, len(classes) * 0.95),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(classes), per_class, figsize=(per_class * 0.9, len(classes) * 0.95), squeeze=False
+    )
     train = ds.where(ds.split == "train", drop=True)
     for r, c in enumerate(classes):
         idx = np.flatnonzero(train.label.values == c)
@@ -218,9 +295,18 @@ def natural_samples(ds: xr.Dataset, per_class: int = 8, seed: int = 0):
             ax.axis("off")
             if k < len(pick):
                 img = train.image.values[pick[k]].transpose(1, 2, 0)
-                ax.imshow(img.squeeze(), cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=1)
-        axes[r, 0].text(-0.1, 0.5, str(ds.class_name.values[r]), transform=axes[r, 0].transAxes,
-                        ha="right", va="center", fontsize=7)
+                ax.imshow(
+                    img.squeeze(), cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=1
+                )
+        axes[r, 0].text(
+            -0.1,
+            0.5,
+            str(ds.class_name.values[r]),
+            transform=axes[r, 0].transAxes,
+            ha="right",
+            va="center",
+            fontsize=7,
+        )
     fig.suptitle(f"{ds.attrs['title']}: random training images per class", fontsize=9)
     return fig
 
@@ -228,4 +314,3 @@ def natural_samples(ds: xr.Dataset, per_class: int = 8, seed: int = 0):
 def save(fig, path) -> None:
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
-

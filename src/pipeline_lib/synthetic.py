@@ -133,7 +133,9 @@ def make_lowdim_dataset(
             ),
             "origin": var(m.origin, ("feature",), "manifold origin (u = 0)", units="input"),
             "directions": var(
-                m.directions, ("tangent", "feature"), "manifold directions: x = origin + u @ directions"
+                m.directions,
+                ("tangent", "feature"),
+                "manifold directions: x = origin + u @ directions",
             ),
             "cluster_centre": var(
                 m.embed(centres_u), ("cluster", "feature"), "cluster centre", units="input"

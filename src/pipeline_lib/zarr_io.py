@@ -31,7 +31,11 @@ def write_store(ds: xr.Dataset, path: str | Path, description: str, provenance: 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds = ds.copy()
-    ds.attrs = {**jsonable(ds.attrs), "description": description, "provenance": jsonable(provenance)}
+    ds.attrs = {
+        **jsonable(ds.attrs),
+        "description": description,
+        "provenance": jsonable(provenance),
+    }
     for name, var in ds.variables.items():
         if "description" not in var.attrs and name in ds.data_vars:
             raise StoreError(f"variable {name!r} has no 'description' attribute")

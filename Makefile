@@ -1,0 +1,58 @@
+# Two commands on a fresh machine: `make figures` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+CORES ?= 8
+CONFIG ?= config/config.yaml
+PYTEST_ARGS ?=
+
+.PHONY: setup env data figures test lint format dryrun clean
+
+setup: env data
+
+env: $(STAMP)
+
+# The environment: uv creates .venv and installs the package with its pinned-by-range
+# dependencies (torch + torchvision from PyPI, CUDA build; it runs on CPU too).
+$(STAMP): pyproject.toml
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv \
+		|| python3 -m pip install --quiet --user uv
+	python3 -m uv venv --allow-existing --python python3 $(VENV)
+	python3 -m uv pip install --python $(PY) -e '.[dev]'
+	@touch $@
+
+# Fashion-MNIST from Debian's archive where we can (root + apt); otherwise say how.
+data:
+	@if [ -f $(FASHION_MNIST) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian package dataset-fashion-mnist"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; }; \
+	else \
+		echo "note: Fashion-MNIST is not installed; run 'sudo apt-get install dataset-fashion-mnist'"; \
+		echo "      or set natural.fashion_mnist.data_dir / download in the config"; \
+	fi
+
+figures: setup
+	$(VENV)/bin/snakemake --cores $(CORES) figures/ --configfile $(CONFIG)
+
+dryrun: env
+	$(VENV)/bin/snakemake -n figures/ --configfile $(CONFIG)
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: env
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/snakefmt --check Snakefile rules/
+	$(VENV)/bin/snakemake --lint --configfile config/test.yaml
+
+format: env
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format src scripts tests
+	$(VENV)/bin/snakefmt Snakefile rules/
+
+clean:
+	rm -rf results figures logs .snakemake
