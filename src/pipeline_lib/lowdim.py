@@ -115,8 +115,9 @@ def train(
 @torch.no_grad()
 def evaluate(model: nn.Module, points: np.ndarray | torch.Tensor, chunk: int = 16384) -> np.ndarray:
     """Logits at many points, in chunks so memory stays ~ chunk * hidden floats."""
-    device = next(model.parameters()).device
-    pts = torch.as_tensor(np.asarray(points, dtype=np.float32)).reshape(-1, np.shape(points)[-1])
+    p0 = next(model.parameters())
+    device = p0.device
+    pts = torch.as_tensor(np.asarray(points), dtype=p0.dtype).reshape(-1, np.shape(points)[-1])
     out = [model(pts[i : i + chunk].to(device)).cpu() for i in range(0, pts.shape[0], chunk)]
     return torch.cat(out).numpy().reshape(np.shape(points)[:-1])
 
@@ -143,8 +144,8 @@ def evaluate_normal_lines(
 
 def input_gradients(model: nn.Module, points: np.ndarray) -> np.ndarray:
     """d logit / d x at each point (torch.func, vectorised over points)."""
-    device = next(model.parameters()).device
-    pts = torch.as_tensor(np.asarray(points, dtype=np.float32), device=device)
+    p0 = next(model.parameters())
+    pts = torch.as_tensor(np.asarray(points), dtype=p0.dtype, device=p0.device)
 
     def f(p: torch.Tensor) -> torch.Tensor:
         return model(p[None])[0]

@@ -9,6 +9,7 @@ dataset stops with a message that says what was looked for and how to get it.
 from __future__ import annotations
 
 import gzip
+import pickle
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,15 @@ class _LocalCIFAR10(tvd.CIFAR10):
     def _check_integrity(self) -> bool:  # noqa: D401 - torchvision hook
         base = Path(self.root) / self.base_folder
         return all((base / name).is_file() for name, _ in self.train_list + self.test_list)
+
+    def _load_meta(self) -> None:
+        path = Path(self.root) / self.base_folder / self.meta["filename"]
+        if not path.is_file():
+            raise RuntimeError(f"CIFAR-10 metadata file {path} is missing")
+        with open(path, "rb") as fh:
+            data = pickle.load(fh, encoding="latin1")
+        self.classes = data[self.meta["key"]]
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
 
 @dataclass(frozen=True)

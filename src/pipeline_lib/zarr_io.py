@@ -36,10 +36,14 @@ def write_store(ds: xr.Dataset, path: str | Path, description: str, provenance: 
         "description": description,
         "provenance": jsonable(provenance),
     }
-    for name, var in ds.variables.items():
-        if "description" not in var.attrs and name in ds.data_vars:
+    for name, v in ds.variables.items():
+        if "description" not in v.attrs and name in ds.data_vars:
             raise StoreError(f"variable {name!r} has no 'description' attribute")
-        var.attrs = jsonable(var.attrs)
+        v.attrs = jsonable(v.attrs)
+    # fixed-width unicode has no stable Zarr v3 encoding; variable-length strings do
+    ustr = [n for n, v in ds.variables.items() if v.dtype.kind == "U"]
+    ds = ds.assign_coords({n: ds[n].astype(object) for n in ustr if n in ds.coords})
+    ds = ds.assign({n: ds[n].astype(object) for n in ustr if n in ds.data_vars})
     tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         with warnings.catch_warnings():
