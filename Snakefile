@@ -11,7 +11,11 @@ configfile: "config/config.yaml"
 
 
 # Clear, key-naming errors first; then Snakemake's own validation (fills defaults).
-config.update(check_config(config, Path(workflow.basedir) / "config" / "schema.yaml"))
+# check_config returns every mapping with sorted keys, so the order keys are written in
+# a config file never changes rule params (and never triggers a rerun).
+_checked = check_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
+config.clear()
+config.update(_checked)
 validate(config, "config/schema.yaml")
 
 

@@ -177,4 +177,14 @@ def check_config(config: Mapping, schema: Mapping | str | Path) -> dict:
         msgs = _cross_checks(cfg)
     if msgs:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(msgs))
-    return cfg
+    return _sorted(cfg)
+
+
+def _sorted(obj: Any) -> Any:
+    """Mappings with keys in sorted order, recursively: the order keys are written in a
+    config file must not change rule params (Snakemake reruns a job when they do)."""
+    if isinstance(obj, Mapping):
+        return {k: _sorted(obj[k]) for k in sorted(obj)}
+    if isinstance(obj, list):
+        return [_sorted(v) for v in obj]
+    return obj

@@ -113,7 +113,7 @@ def train(
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, points: np.ndarray | torch.Tensor, chunk: int = 16384) -> np.ndarray:
+def evaluate(model: nn.Module, points: np.ndarray | torch.Tensor, chunk: int = 4096) -> np.ndarray:
     """Logits at many points, in chunks so memory stays ~ chunk * hidden floats."""
     p0 = next(model.parameters())
     device = p0.device

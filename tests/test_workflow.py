@@ -1,0 +1,157 @@
+"""End-to-end: the whole DAG on config/test.yaml in a temporary directory, then
+dry runs that check what a rerun or a config edit would execute."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+pytestmark = pytest.mark.slow
+
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+COPY = ("Snakefile", "rules", "scripts", "config", "envs", "profiles")
+
+
+def smk(workdir: Path, *args: str, configfile: str = "config/test.yaml", check=True):
+    cmd = [SNAKEMAKE, *args, "--configfile", configfile]
+    res = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=1800)
+    if check and res.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} failed:\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}")
+    return res
+
+
+def planned_jobs(output: str) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job a dry run lists."""
+    jobs = []
+    for block in re.split(r"\n\s*\n", output):
+        m = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        if not m:
+            continue
+        wc = re.search(r"^\s+wildcards: (.+)$", block, re.M)
+        wildcards = dict(kv.split("=", 1) for kv in wc.group(1).split(", ")) if wc else {}
+        jobs.append((m.group(1), wildcards))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, root):
+    wd = tmp_path_factory.mktemp("workflow")
+    for name in COPY:
+        src = root / name
+        if src.is_dir():
+            shutil.copytree(src, wd / name)
+        else:
+            shutil.copy2(src, wd / name)
+    smk(wd, "--cores", "2", "figures/")
+    return wd
+
+
+@pytest.fixture(scope="module")
+def test_config(root):
+    return yaml.safe_load((root / "config" / "test.yaml").read_text())
+
+
+def test_gallery(workdir, test_config):
+    fig = workdir / "figures"
+    pngs = sorted(p.stem for p in fig.glob("*.png"))
+    expected = {
+        "dmm_lowdim_clinging", "dmm_lowdim_boundary_2d", "dmm_lowdim_height_maps",
+        "dmm_lowdim_gradients", "dmm_lowdim_adversarial", "dmm_lowdim_random_labels",
+        "data_fashion_mnist_samples",
+    }
+    assert expected <= set(pngs)
+    for p in fig.glob("*.png"):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+    html = (fig / "index.html").read_text()
+    for name in expected:
+        assert f'src="{name}.png"' in html
+    assert "DMM Fig. 5a" in html and "figcaption" in html
+
+
+def test_metrics_are_sane(workdir, test_config):
+    m = json.loads((workdir / "figures" / "metrics.json").read_text())
+    low = test_config["lowdim"]
+    n_seeds = len(low["seeds"])
+    for man in low["manifolds"]:
+        for v in low["variants"]:
+            key = f"dmm_lowdim/{man}-{v}"
+            acc = m[f"{key}/train_accuracy"]
+            assert acc["n_seeds"] == n_seeds and 0 <= acc["mean"] <= 1
+            ang = m[f"{key}/gradient_angle_deg"]
+            assert 0 <= ang["mean"] <= 90
+            curve = m[f"{key}/clinging_curve"]
+            assert curve["epoch"] == sorted(low["snapshot_epochs"])
+            assert all(d is None or 0 <= d <= np.sqrt(3) for d in curve["mean"])
+        rnd = m[f"dmm_lowdim/{man}/random_direction_angle_deg"]
+        assert 25 < rnd < 50
+    assert m["data/fashion_mnist/n_train"] == test_config["natural"]["fashion_mnist"]["n_train"]
+
+
+def test_every_store_follows_the_contract(workdir):
+    stores = sorted((workdir / "results").rglob("*.zarr"))
+    assert len(stores) >= 1 + 3 + 18 + 1
+    for p in stores:
+        ds = xr.open_zarr(p)
+        assert ds.attrs["description"], p
+        prov = ds.attrs["provenance"]
+        assert isinstance(prov["config"], dict) and prov["config"], p
+        assert "torch" in prov["packages"] and "xarray" in prov["packages"], p
+        for name, v in ds.data_vars.items():
+            assert v.attrs.get("description"), (p, name)
+        assert all(d for d in ds.dims), p
+    run = xr.open_zarr(workdir / "results/lowdim/plane/clean/seed0/boundary.zarr")
+    assert run.grid_logit.dims == ("epoch", "grid_0", "grid_1", "grid_2")
+    assert run.gradient_angle.attrs["units"] == "degree"
+    assert run.attrs["provenance"]["device"] == "cpu"
+    assert not list((workdir / "results").rglob("*.tmp-*"))
+
+
+def test_noop_rerun(workdir):
+    res = smk(workdir, "-n", "figures/")
+    assert "Nothing to be done" in res.stdout + res.stderr, res.stdout[-2000:]
+
+
+def _edited(workdir, test_config, path, value):
+    cfg = json.loads(json.dumps(test_config))
+    node = cfg
+    for k in path[:-1]:
+        node = node.setdefault(k, {})
+    node[path[-1]] = value
+    out = workdir / f"edited_{'_'.join(path)}.yaml"
+    out.write_text(yaml.safe_dump(cfg))
+    return str(out)
+
+
+def test_edit_attack_strength_reruns_only_adversarial_runs(workdir, test_config):
+    cfg = _edited(workdir, test_config, ["lowdim", "adversarial", "eps"], 0.05)
+    res = smk(workdir, "-n", "figures/", configfile=cfg)
+    jobs = planned_jobs(res.stdout)
+    rules = {r for r, _ in jobs}
+    assert rules == {"lowdim_train", "lowdim_summary", "figure_lowdim_adversarial",
+                     "figure_lowdim_clinging", "gallery"}, rules
+    trains = [w for r, w in jobs if r == "lowdim_train"]
+    low = test_config["lowdim"]
+    assert len(trains) == len(low["manifolds"]) * len(low["seeds"])
+    assert {w["variant"] for w in trains} == {"adversarial"}
+
+
+def test_edit_natural_subset_reruns_only_its_branch(workdir, test_config):
+    cfg = _edited(workdir, test_config, ["natural", "fashion_mnist", "n_train"], 90)
+    jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
+    assert {r for r, _ in jobs} == {"natural_dataset", "figure_natural_samples", "gallery"}
+
+
+def test_bad_config_stops_before_any_job(workdir, test_config):
+    cfg = _edited(workdir, test_config, ["lowdim", "train", "epohcs"], 5)
+    res = smk(workdir, "-n", "figures/", configfile=cfg, check=False)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "lowdim.train.epohcs" in out and "did you mean 'lowdim.train.epochs'" in out
+    assert not planned_jobs(res.stdout)
