@@ -99,18 +99,19 @@ def height_maps(data: xr.Dataset, run: xr.Dataset):
     and the final boundary as a 3D surface."""
     epochs = list(run.epoch.values)
     ncol = min(5, len(epochs))
-    nrow = int(np.ceil(len(epochs) / ncol)) + 1
-    fig = plt.figure(figsize=(3.3 * ncol, 3.2 * nrow))
+    nmap = int(np.ceil(len(epochs) / ncol))
+    fig = plt.figure(figsize=(3.3 * ncol, 3.2 * nmap + 5.5))
+    gs = fig.add_gridspec(nmap + 1, ncol, height_ratios=[1] * nmap + [1.9])
     im = None
     for i, e in enumerate(epochs):
-        ax = fig.add_subplot(nrow, ncol, i + 1)
+        ax = fig.add_subplot(gs[i // ncol, i % ncol])
         im = _heat(ax, data, run, e)
         _points(ax, run, size=6)
         ax.set_title(f"epoch {e}", fontsize=9)
         ax.set_aspect("equal")
         ax.tick_params(labelsize=7)
     fig.colorbar(im, ax=fig.axes, shrink=0.6, label="boundary height z (manifold at z = 0.5)")
-    ax3 = fig.add_subplot(nrow, 2, 2 * nrow - 1, projection="3d")
+    ax3 = fig.add_subplot(gs[nmap, :], projection="3d")
     axis = data.probe_axis.values
     h = height_map(data, run, epochs[-1])
     xx, yy = np.meshgrid(axis, axis, indexing="ij")
