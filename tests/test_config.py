@@ -76,8 +76,10 @@ def test_non_mapping_config(schema):
 
 
 def test_key_order_does_not_matter(schema):
-    a = check_config({"lowdim": {"train": {"lr": 0.1, "epochs": 5}, "snapshot_epochs": [0, 5]}},
-                     schema)
-    b = check_config({"lowdim": {"snapshot_epochs": [0, 5], "train": {"epochs": 5, "lr": 0.1}}},
-                     schema)
+    a = check_config(
+        {"lowdim": {"train": {"lr": 0.1, "epochs": 5}, "snapshot_epochs": [0, 5]}}, schema
+    )
+    b = check_config(
+        {"lowdim": {"snapshot_epochs": [0, 5], "train": {"epochs": 5, "lr": 0.1}}}, schema
+    )
     assert repr(a) == repr(b)

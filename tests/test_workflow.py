@@ -62,8 +62,12 @@ def test_gallery(workdir, test_config):
     fig = workdir / "figures"
     pngs = sorted(p.stem for p in fig.glob("*.png"))
     expected = {
-        "dmm_lowdim_clinging", "dmm_lowdim_boundary_2d", "dmm_lowdim_height_maps",
-        "dmm_lowdim_gradients", "dmm_lowdim_adversarial", "dmm_lowdim_random_labels",
+        "dmm_lowdim_clinging",
+        "dmm_lowdim_boundary_2d",
+        "dmm_lowdim_height_maps",
+        "dmm_lowdim_gradients",
+        "dmm_lowdim_adversarial",
+        "dmm_lowdim_random_labels",
         "data_fashion_mnist_samples",
     }
     assert expected <= set(pngs)
@@ -134,8 +138,13 @@ def test_edit_attack_strength_reruns_only_adversarial_runs(workdir, test_config)
     res = smk(workdir, "-n", "figures/", configfile=cfg)
     jobs = planned_jobs(res.stdout)
     rules = {r for r, _ in jobs}
-    assert rules == {"lowdim_train", "lowdim_summary", "figure_lowdim_adversarial",
-                     "figure_lowdim_clinging", "gallery"}, rules
+    assert rules == {
+        "lowdim_train",
+        "lowdim_summary",
+        "figure_lowdim_adversarial",
+        "figure_lowdim_clinging",
+        "gallery",
+    }, rules
     trains = [w for r, w in jobs if r == "lowdim_train"]
     low = test_config["lowdim"]
     assert len(trains) == len(low["manifolds"]) * len(low["seeds"])

@@ -20,6 +20,12 @@ VARIANT_NAMES = {
 }
 
 
+def _finite_mean(a) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    a = a[np.isfinite(a)]
+    return float(a.mean()) if a.size else float("nan")
+
+
 def _points(ax, run: xr.Dataset, labels=None, size=12, zorder=3):
     x = run.train_x.values
     lab = run.train_label.values if labels is None else labels
@@ -138,7 +144,7 @@ def gradients(pairs: list[tuple[xr.Dataset, xr.Dataset]]):
         g = run.train_gradient.sel(epoch=e).values
         g = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
         x = run.train_x.values
-        ang = float(np.nanmean(run.gradient_angle.sel(epoch=e).values))
+        ang = _finite_mean(run.gradient_angle.sel(epoch=e).values)
         if data.sizes["feature"] == 2:
             ax = fig.add_subplot(1, len(pairs), i + 1)
             _boundary_contour(ax, run, e, colors="grey", linewidths=1.2)
@@ -204,7 +210,7 @@ def compare_final(triples: list[tuple[xr.Dataset, xr.Dataset, xr.Dataset]], othe
     for r, (data, clean, other) in enumerate(triples):
         for c, (run, name) in enumerate(((clean, "clean"), (other, other_name))):
             e = run.epoch.values[-1]
-            depth = float(np.nanmean(np.abs(run.train_normal_offset.sel(epoch=e).values)))
+            depth = _finite_mean(np.abs(run.train_normal_offset.sel(epoch=e).values))
             acc = float(run.test_accuracy.sel(epoch=e))
             ax = fig.add_subplot(len(triples), 2, 2 * r + c + 1)
             if data.sizes["feature"] == 2:

@@ -1,0 +1,98 @@
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline_lib import plotting
+from pipeline_lib.gallery import build_gallery
+from pipeline_lib.lowdim import run_experiment
+from pipeline_lib.metrics import lowdim_metrics, merge_metrics, summarize_lowdim, write_json
+from pipeline_lib.synthetic import make_lowdim_dataset
+
+
+@pytest.fixture(scope="module")
+def runs():
+    out = []
+    for man in ("line", "plane"):
+        data = make_lowdim_dataset(man, 3, 3, 3, 0.01, 0.1, 5, 0)
+        for variant in ("clean", "adversarial"):
+            for seed in (0, 1):
+                ds, _ = run_experiment(
+                    data,
+                    variant=variant,
+                    seed=seed,
+                    hidden=64,
+                    output_weights="sign",
+                    epochs=3,
+                    lr=5e-3,
+                    weight_decay=0.01,
+                    batch_size=8,
+                    adversarial_eps=0.05,
+                    snapshot_epochs=[0, 3],
+                    res=11,
+                    normal_steps=41,
+                    device=torch.device("cpu"),
+                    log=lambda s: None,
+                )
+                out.append((data, ds))
+    return out
+
+
+def test_summary_grid_and_values(runs):
+    s = summarize_lowdim([r for _, r in runs])
+    assert dict(s.sizes) == {"manifold": 2, "variant": 2, "seed": 2, "epoch": 2}
+    # summary equals the mean over probes of the run it came from
+    r = runs[0][1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no boundary yet
+        want = np.nanmean(r.probe_distance.values, axis=1)
+    got = s.boundary_distance.sel(manifold="line", variant="clean", seed=0).values
+    np.testing.assert_allclose(got, want)
+    assert np.all((s.gradient_angle.values >= 0) & (s.gradient_angle.values <= 90))
+    np.testing.assert_allclose(s.random_direction_angle.sel(manifold="line"), 45, atol=0.5)
+
+
+def test_metrics_keys_and_stats(runs, tmp_path):
+    s = summarize_lowdim([r for _, r in runs])
+    m = lowdim_metrics(s)
+    acc = m["dmm_lowdim/plane-clean/train_accuracy"]
+    per = s.train_accuracy.sel(manifold="plane", variant="clean").isel(epoch=-1).values
+    assert acc["per_seed"] == pytest.approx(per.tolist())
+    assert acc["mean"] == pytest.approx(per.mean())
+    assert acc["std"] == pytest.approx(per.std(ddof=1))
+    assert "dmm_lowdim/line/dimple_depth_ratio_adversarial_over_clean" in m
+    write_json(m, tmp_path / "a.json")
+    write_json({"other/x/y": 1}, tmp_path / "b.json")
+    merged = merge_metrics([tmp_path / "a.json", tmp_path / "b.json"])
+    assert merged["other/x/y"] == 1 and len(merged) == len(m) + 1
+    with pytest.raises(ValueError, match="defined twice"):
+        merge_metrics([tmp_path / "a.json", tmp_path / "a.json"])
+
+
+def test_figures_and_gallery(runs, tmp_path):
+    s = summarize_lowdim([r for _, r in runs])
+    line, plane = runs[0], runs[4]
+    figs = {
+        "dmm_lowdim_clinging": plotting.clinging_curves(s),
+        "dmm_lowdim_boundary_2d": plotting.boundary_evolution_2d([line]),
+        "dmm_lowdim_height_maps": plotting.height_maps(*plane),
+        "dmm_lowdim_gradients": plotting.gradients([line, plane]),
+        "dmm_lowdim_adversarial": plotting.compare_final(
+            [(line[0], line[1], runs[2][1]), (plane[0], plane[1], runs[6][1])], "adversarial"
+        ),
+    }
+    paths = []
+    for name, fig in figs.items():
+        p = tmp_path / f"{name}.png"
+        plotting.save(fig, p)
+        paths.append(p)
+    out = tmp_path / "figures"
+    build_gallery(paths, list(figs), {"dmm_lowdim/a/b": 1.0}, out)
+    html = (out / "index.html").read_text()
+    for name in figs:
+        assert (out / f"{name}.png").stat().st_size > 5000
+        assert f'id="{name}"' in html
+    assert "DMM Fig. 3" in html
+    assert json.loads((out / "metrics.json").read_text()) == {"dmm_lowdim/a/b": 1.0}
