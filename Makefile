@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
-CORES ?= 8
+# at most 8 cores, and never more than the machine has (no oversubscription)
+CORES ?= $(shell n=$$(nproc 2>/dev/null || echo 8); [ $$n -lt 8 ] && echo $$n || echo 8)
 CONFIG ?= config/config.yaml
 PYTEST_ARGS ?=
 
