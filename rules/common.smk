@@ -26,7 +26,7 @@ def lowdim_runs():
 
 
 def lowdim_figure_runs(manifolds, variants):
-    """(data store, run store) pairs drawn in boundary figures (figure_seed only)."""
+    """Run stores drawn in the boundary figures (figure_seed only), manifold-major."""
     return [
         lowdim_run(m, v, LOW["figure_seed"])
         for m in manifolds

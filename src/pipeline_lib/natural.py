@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import pickle
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +61,6 @@ class NaturalSpec:
     standard_dirs: tuple[str, ...] = ()
     how_to_get: str = ""
     kind: str = "idx"
-    extra: dict = field(default_factory=dict)
 
 
 SPECS: dict[str, NaturalSpec] = {
@@ -193,16 +192,11 @@ def load_arrays(
             ds = spec.tv_class(
                 str(root), train=train, download=download and root == cache_dir / "download"
             )
-        except (RuntimeError, AssertionError, ValueError, EOFError, OSError) as exc:
+        except Exception as exc:  # format asserts, short reads, unpickling errors, ...
             raise DatasetError(
                 f"{spec.title} ({split} split) could not be read from {root}: "
                 f"{type(exc).__name__}: {exc or 'format check failed'}. The files are truncated, "
                 f"corrupt or not in the expected format. To get good files: {spec.how_to_get}"
-            ) from exc
-        except Exception as exc:  # unpickling errors etc.
-            raise DatasetError(
-                f"{spec.title} ({split} split) could not be read from {root}: "
-                f"{type(exc).__name__}: {exc}. To get good files: {spec.how_to_get}"
             ) from exc
         images = np.asarray(ds.data)
         labels = np.asarray(ds.targets, dtype=np.int64)
