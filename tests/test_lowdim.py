@@ -153,3 +153,16 @@ def test_run_experiment_and_checkpoint(tmp_path, variant):
     assert logit.shape == (10,)
     early = load_model(tmp_path / "m.pt", epoch=0)
     assert not torch.equal(early.hidden.weight, model.hidden.weight)
+
+
+def test_fast_evaluation_equals_forward():
+    net = TwoLayerNet(3, 300, seed=4)
+    pts = np.random.default_rng(1).random((2, 1000, 3)).astype(np.float32)
+    with torch.no_grad():
+        ref = net(torch.as_tensor(pts.reshape(-1, 3))).numpy().reshape(2, 1000)
+    from pipeline_lib.lowdim import evaluate
+
+    for chunk in (None, 7, 5000):
+        np.testing.assert_allclose(evaluate(net, pts, chunk=chunk), ref, rtol=1e-5, atol=1e-5)
+    wrapped = torch.nn.Sequential(net)  # any other module goes through forward
+    np.testing.assert_allclose(evaluate(wrapped, pts, chunk=64), ref, rtol=1e-5, atol=1e-5)

@@ -51,6 +51,7 @@ def test_variables_need_description(tmp_path):
         write_store(ds, tmp_path / "s.zarr", "d", {})
 
 
+@pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 def test_open_store_errors(tmp_path):
     with pytest.raises(StoreError, match="does not exist"):
         open_store(tmp_path / "missing.zarr")
