@@ -1,5 +1,7 @@
 # Shared helpers: run lists, figure lists, resources.
 
+from pipeline_lib.synthetic import get_manifold
+
 RES = "results"
 LOW = config["lowdim"]
 GPU = 0 if config["device"] == "cpu" else 1
@@ -10,6 +12,12 @@ wildcard_constraints:
     variant="clean|adversarial|random_labels",
     seed=r"\d+",
     dataset="fashion_mnist|mnist|cifar10",
+
+
+def grid_res(wildcards):
+    """Grid points per axis for this manifold's input dimension (2D or 3D)."""
+    n = get_manifold(wildcards.manifold).n
+    return LOW["grid"]["res_2d"] if n == 2 else LOW["grid"]["res_3d"]
 
 
 def lowdim_run(manifold, variant, seed):

@@ -24,7 +24,8 @@ rule lowdim_train:
         train=LOW["train"],
         adversarial=lambda w: LOW["adversarial"] if w.variant == "adversarial" else None,
         snapshot_epochs=sorted(LOW["snapshot_epochs"]),
-        grid=LOW["grid"],
+        res=grid_res,
+        normal_steps=LOW["grid"]["normal_steps"],
         device=config["device"],
     script:
         "../scripts/lowdim_train.py"

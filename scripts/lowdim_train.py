@@ -28,13 +28,16 @@ with rule_context(smk) as log:
         batch_size=p.train["batch_size"],
         adversarial_eps=p.adversarial["eps"] if p.adversarial else None,
         snapshot_epochs=p.snapshot_epochs,
-        res=p.grid["res_2d"] if data.sizes["feature"] == 2 else p.grid["res_3d"],
-        normal_steps=p.grid["normal_steps"],
+        res=p.res,
+        normal_steps=p.normal_steps,
         device=device,
         log=log.info,
     )
     prov = make_provenance(
-        {k: getattr(p, k) for k in ("model", "train", "adversarial", "snapshot_epochs", "grid")}
+        {
+            k: getattr(p, k)
+            for k in ("model", "train", "adversarial", "snapshot_epochs", "res", "normal_steps")
+        }
         | {"manifold": w.manifold, "variant": w.variant, "seed": int(w.seed)},
         device=str(device),
         wall_time_s=round(time.time() - t0, 2),

@@ -157,6 +157,14 @@ def test_edit_natural_subset_reruns_only_its_branch(workdir, test_config):
     assert {r for r, _ in jobs} == {"natural_dataset", "figure_natural_samples", "gallery"}
 
 
+def test_edit_3d_grid_reruns_only_plane_runs(workdir, test_config):
+    cfg = _edited(workdir, test_config, ["lowdim", "grid", "res_3d"], 15)
+    jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
+    trains = [w for r, w in jobs if r == "lowdim_train"]
+    assert trains and {w["manifold"] for w in trains} == {"plane"}
+    assert "lowdim_dataset" not in {r for r, _ in jobs}
+
+
 def test_bad_config_stops_before_any_job(workdir, test_config):
     cfg = _edited(workdir, test_config, ["lowdim", "train", "epohcs"], 5)
     res = smk(workdir, "-n", "figures/", configfile=cfg, check=False)
