@@ -50,20 +50,26 @@ HAS_RANDOM = "random_labels" in LOW["variants"] and "clean" in LOW["variants"]
 HAS_CLEAN = "clean" in LOW["variants"]
 
 
-def figure_names():
-    names = ["dmm_lowdim_clinging"]
+def figure_rules():
+    """Figure name -> the rule that makes it, for the figures this config produces."""
+    figs = {"dmm_lowdim_clinging": "figure_lowdim_clinging"}
     if HAS_CLEAN:
         if LINES:
-            names.append("dmm_lowdim_boundary_2d")
+            figs["dmm_lowdim_boundary_2d"] = "figure_lowdim_boundary_2d"
         if HAS_PLANE:
-            names.append("dmm_lowdim_height_maps")
-        names.append("dmm_lowdim_gradients")
+            figs["dmm_lowdim_height_maps"] = "figure_lowdim_height_maps"
+        figs["dmm_lowdim_gradients"] = "figure_lowdim_gradients"
     if HAS_ADV:
-        names.append("dmm_lowdim_adversarial")
+        figs["dmm_lowdim_adversarial"] = "figure_lowdim_adversarial"
     if HAS_RANDOM:
-        names.append("dmm_lowdim_random_labels")
-    names += [f"data_{d}_samples" for d in config["natural"]["datasets"]]
-    return names
+        figs["dmm_lowdim_random_labels"] = "figure_lowdim_random_labels"
+    for d in config["natural"]["datasets"]:
+        figs[f"data_{d}_samples"] = "figure_natural_samples"
+    return figs
+
+
+def figure_names():
+    return list(figure_rules())
 
 
 def metric_files():

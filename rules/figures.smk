@@ -132,5 +132,6 @@ rule gallery:
         "../envs/pipeline.yaml"
     params:
         names=figure_names(),
+        rules=figure_rules(),
     script:
         "../scripts/gallery.py"

@@ -11,4 +11,5 @@ with rule_context(smk):
         list(smk.params.names),
         merge_metrics(smk.input.metrics),
         smk.output[0],
+        rules=dict(smk.params.rules),
     )

@@ -89,10 +89,29 @@ def test_figures_and_gallery(runs, tmp_path):
         plotting.save(fig, p)
         paths.append(p)
     out = tmp_path / "figures"
-    build_gallery(paths, list(figs), {"dmm_lowdim/a/b": 1.0}, out)
+    metrics = {
+        "dmm_lowdim/plane-clean/dimple_depth": {
+            "mean": 0.03,
+            "std": 0.01,
+            "n_seeds": 3,
+            "per_seed": [0.02, 0.03, 0.04],
+        },
+        "dmm_lowdim/line-clean/train_accuracy": {
+            "mean": None,
+            "std": None,
+            "n_seeds": 0,
+            "per_seed": [None],
+        },
+    }
+    build_gallery(paths, list(figs), metrics, out, rules={"dmm_lowdim_height_maps": "rule_x"})
     html = (out / "index.html").read_text()
     for name in figs:
         assert (out / f"{name}.png").stat().st_size > 5000
         assert f'id="{name}"' in html
     assert "DMM Fig. 3" in html
-    assert json.loads((out / "metrics.json").read_text()) == {"dmm_lowdim/a/b": 1.0}
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    # key metrics under their figure, with mean ± sd, and the rule that made it
+    hm = html.split('id="dmm_lowdim_height_maps"')[1].split("</figure>")[0]
+    assert "plane-clean/dimple_depth" in hm and "0.03 ± 0.01 (n = 3)" in hm and "rule_x" in hm
+    b2 = html.split('id="dmm_lowdim_boundary_2d"')[1].split("</figure>")[0]
+    assert "line-clean/train_accuracy" in b2 and "n/a" in b2

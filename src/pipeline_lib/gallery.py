@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -52,7 +53,54 @@ def caption_for(name: str) -> str:
     return name
 
 
-def build_gallery(figures: list[str | Path], names: list[str], metrics: dict, out_dir) -> None:
+# Key metrics shown under each figure: regular expressions over metric keys.
+KEY_METRICS = {
+    "dmm_lowdim_clinging": [r"/[a-z]+-\w+/boundary_distance_(initial|final)$"],
+    "dmm_lowdim_boundary_2d": [r"/(line|diagonal)-clean/(boundary_distance_final|train_accuracy)$"],
+    "dmm_lowdim_height_maps": [
+        r"/plane-clean/(boundary_distance_final|dimple_depth|train_accuracy)$"
+    ],
+    "dmm_lowdim_gradients": [r"-clean/gradient_angle_deg$", r"/random_direction_angle_deg$"],
+    "dmm_lowdim_adversarial": [
+        r"/dimple_depth_ratio_adversarial_over_clean$",
+        r"-(clean|adversarial)/(dimple_depth|gradient_angle_deg)$",
+    ],
+    "dmm_lowdim_random_labels": [
+        r"-random_labels/(boundary_distance_final|train_accuracy|test_accuracy)$"
+    ],
+}
+
+
+def key_metrics(name: str, metrics: dict) -> list[tuple[str, str]]:
+    """(key, formatted value) of the metrics shown with figure ``name``."""
+    if name in KEY_METRICS:
+        pats = [re.compile(p) for p in KEY_METRICS[name]]
+        keys = [k for k in metrics if any(p.search(k) for p in pats)]
+    elif name.startswith("data_") and name.endswith("_samples"):
+        ds = name[len("data_") : -len("_samples")]
+        keys = [k for k in metrics if k.startswith(f"data/{ds}/")]
+    else:
+        keys = []
+    return [(k, _fmt(metrics[k])) for k in sorted(keys)]
+
+
+def _fmt(v) -> str:
+    if isinstance(v, dict) and "mean" in v:
+        if v["mean"] is None:
+            return f"n/a (no value in {len(v.get('per_seed', []))} seeds)"
+        return f"{v['mean']:.4g} ± {v['std']:.2g} (n = {v['n_seeds']})"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return html.escape(str(v))
+
+
+def build_gallery(
+    figures: list[str | Path],
+    names: list[str],
+    metrics: dict,
+    out_dir,
+    rules: dict[str, str] | None = None,
+) -> None:
     """Copy figures into ``out_dir`` and write index.html and metrics.json."""
     out = Path(out_dir)
     tmp = out.with_name(out.name + ".tmp")
@@ -62,20 +110,30 @@ def build_gallery(figures: list[str | Path], names: list[str], metrics: dict, ou
     items = []
     for src, name in zip(figures, names, strict=True):
         shutil.copy2(src, tmp / f"{name}.png")
-        keys = [k for k in metrics if k.split("/")[0] in _experiment_of(name)]
+        rows = "".join(
+            f"<tr><td><code>{html.escape(k)}</code></td><td>{v}</td></tr>"
+            for k, v in key_metrics(name, metrics)
+        )
+        table = f"<table>{rows}</table>" if rows else ""
+        made_by = (
+            f"<br><small>made by rule <code>{html.escape(rules[name])}</code></small>"
+            if rules and name in rules
+            else ""
+        )
         items.append(
             f'<figure id="{name}"><h2>{html.escape(name)}</h2>'
             f'<a href="{name}.png"><img src="{name}.png" alt="{html.escape(name)}"></a>'
-            f"<figcaption>{html.escape(caption_for(name))}"
-            f"<br><small>{len(keys)} related metrics in metrics.json</small></figcaption></figure>"
+            f"<figcaption>{html.escape(caption_for(name))}{made_by}</figcaption>{table}</figure>"
         )
     (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>Figures</title><style>"
         "body{font-family:sans-serif;max-width:1100px;margin:auto}img{max-width:100%}"
-        "figure{border-bottom:1px solid #ccc;padding-bottom:1em}</style></head><body>"
+        "figure{border-bottom:1px solid #ccc;padding-bottom:1em;margin:0}"
+        "table{border-collapse:collapse;font-size:0.85em;margin-top:0.5em}"
+        "td{border-bottom:1px solid #eee;padding:2px 8px}</style></head><body>"
         "<h1>Manifold-adversarial pipeline: figures</h1>"
-        "<p>Numbers: <a href='metrics.json'>metrics.json</a>.</p>"
+        "<p>All numbers: <a href='metrics.json'>metrics.json</a> (mean ± sd over seeds).</p>"
         + "".join(items)
         + "</body></html>"
     )
@@ -83,11 +141,3 @@ def build_gallery(figures: list[str | Path], names: list[str], metrics: dict, ou
     if out.exists():
         shutil.rmtree(out)
     tmp.replace(out)
-
-
-def _experiment_of(name: str) -> tuple[str, ...]:
-    if name.startswith("dmm_lowdim"):
-        return ("dmm_lowdim",)
-    if name.startswith("data_"):
-        return ("data",)
-    return (name,)
