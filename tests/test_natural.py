@@ -54,6 +54,7 @@ def test_idx_loading_and_subset(tmp_path, name, gz):
     assert 0.0 <= ds.image.values.min() and ds.image.values.max() <= 1.0
     again = make_natural_dataset(name, [1, 3, 4], 9, 6, 0, str(d), False, tmp_path / "c2")
     np.testing.assert_array_equal(ds.image.values, again.image.values)
+    assert list((tmp_path / "cache").iterdir()) == []  # staged copies are removed
 
 
 def test_missing_dataset_says_how_to_get_it(tmp_path, monkeypatch):
@@ -80,6 +81,7 @@ def test_corrupt_gzip(tmp_path):
     (d / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not a gzip file at all")
     with pytest.raises(DatasetError, match="corrupt"):
         load_arrays("mnist", str(d), False, tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []
 
 
 def test_label_image_count_mismatch(tmp_path):

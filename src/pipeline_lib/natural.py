@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import pickle
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,12 +170,20 @@ def load_arrays(
             f"to get the data: {spec.how_to_get}"
         )
     root = None
+    staged = None
     for cand in looked:
         if spec.kind == "idx":
             files = _find_idx(cand, spec.folder)
             if files is not None:
-                root = cache_dir / "staged"
-                _stage_idx(files, root, spec.folder)
+                # torchvision wants uncompressed files under <root>/<Folder>/raw: stage
+                # them in a temporary folder that is removed once the arrays are read
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                root = staged = Path(tempfile.mkdtemp(prefix="staged-", dir=cache_dir))
+                try:
+                    _stage_idx(files, root, spec.folder)
+                except DatasetError:
+                    shutil.rmtree(staged, ignore_errors=True)
+                    raise
                 break
         elif (cand / spec.folder).is_dir():
             root = cand
@@ -186,12 +195,18 @@ def load_arrays(
                 f"To get it: {spec.how_to_get}"
             )
         root = cache_dir / "download"
+    try:
+        return _read_splits(spec, root, download and root == cache_dir / "download")
+    finally:
+        if staged is not None:
+            shutil.rmtree(staged, ignore_errors=True)
+
+
+def _read_splits(spec: NaturalSpec, root: Path, download: bool) -> dict:
     out = {}
     for split, train in (("train", True), ("test", False)):
         try:
-            ds = spec.tv_class(
-                str(root), train=train, download=download and root == cache_dir / "download"
-            )
+            ds = spec.tv_class(str(root), train=train, download=download)
         except Exception as exc:  # format asserts, short reads, unpickling errors, ...
             raise DatasetError(
                 f"{spec.title} ({split} split) could not be read from {root}: "
