@@ -1,0 +1,203 @@
+"""The project's attack library: batched L2 / L-inf PGD with the margin loss.
+
+Used by every experiment: untargeted and targeted, optional random start,
+projection onto the epsilon-ball and the [0, 1] box after every step, per-sample
+early stop ("greedy": a sample stops as soon as it is adversarial, DMM App. F),
+a hook that projects each gradient on or off a per-sample subspace before it is
+normalised (App. F), per-sample epsilon, and a minimal-distance mode that
+bisects epsilon per sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+Hook = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class AttackResult:
+    x_adv: torch.Tensor  # (N, ...) adversarial inputs (the last iterate where it failed)
+    success: torch.Tensor  # (N,) bool: misclassified (untargeted) / hit the target
+    steps: torch.Tensor  # (N,) int: gradient steps taken (early stop), -1 if never adversarial
+    norm: torch.Tensor  # (N,) norm of x_adv - x in the attack's norm
+
+
+def margin_loss(
+    logits: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Per-sample margin to maximise: untargeted ``max_{j != y} z_j - z_y``; targeted
+    ``z_t - max_{j != t} z_j``. Positive means the attack has succeeded."""
+    cls = y if target is None else target
+    own = logits.gather(1, cls[:, None])[:, 0]
+    other = logits.masked_fill(
+        torch.nn.functional.one_hot(cls, logits.shape[1]).bool(), float("-inf")
+    ).amax(1)
+    return other - own if target is None else own - other
+
+
+def _per_sample(v, n: int, like: torch.Tensor) -> torch.Tensor:
+    t = torch.as_tensor(v, dtype=like.dtype, device=like.device)
+    return t.expand(n).clone() if t.ndim == 0 else t.reshape(n).clone()
+
+
+def _norm(d: torch.Tensor, norm: str) -> torch.Tensor:
+    flat = d.flatten(1)
+    return flat.norm(dim=1) if norm == "l2" else flat.abs().amax(1)
+
+
+def _bshape(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return v.reshape(-1, *([1] * (like.ndim - 1)))
+
+
+def _project_ball(d: torch.Tensor, eps: torch.Tensor, norm: str) -> torch.Tensor:
+    if norm == "l2":
+        n = _norm(d, "l2").clamp_min(1e-12)
+        return d * _bshape(torch.clamp(eps / n, max=1.0), d)
+    e = _bshape(eps, d)
+    return torch.maximum(torch.minimum(d, e), -e)
+
+
+def _random_start(x, eps, norm, generator):
+    if norm == "linf":
+        u = torch.rand(x.shape, generator=generator, device="cpu").to(x)
+        return (2 * u - 1) * _bshape(eps, x)
+    g = torch.randn(x.shape, generator=generator, device="cpu").to(x)
+    g = g / _bshape(_norm(g, "l2").clamp_min(1e-12), x)
+    r = torch.rand(x.shape[0], generator=generator, device="cpu").to(x)
+    return g * _bshape(eps * r, x)
+
+
+def pgd(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    norm: str = "l2",
+    eps: float | torch.Tensor,
+    step_size: float | torch.Tensor,
+    steps: int,
+    target: torch.Tensor | None = None,
+    random_start: bool = False,
+    early_stop: bool = True,
+    project: Hook | None = None,
+    generator: torch.Generator | None = None,
+    box: tuple[float, float] = (0.0, 1.0),
+) -> AttackResult:
+    """Projected gradient ascent on the margin loss (see module docstring).
+
+    ``eps`` and ``step_size`` may be scalars or per-sample tensors. ``project(g, idx)``
+    receives the gradient of the still-active samples and their indices in the batch
+    and returns the gradient to use (e.g. its projection on a per-sample subspace).
+    """
+    if norm not in ("l2", "linf"):
+        raise ValueError(f"norm must be 'l2' or 'linf', got {norm!r}")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    x0 = x.detach()
+    n = x0.shape[0]
+    eps_t = _per_sample(eps, n, x0)
+    step_t = _per_sample(step_size, n, x0)
+    if (eps_t < 0).any() or (step_t <= 0).any():
+        raise ValueError("eps must be >= 0 and step_size > 0")
+    lo, hi = box
+    delta = torch.zeros_like(x0)
+    if random_start:
+        delta = _project_ball(_random_start(x0, eps_t, norm, generator), eps_t, norm)
+        delta = (x0 + delta).clamp(lo, hi) - x0
+    done = torch.zeros(n, dtype=torch.bool, device=x0.device)
+    taken = torch.full((n,), -1, dtype=torch.long, device=x0.device)
+
+    def succeeded(logits, idx):
+        return margin_loss(logits, y[idx], None if target is None else target[idx]) > 0
+
+    for it in range(steps + 1):
+        idx = (~done).nonzero()[:, 0] if early_stop else torch.arange(n, device=x0.device)
+        if idx.numel() == 0:
+            break
+        d = delta[idx].clone().requires_grad_(True)
+        logits = model(x0[idx] + d)
+        loss = margin_loss(logits, y[idx], None if target is None else target[idx])
+        ok = (loss > 0).detach()
+        if early_stop:
+            done[idx[ok]] = True
+            taken[idx[ok]] = it
+        elif it == steps:
+            taken[idx[ok]] = it
+        if it == steps:
+            break
+        (g,) = torch.autograd.grad(loss.sum(), d)
+        if early_stop:
+            keep = ~ok
+            idx, g, d = idx[keep], g[keep], d.detach()[keep]
+        else:
+            d = d.detach()
+        if idx.numel() == 0:
+            break
+        if project is not None:
+            g = project(g, idx)
+        if norm == "l2":
+            step = g / _bshape(_norm(g, "l2").clamp_min(1e-12), g)
+        else:
+            step = g.sign()
+        d = _project_ball(d + _bshape(step_t[idx], g) * step, eps_t[idx], norm)
+        delta[idx] = (x0[idx] + d).clamp(lo, hi) - x0[idx]
+    x_adv = (x0 + delta).detach()
+    with torch.no_grad():
+        success = succeeded(model(x_adv), torch.arange(n, device=x0.device))
+    taken = torch.where(success, taken, torch.full_like(taken, -1))
+    return AttackResult(x_adv, success, taken, _norm(delta, norm))
+
+
+def subspace_projector(basis: torch.Tensor, mode: str) -> Hook:
+    """Hook for :func:`pgd`: project gradients on (``on``) or off (``off``) the span of
+    per-sample orthonormal rows ``basis[i]`` of shape (k, n_features)."""
+    if mode not in ("on", "off"):
+        raise ValueError(f"mode must be 'on' or 'off', got {mode!r}")
+
+    def hook(g: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        b = basis[idx].to(g)
+        flat = g.flatten(1)
+        on = torch.einsum("nk,nkf->nf", torch.einsum("nkf,nf->nk", b, flat), b)
+        return (on if mode == "on" else flat - on).reshape(g.shape)
+
+    return hook
+
+
+def min_distance(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    norm: str = "l2",
+    eps_max: float,
+    rel_step: float = 0.05,
+    steps: int = 50,
+    bisections: int = 10,
+    **kwargs,
+) -> torch.Tensor:
+    """Per-sample estimate of the distance to the decision boundary: bisection over
+    eps in (0, eps_max]; at each eps a greedy PGD with step ``rel_step * eps``. The
+    returned value is the norm of the closest adversarial example found (an upper
+    bound on the true distance); ``inf`` where eps_max was not enough."""
+    n = x.shape[0]
+    lo = torch.zeros(n, dtype=x.dtype, device=x.device)
+    hi = torch.full((n,), float(eps_max), dtype=x.dtype, device=x.device)
+    best = torch.full((n,), float("inf"), dtype=x.dtype, device=x.device)
+    first = pgd(model, x, y, norm=norm, eps=hi, step_size=hi * rel_step, steps=steps, **kwargs)
+    best = torch.where(first.success, first.norm, best)
+    hi = torch.where(first.success, torch.minimum(hi, first.norm.clamp_min(1e-12)), hi)
+    active = first.success.clone()
+    for _ in range(bisections):
+        if not active.any():
+            break
+        mid = (lo + hi) / 2
+        res = pgd(model, x, y, norm=norm, eps=mid, step_size=mid * rel_step, steps=steps, **kwargs)
+        won = res.success & active
+        best = torch.where(won, torch.minimum(best, res.norm), best)
+        hi = torch.where(won, torch.minimum(mid, res.norm.clamp_min(1e-12)), hi)
+        lo = torch.where(active & ~res.success, mid, lo)
+    return best
