@@ -1,0 +1,161 @@
+"""Natural-image models (DMM App. G): classifiers and autoencoders, built by name
+so that a checkpoint loads back into an ``nn.Module`` with one call."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class MLPClassifier(nn.Module):
+    """The DMM MNIST classifier: 784-256-256-10, ReLU, dropout 0.2 (App. G.1)."""
+
+    def __init__(self, in_shape=(1, 28, 28), hidden=(256, 256), n_classes=10, dropout=0.2):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = math.prod(in_shape)
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(dropout)]
+            width = h
+        layers.append(nn.Linear(width, n_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class SmallConvNet(nn.Module):
+    """A small conv classifier for 32x32 colour images (CIFAR-10 two-class runs)."""
+
+    def __init__(self, in_shape=(3, 32, 32), n_classes=2, width=32):
+        super().__init__()
+        c, h, w = in_shape
+        self.features = nn.Sequential(
+            nn.Conv2d(c, width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(2 * width, 4 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+        )
+        self.head = nn.Linear(4 * width, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1))
+
+
+class MLPAutoencoder(nn.Module):
+    """ReLU MLP autoencoder with a k-dimensional code; sigmoid output in [0, 1]."""
+
+    def __init__(self, in_shape=(1, 28, 28), k=16, hidden=(512, 256)):
+        super().__init__()
+        self.in_shape = tuple(in_shape)
+        n = math.prod(in_shape)
+        enc: list[nn.Module] = [nn.Flatten()]
+        width = n
+        for h in hidden:
+            enc += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        enc.append(nn.Linear(width, k))
+        self.encoder = nn.Sequential(*enc)
+        dec: list[nn.Module] = []
+        width = k
+        for h in reversed(hidden):
+            dec += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        dec += [nn.Linear(width, n), nn.Sigmoid(), nn.Unflatten(1, self.in_shape)]
+        self.decoder = nn.Sequential(*dec)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, c: torch.Tensor) -> torch.Tensor:
+        return self.decoder(c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class VGGAutoencoder(nn.Module):
+    """VGG-style conv autoencoder with plain (nearest) upsampling, no unpooling indices
+    (DMM App. D.3 / G.2: k = 128 for CIFAR-10); works for 28x28 and 32x32 inputs."""
+
+    def __init__(self, in_shape=(3, 32, 32), k=128, width=32):
+        super().__init__()
+        c, h, w = in_shape
+        self.in_shape = tuple(in_shape)
+
+        def block(i, o):
+            return [
+                nn.Conv2d(i, o, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(o, o, 3, padding=1),
+                nn.ReLU(),
+            ]
+
+        self.encoder_conv = nn.Sequential(
+            *block(c, width), nn.MaxPool2d(2), *block(width, 2 * width), nn.MaxPool2d(2)
+        )
+        self.hq, self.wq = h // 4, w // 4
+        flat = 2 * width * self.hq * self.wq
+        self.encoder_fc = nn.Linear(flat, k)
+        self.decoder_fc = nn.Sequential(nn.Linear(k, flat), nn.ReLU())
+        self.decoder_conv = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            *block(2 * width, width),
+            nn.Upsample(size=(h, w), mode="nearest"),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, c, 3, padding=1),
+            nn.Sigmoid(),
+        )
+        self.width = width
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder_fc(self.encoder_conv(x).flatten(1))
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        z = self.decoder_fc(code).reshape(-1, 2 * self.width, self.hq, self.wq)
+        return self.decoder_conv(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+MODELS: dict[str, type[nn.Module]] = {
+    "mlp_classifier": MLPClassifier,
+    "small_convnet": SmallConvNet,
+    "mlp_autoencoder": MLPAutoencoder,
+    "vgg_autoencoder": VGGAutoencoder,
+}
+
+
+def build_model(kind: str, **kwargs: Any) -> nn.Module:
+    if kind not in MODELS:
+        raise ValueError(f"unknown model kind {kind!r}; allowed: {sorted(MODELS)}")
+    return MODELS[kind](**kwargs)
+
+
+def save_model(model: nn.Module, path: str | Path, kind: str, kwargs: dict, **extra) -> None:
+    """Checkpoint with everything :func:`load_model` needs (plus provenance etc.)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"kind": kind, "kwargs": kwargs, "state_dict": state, **extra}, tmp)
+    tmp.replace(path)
+
+
+def load_model(path: str | Path, map_location: str = "cpu") -> nn.Module:
+    """One call from a checkpoint file to an ``nn.Module`` in eval mode."""
+    ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    model = build_model(ckpt["kind"], **ckpt["kwargs"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()
