@@ -18,6 +18,31 @@ def _batches(n: int, batch_size: int, gen: torch.Generator):
         yield perm[start : start + batch_size]
 
 
+def _epoch(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    n: int,
+    batch_size: int,
+    gen: torch.Generator,
+    batch_loss: Callable[[torch.Tensor], torch.Tensor],
+    name: str,
+    epoch: int,
+) -> float:
+    """One pass over shuffled batches; ``batch_loss(idx)`` returns the mean batch loss.
+    Returns the sample-weighted mean loss, failing loudly if it is not finite."""
+    total, count = 0.0, 0
+    for idx in _batches(n, batch_size, gen):
+        loss = batch_loss(idx)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(idx)
+        count += len(idx)
+    mean = total / count
+    _check_finite(mean, name, epoch)
+    return mean
+
+
 def _check_finite(loss: float, name: str, epoch: int) -> None:
     if not np.isfinite(loss):
         raise FloatingPointError(
@@ -60,22 +85,17 @@ def train_classifier(
     hist: dict[str, list[float]] = {"loss": [], "train_accuracy": []}
     if on_epoch is not None:
         on_epoch(0, model, {"loss": float("nan"), "train_accuracy": accuracy(model, x, y)})
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        xb, yb = x[idx].to(dev), y[idx].to(dev)
+        if adversarial is not None:
+            model.eval()
+            xb = pgd(model, xb, yb, early_stop=False, **adversarial).x_adv
+        model.train()
+        return nn.functional.cross_entropy(model(xb), yb)
+
     for epoch in range(1, epochs + 1):
-        total, count = 0.0, 0
-        for idx in _batches(x.shape[0], batch_size, gen):
-            xb, yb = x[idx].to(dev), y[idx].to(dev)
-            if adversarial is not None:
-                model.eval()
-                xb = pgd(model, xb, yb, early_stop=False, **adversarial).x_adv
-            model.train()
-            opt.zero_grad(set_to_none=True)
-            loss = nn.functional.cross_entropy(model(xb), yb)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-            count += len(idx)
-        mean = total / count
-        _check_finite(mean, name, epoch)
+        mean = _epoch(model, opt, x.shape[0], batch_size, gen, batch_loss, name, epoch)
         stats = {"loss": mean, "train_accuracy": accuracy(model, x, y)}
         hist["loss"].append(mean)
         hist["train_accuracy"].append(stats["train_accuracy"])
@@ -102,18 +122,13 @@ def train_autoencoder(
     gen = torch.Generator().manual_seed(seed)
     hist = []
     model.train()
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        xb = x[idx].to(dev)
+        return nn.functional.mse_loss(model(xb), xb)
+
     for epoch in range(1, epochs + 1):
-        total, count = 0.0, 0
-        for idx in _batches(x.shape[0], batch_size, gen):
-            xb = x[idx].to(dev)
-            opt.zero_grad(set_to_none=True)
-            loss = nn.functional.mse_loss(model(xb), xb)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-            count += len(idx)
-        mean = total / count
-        _check_finite(mean, name, epoch)
+        mean = _epoch(model, opt, x.shape[0], batch_size, gen, batch_loss, name, epoch)
         hist.append(mean)
         if on_epoch is not None:
             on_epoch(epoch, mean)
