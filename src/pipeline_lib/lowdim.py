@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from torch.func import grad, vmap
 
+from .training import check_finite, run_epoch
+
 
 class TwoLayerNet(nn.Module):
     """``logit(x) = u . relu(W x + b)`` with ``u`` fixed (a buffer, never trained).
@@ -77,7 +79,6 @@ def train(
     opt = torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed + 104729)
     y = y.float()
-    n = x.shape[0]
     losses, accs = [], []
 
     def record(epoch: int) -> None:
@@ -85,10 +86,7 @@ def train(
             logit = model(x)
             loss = nn.functional.binary_cross_entropy_with_logits(logit, y).item()
             acc = ((logit >= 0).float() == y).float().mean().item()
-        if not np.isfinite(loss):
-            raise FloatingPointError(
-                f"low-dim network diverged at epoch {epoch}: loss {loss}; lower lowdim.train.lr"
-            )
+        check_finite(loss, "the low-dim network", epoch)
         losses.append(loss)
         accs.append(acc)
         if progress is not None:
@@ -96,18 +94,16 @@ def train(
         if on_snapshot is not None and epoch in snapshot_epochs:
             on_snapshot(epoch, model)
 
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        idx = idx.to(x.device)
+        xb, yb = x[idx], y[idx]
+        if adversarial_eps is not None:
+            xb = l2_single_step(model, xb, yb, adversarial_eps)
+        return nn.functional.binary_cross_entropy_with_logits(model(xb), yb)
+
     record(0)
     for epoch in range(1, epochs + 1):
-        perm = torch.randperm(n, generator=gen).to(x.device)
-        for start in range(0, n, batch_size):
-            idx = perm[start : start + batch_size]
-            xb, yb = x[idx], y[idx]
-            if adversarial_eps is not None:
-                xb = l2_single_step(model, xb, yb, adversarial_eps)
-            opt.zero_grad(set_to_none=True)
-            loss = nn.functional.binary_cross_entropy_with_logits(model(xb), yb)
-            loss.backward()
-            opt.step()
+        run_epoch(model, opt, x.shape[0], batch_size, gen, batch_loss, "the low-dim network", epoch)
         record(epoch)
     return {"loss": np.asarray(losses), "accuracy": np.asarray(accs)}
 

@@ -13,7 +13,8 @@ from .boundary import random_direction_angles
 from .zarr_io import var
 
 
-def _nanmean(a, axis=None):
+def finite_mean(a, axis=None):
+    """Mean over finite values; NaN where there are none (no empty-slice warning)."""
     a = np.asarray(a, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         cnt = np.sum(np.isfinite(a), axis=axis)
@@ -85,7 +86,7 @@ def summarize_lowdim(runs: Iterable[xr.Dataset]) -> xr.Dataset:
             if absval is None:
                 out[key][i] = np.isfinite(a).mean(axis=1)
             else:
-                out[key][i] = _nanmean(np.abs(a) if absval else a, axis=1)
+                out[key][i] = finite_mean(np.abs(a) if absval else a, axis=1)
         acc[i] = r.train_accuracy.sel(train_epoch=epochs).values
         tacc[i] = r.test_accuracy.values
     dims = ("manifold", "variant", "seed", "epoch")
@@ -144,7 +145,9 @@ def lowdim_metrics(summary: xr.Dataset, prefix: str = "dmm_lowdim") -> dict:
             curve = s.boundary_distance.values  # (seed, epoch)
             m[f"{key}/clinging_curve"] = {
                 "epoch": [int(e) for e in summary.epoch.values],
-                "mean": [None if not np.isfinite(x) else float(x) for x in _nanmean(curve, axis=0)],
+                "mean": [
+                    None if not np.isfinite(x) else float(x) for x in finite_mean(curve, axis=0)
+                ],
                 "std": [None if not np.isfinite(x) else float(x) for x in _nanstd(curve)],
                 "n_seeds": int(curve.shape[0]),
             }

@@ -11,6 +11,8 @@ import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 
+from .metrics import finite_mean  # noqa: E402
+
 LABEL_COLORS = {0: "tab:blue", 1: "tab:red"}
 HEIGHT_CMAP = plt.get_cmap("coolwarm").with_extremes(bad="0.55")
 VARIANT_NAMES = {
@@ -18,12 +20,6 @@ VARIANT_NAMES = {
     "adversarial": "adversarial training",
     "random_labels": "random labels (control)",
 }
-
-
-def _finite_mean(a) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    a = a[np.isfinite(a)]
-    return float(a.mean()) if a.size else float("nan")
 
 
 def _points(ax, run: xr.Dataset, labels=None, size=12, zorder=3):
@@ -144,7 +140,7 @@ def gradients(pairs: list[tuple[xr.Dataset, xr.Dataset]]):
         g = run.train_gradient.sel(epoch=e).values
         g = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
         x = run.train_x.values
-        ang = _finite_mean(run.gradient_angle.sel(epoch=e).values)
+        ang = float(finite_mean(run.gradient_angle.sel(epoch=e).values))
         if data.sizes["feature"] == 2:
             ax = fig.add_subplot(1, len(pairs), i + 1)
             _boundary_contour(ax, run, e, colors="grey", linewidths=1.2)
@@ -210,7 +206,7 @@ def compare_final(triples: list[tuple[xr.Dataset, xr.Dataset, xr.Dataset]], othe
     for r, (data, clean, other) in enumerate(triples):
         for c, (run, name) in enumerate(((clean, "clean"), (other, other_name))):
             e = run.epoch.values[-1]
-            depth = _finite_mean(np.abs(run.train_normal_offset.sel(epoch=e).values))
+            depth = float(finite_mean(np.abs(run.train_normal_offset.sel(epoch=e).values)))
             acc = float(run.test_accuracy.sel(epoch=e))
             ax = fig.add_subplot(len(triples), 2, 2 * r + c + 1)
             if data.sizes["feature"] == 2:

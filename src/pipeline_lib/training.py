@@ -12,13 +12,13 @@ from torch import nn
 from .attacks import pgd
 
 
-def _batches(n: int, batch_size: int, gen: torch.Generator):
+def batches(n: int, batch_size: int, gen: torch.Generator):
     perm = torch.randperm(n, generator=gen)
     for start in range(0, n, batch_size):
         yield perm[start : start + batch_size]
 
 
-def _epoch(
+def run_epoch(
     model: nn.Module,
     opt: torch.optim.Optimizer,
     n: int,
@@ -31,7 +31,7 @@ def _epoch(
     """One pass over shuffled batches; ``batch_loss(idx)`` returns the mean batch loss.
     Returns the sample-weighted mean loss, failing loudly if it is not finite."""
     total, count = 0.0, 0
-    for idx in _batches(n, batch_size, gen):
+    for idx in batches(n, batch_size, gen):
         loss = batch_loss(idx)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -39,11 +39,11 @@ def _epoch(
         total += loss.item() * len(idx)
         count += len(idx)
     mean = total / count
-    _check_finite(mean, name, epoch)
+    check_finite(mean, name, epoch)
     return mean
 
 
-def _check_finite(loss: float, name: str, epoch: int) -> None:
+def check_finite(loss: float, name: str, epoch: int) -> None:
     if not np.isfinite(loss):
         raise FloatingPointError(
             f"training of {name} diverged at epoch {epoch}: loss {loss}; lower the learning rate"
@@ -95,7 +95,7 @@ def train_classifier(
         return nn.functional.cross_entropy(model(xb), yb)
 
     for epoch in range(1, epochs + 1):
-        mean = _epoch(model, opt, x.shape[0], batch_size, gen, batch_loss, name, epoch)
+        mean = run_epoch(model, opt, x.shape[0], batch_size, gen, batch_loss, name, epoch)
         stats = {"loss": mean, "train_accuracy": accuracy(model, x, y)}
         hist["loss"].append(mean)
         hist["train_accuracy"].append(stats["train_accuracy"])
@@ -128,7 +128,7 @@ def train_autoencoder(
         return nn.functional.mse_loss(model(xb), xb)
 
     for epoch in range(1, epochs + 1):
-        mean = _epoch(model, opt, x.shape[0], batch_size, gen, batch_loss, name, epoch)
+        mean = run_epoch(model, opt, x.shape[0], batch_size, gen, batch_loss, name, epoch)
         hist.append(mean)
         if on_epoch is not None:
             on_epoch(epoch, mean)
