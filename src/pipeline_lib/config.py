@@ -151,6 +151,45 @@ def _cross_checks(cfg: Mapping) -> list[str]:
                 f"config key 'natural.{name}.data_dir' is an empty string; "
                 "allowed: a directory path or null"
             )
+    errs += _dmm_checks(cfg)
+    return errs
+
+
+def _dmm_checks(cfg: Mapping) -> list[str]:
+    errs = []
+    dmm = cfg.get("dmm", {})
+    nat = cfg.get("natural", {})
+    seeds = dmm.get("seeds", [])
+    fs = dmm.get("figure_seed")
+    if seeds and fs is not None and fs not in seeds:
+        errs.append(
+            f"config key 'dmm.figure_seed': {fs} is not one of the run seeds; "
+            f"allowed: one of dmm.seeds {seeds}"
+        )
+    for name in dmm.get("datasets", []):
+        if name not in nat.get("datasets", []):
+            errs.append(
+                f"config key 'dmm.datasets': {name!r} is not prepared; allowed: datasets "
+                f"listed in natural.datasets {nat.get('datasets', [])}"
+            )
+            continue
+        spec = nat.get(name, {})
+        n_test = spec.get("n_test")
+        for key in ("n_samples", "distance_samples"):
+            if n_test is not None and dmm.get(key, 0) > n_test:
+                errs.append(
+                    f"config key 'dmm.{key}': {dmm[key]} is more than natural.{name}.n_test "
+                    f"({n_test}); allowed: 1..{n_test}"
+                )
+        two = dmm.get("mislabeled", {}).get("two_classes", [])
+        many = len(spec.get("classes", [])) > 2
+        if many and "two_class" in dmm.get("mislabeled", {}).get("schemes", []):
+            missing = [c for c in two if c not in spec.get("classes", [])]
+            if missing:
+                errs.append(
+                    f"config key 'dmm.mislabeled.two_classes': classes {missing} are not in "
+                    f"natural.{name}.classes; allowed: two of {spec.get('classes')}"
+                )
     return errs
 
 

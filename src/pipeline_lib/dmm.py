@@ -1,0 +1,900 @@
+"""Natural-image Dimpled-Manifold experiments (DMM Sec. 5, 6, 7; App. D, E, F, H, I).
+
+Each function here builds one labelled ``xarray.Dataset`` (a Zarr store of the
+workflow) from tensors and models; the thin scripts only load inputs and write
+outputs. Class labels are used as positions 0..C-1 in the dataset's
+``class_index`` coordinate, so a two-class subset trains a two-way classifier.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import nn
+
+from .attacks import margin_loss, min_distance, pgd, subspace_projector
+from .models import build_model
+from .tangents import finite_difference_jacobian, orthonormal_basis, principal_cosines
+from .tangents import tangent_bases as _tangent_bases
+from .training import accuracy, reconstruction_errors, train_autoencoder, train_classifier
+from .zarr_io import var
+
+Log = Callable[..., None]
+
+AUTOENCODERS = {"mlp": "mlp_autoencoder", "vgg": "vgg_autoencoder"}
+CLASSIFIERS = {"mlp": "mlp_classifier", "convnet": "small_convnet"}
+ATTACKS = ("regular", "on", "off")
+PATHS = ("full", "on", "off")
+
+
+def _quiet(*_a, **_k) -> None:
+    return None
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def class_positions(labels: np.ndarray, classes) -> np.ndarray:
+    """Original class indices -> positions 0..C-1 in ``classes``."""
+    classes = np.asarray(classes)
+    pos = np.searchsorted(np.sort(classes), labels)
+    order = np.argsort(classes)
+    out = order[np.clip(pos, 0, len(classes) - 1)]
+    if not np.array_equal(classes[out], labels):
+        raise ValueError("labels contain classes outside the dataset's class_index")
+    return out
+
+
+def split(ds: xr.Dataset, part: str) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Images (N, C, H, W) float32, class positions (N,) long, and sample ids of a split."""
+    sel = ds.split.values == part
+    x = torch.as_tensor(np.asarray(ds.image.values[sel], dtype=np.float32))
+    y = torch.as_tensor(class_positions(ds.label.values[sel], ds.class_index.values))
+    return x, y.long(), ds.sample.values[sel]
+
+
+def image_shape(ds: xr.Dataset) -> tuple[int, int, int]:
+    return (ds.sizes["channel"], ds.sizes["row"], ds.sizes["col"])
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def build_autoencoder(cfg: dict, in_shape) -> tuple[nn.Module, str, dict]:
+    kind = AUTOENCODERS[cfg["kind"]]
+    kwargs: dict = {"in_shape": tuple(in_shape), "k": cfg["k"]}
+    if cfg["kind"] == "mlp":
+        kwargs["hidden"] = tuple(cfg["hidden"])
+    else:
+        kwargs["width"] = cfg["width"]
+    return build_model(kind, **kwargs), kind, kwargs
+
+
+def build_classifier(cfg: dict, in_shape, n_classes: int) -> tuple[nn.Module, str, dict]:
+    kind = CLASSIFIERS[cfg["kind"]]
+    kwargs: dict = {"in_shape": tuple(in_shape), "n_classes": int(n_classes)}
+    if cfg["kind"] == "convnet":
+        kwargs["width"] = cfg["width"]
+    return build_model(kind, **kwargs), kind, kwargs
+
+
+def fit_autoencoder(
+    ds: xr.Dataset, cfg: dict, seed: int, device: torch.device, log: Log = _quiet
+) -> tuple[nn.Module, str, dict, xr.Dataset]:
+    """Train the autoencoder on the training split; per-image test reconstruction errors."""
+    x_tr, _, _ = split(ds, "train")
+    x_te, _, ids = split(ds, "test")
+    torch.manual_seed(seed)
+    model, kind, kwargs = build_autoencoder(cfg, image_shape(ds))
+    model.to(device)
+
+    def report(epoch, loss):
+        if epoch == 1 or epoch % max(1, cfg["epochs"] // 10) == 0 or epoch == cfg["epochs"]:
+            log(f"autoencoder epoch {epoch}/{cfg['epochs']}: train MSE {loss:.5f}")
+
+    hist = train_autoencoder(
+        model,
+        x_tr,
+        epochs=cfg["epochs"],
+        lr=cfg["lr"],
+        batch_size=cfg["batch_size"],
+        seed=seed,
+        on_epoch=report,
+    )
+    err = reconstruction_errors(model, x_te)
+    out = xr.Dataset(
+        {
+            "train_loss": var(np.asarray(hist), ("epoch",), "mean training MSE per epoch"),
+            "test_mse": var(err["mse"], ("sample",), "per-image reconstruction MSE (test split)"),
+            "test_l2": var(
+                err["l2"], ("sample",), "per-image L2 distance |x - decode(encode(x))|", "input"
+            ),
+        },
+        coords={"epoch": np.arange(1, len(hist) + 1), "sample": ids},
+        attrs={"k": cfg["k"], "n_features": int(math.prod(image_shape(ds)))},
+    )
+    return model.cpu().eval(), kind, kwargs, out
+
+
+def fit_classifier(
+    ds: xr.Dataset,
+    cfg: dict,
+    variant: str,
+    seed: int,
+    device: torch.device,
+    adversarial: dict | None = None,
+    log: Log = _quiet,
+) -> tuple[nn.Module, str, dict, list[dict], xr.Dataset]:
+    """Train one classifier variant; keep a state dict after every epoch (epoch 0 = init).
+
+    ``clean``: the true labels; ``adversarial``: L2-PGD adversarial training (Madry) with
+    ``adversarial`` = {eps, step, steps}; ``random_labels``: labels drawn uniformly at
+    random (seeded), the control for the clinging curve.
+    """
+    x_tr, y_tr, _ = split(ds, "train")
+    x_te, y_te, _ = split(ds, "test")
+    n_classes = ds.sizes["class_index"]
+    if variant == "random_labels":
+        gen = torch.Generator().manual_seed(10_000 + seed)
+        y_tr = torch.randint(0, n_classes, y_tr.shape, generator=gen)
+    adv = None
+    if variant == "adversarial":
+        if adversarial is None:
+            raise ValueError("variant 'adversarial' needs the adversarial-training settings")
+        adv = {
+            "norm": "l2",
+            "eps": adversarial["eps"],
+            "step_size": adversarial["step"],
+            "steps": adversarial["steps"],
+        }
+    torch.manual_seed(seed)
+    model, kind, kwargs = build_classifier(cfg, image_shape(ds), n_classes)
+    model.to(device)
+    states: list[dict] = []
+    rows: list[tuple[float, float, float]] = []
+
+    def on_epoch(epoch, m, stats):
+        states.append({k: v.detach().cpu().clone() for k, v in m.state_dict().items()})
+        test_acc = accuracy(m, x_te, y_te)
+        m.train()
+        rows.append((stats["loss"], stats["train_accuracy"], test_acc))
+        log(
+            f"{variant} epoch {epoch}/{cfg['epochs']}: loss {stats['loss']:.4f}, "
+            f"train acc {stats['train_accuracy']:.3f}, test acc {test_acc:.3f}"
+        )
+
+    train_classifier(
+        model,
+        x_tr,
+        y_tr,
+        epochs=cfg["epochs"],
+        lr=cfg["lr"],
+        weight_decay=cfg["weight_decay"],
+        batch_size=cfg["batch_size"],
+        momentum=cfg["momentum"],
+        seed=seed,
+        adversarial=adv,
+        name=f"classifier ({variant}, seed {seed})",
+        on_epoch=on_epoch,
+    )
+    arr = np.asarray(rows, dtype=np.float64)
+    hist = xr.Dataset(
+        {
+            "train_loss": var(arr[:, 0], ("epoch",), "mean training loss (NaN at init)"),
+            "train_accuracy": var(arr[:, 1], ("epoch",), "accuracy on the training labels used"),
+            "test_accuracy": var(arr[:, 2], ("epoch",), "accuracy on the clean test split"),
+        },
+        coords={"epoch": np.arange(len(rows))},
+        attrs={"variant": variant, "seed": seed, "n_classes": n_classes},
+    )
+    return model.cpu().eval(), kind, kwargs, states, hist
+
+
+def save_checkpoints(path, kind: str, kwargs: dict, states: list[dict], **extra) -> None:
+    """All per-epoch state dicts in one file (``epoch i`` = after i epochs, 0 = init)."""
+    tmp = f"{path}.tmp"
+    torch.save({"kind": kind, "kwargs": kwargs, "states": states, **extra}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path, epoch: int, map_location: str = "cpu") -> nn.Module:
+    """One call from the per-epoch checkpoint file to the model after ``epoch`` epochs."""
+    ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    if not 0 <= epoch < len(ckpt["states"]):
+        raise IndexError(f"{path} has epochs 0..{len(ckpt['states']) - 1}, asked for {epoch}")
+    model = build_model(ckpt["kind"], **ckpt["kwargs"])
+    model.load_state_dict(ckpt["states"][epoch])
+    return model.eval()
+
+
+def n_checkpoints(path) -> int:
+    return len(torch.load(path, map_location="cpu", weights_only=False)["states"])
+
+
+# ----------------------------------------------------------------------------- tangents
+
+
+@torch.no_grad()
+def _encode(ae: nn.Module, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    return torch.cat([ae.encode(x[i : i + batch]) for i in range(0, x.shape[0], batch)])
+
+
+def tangent_store(
+    ds: xr.Dataset,
+    ae: nn.Module,
+    n_samples: int,
+    device: torch.device,
+    fd_h: float = 1e-3,
+    chunk: int = 64,
+    log: Log = _quiet,
+) -> xr.Dataset:
+    """Orthonormal tangent bases of the autoencoder's manifold at encode(x) for the first
+    ``n_samples`` test images (App. D.2), with the finite-difference check per image."""
+    x, y, ids = split(ds, "test")
+    x, y, ids = x[:n_samples], y[:n_samples], ids[:n_samples]
+    ae = ae.to(device).eval()
+    codes = _encode(ae, x.to(device))
+    bases, fd_cos = [], []
+    for i in range(0, len(ids), chunk):
+        c = codes[i : i + chunk]
+        b = _tangent_bases(ae.decoder, c, chunk=chunk)
+        fd = orthonormal_basis(finite_difference_jacobian(ae.decoder, c, h=fd_h))
+        bases.append(b.cpu())
+        fd_cos.append(principal_cosines(b, fd).amin(1).cpu())
+        log(f"tangent bases {min(i + chunk, len(ids))}/{len(ids)}")
+    with torch.no_grad():
+        rec = torch.cat([ae.decode(codes[i : i + 500]) for i in range(0, len(ids), 500)]).cpu()
+    basis = torch.cat(bases).numpy()
+    k = basis.shape[1]
+    n = basis.shape[2]
+    return xr.Dataset(
+        {
+            "basis": var(
+                basis,
+                ("sample", "tangent", "feature"),
+                "orthonormal basis (rows) of the decoder Jacobian's column space at encode(x)",
+            ),
+            "code": var(codes.cpu().numpy(), ("sample", "latent"), "encode(x)"),
+            "image": var(x.reshape(len(ids), -1).numpy(), ("sample", "feature"), "test image x"),
+            "reconstruction": var(
+                rec.reshape(len(ids), -1).numpy(), ("sample", "feature"), "x' = decode(encode(x))"
+            ),
+            "label": var(y.numpy(), ("sample",), "class position 0..C-1"),
+            "fd_min_cosine": var(
+                torch.cat(fd_cos).numpy(),
+                ("sample",),
+                "smallest principal cosine between the jacfwd basis and the finite-difference "
+                "basis (App. D.2); 1 = same subspace",
+            ),
+        },
+        coords={
+            "sample": ids,
+            "tangent": np.arange(k),
+            "feature": np.arange(n),
+            "latent": np.arange(codes.shape[1]),
+        },
+        attrs={"k": k, "n_features": n, "image_shape": list(image_shape(ds)), "fd_h": fd_h},
+    )
+
+
+# ----------------------------------------------------------------------------- analyses
+
+
+def project(d: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """Projection of each flat vector d[i] on the row space of the orthonormal basis[i]."""
+    return torch.einsum("nk,nkf->nf", torch.einsum("nkf,nf->nk", basis, d), basis)
+
+
+def projection_ratio(d: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """Table 1's R(d, M) = |d| / |Proj_M d| per sample (inf where the projection is 0)."""
+    on = project(d, basis).norm(dim=1)
+    return d.norm(dim=1) / on
+
+
+def random_orthonormal(n: int, k: int, features: int, gen: torch.Generator) -> torch.Tensor:
+    """``n`` uniformly random k-dim subspaces of R^features as orthonormal rows (n, k, f)."""
+    g = torch.randn(n, features, k, generator=gen)
+    q, _ = torch.linalg.qr(g)
+    return q.transpose(1, 2).contiguous()
+
+
+def expected_random_ratio(n: int, k: int) -> dict[str, float]:
+    """App. I for a random direction and a fixed k-dim subspace: R^2 = 1 + X/Y with
+    X ~ chi2(n-k), Y ~ chi2(k) independent, so E[R^2] = 1 + (n-k)/(k-2) (k > 2), not the
+    paper's n/k (it divides the expectations); sqrt(n/k) is the paper's reference value."""
+    out = {"sqrt_n_over_k": math.sqrt(n / k)}
+    out["rms_exact"] = math.sqrt(1 + (n - k) / (k - 2)) if k > 2 else float("inf")
+    return out
+
+
+@torch.no_grad()
+def _logits(model: nn.Module, x: torch.Tensor, batch: int = 2000) -> torch.Tensor:
+    return torch.cat([model(x[i : i + batch]) for i in range(0, x.shape[0], batch)])
+
+
+@torch.no_grad()
+def relative_effect(
+    model: nn.Module,
+    x_rec: torch.Tensor,
+    d: torch.Tensor,
+    d_on: torch.Tensor,
+    source: torch.Tensor,
+    target: torch.Tensor,
+    shape: tuple[int, ...],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """App. E.2: total effect E_d and the on-manifold relative effect E_{Proj_M d} / E_d,
+    evaluated at the reconstruction x' for source class i and adversarial class t.
+    ``x_rec``, ``d`` and ``d_on`` are flat (N, n); ``shape`` is the image shape."""
+
+    def gap(v):
+        z = model(v.reshape(-1, *shape))
+        return z.gather(1, target[:, None])[:, 0] - z.gather(1, source[:, None])[:, 0]
+
+    base = gap(x_rec)
+    total = gap(x_rec + d) - base
+    on = gap(x_rec + d_on) - base
+    return total, on / total
+
+
+def gradient_on_share(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, basis: torch.Tensor
+) -> torch.Tensor:
+    """|Proj_M g| / |g| for the input gradient g of the margin loss at x (Sec. 5.1); a
+    random direction gives about sqrt(k/n)."""
+    xg = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(margin_loss(model(xg), y).sum(), xg)
+    g = g.flatten(1)
+    return project(g, basis).norm(dim=1) / g.norm(dim=1).clamp_min(1e-30)
+
+
+@torch.no_grad()
+def logit_path(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, steps: int) -> torch.Tensor:
+    """Logits along f((1 - t) x0 + t x1) for t in linspace(0, 1, steps): (N, steps, C)."""
+    t = torch.linspace(0, 1, steps, dtype=x0.dtype, device=x0.device)
+    a, b = x0.flatten(1), x1.flatten(1)
+    pts = (1 - t)[None, :, None] * a[:, None] + t[None, :, None] * b[:, None]
+    z = _logits(model, pts.reshape(a.shape[0] * steps, *x0.shape[1:]))
+    return z.reshape(a.shape[0], steps, -1)
+
+
+def object_mass_share(d: torch.Tensor, x: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Share of the perturbation's squared mass on object pixels (x > threshold)."""
+    mask = (x > threshold).to(d)
+    mass = d.pow(2)
+    return (mass * mask).sum(1) / mass.sum(1).clamp_min(1e-30)
+
+
+def attack_store(
+    model: nn.Module,
+    tangents: xr.Dataset,
+    cfg: dict,
+    seed: int,
+    device: torch.device,
+    path_steps: int = 100,
+    object_threshold: float = 0.1,
+    log: Log = _quiet,
+) -> xr.Dataset:
+    """Every per-image DMM measurement on one classifier, for the correctly classified
+    images of the tangent store:
+
+    * Table 1 / App. E.2: greedy L2 PGD (``cfg['attack']``), R(d, M), the same ratio for a
+      random k-dim subspace and for a random Gaussian vector, the relative effect E;
+    * Fig. 7: logits along x -> x + d, x + Proj_M d and x + (d - Proj_M d);
+    * Table 2 / App. F: regular, on- and off-manifold PGD (``cfg['constrained']``, the
+      on-manifold step ``on_step_factor`` times larger);
+    * Sec. 5.1: the on-manifold share of the input gradient;
+    * App. H: greedy L-inf PGD (``cfg['linf']``) next to the L2 one.
+    """
+    model = model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    shape = tuple(tangents.attrs["image_shape"])
+    x_all = torch.as_tensor(tangents.image.values).to(device)
+    y_all = torch.as_tensor(tangents.label.values).long().to(device)
+    pred = _logits(model, x_all.reshape(-1, *shape)).argmax(1)
+    keep = (pred == y_all).cpu().numpy()
+    log(f"{keep.sum()}/{len(keep)} tangent-store images are classified correctly")
+    x = x_all[keep]
+    y = y_all[keep]
+    ids = tangents.sample.values[keep]
+    basis = torch.as_tensor(tangents.basis.values[keep]).to(device)
+    x_rec = torch.as_tensor(tangents.reconstruction.values[keep]).to(device)
+    n, f = x.shape
+    k = basis.shape[1]
+    img = x.reshape(n, *shape)
+    gen = torch.Generator().manual_seed(seed)
+
+    def flat(t):
+        return t.reshape(n, -1)
+
+    a = cfg["attack"]
+    reg = pgd(model, img, y, norm="l2", eps=a["eps"], step_size=a["step"], steps=a["steps"])
+    d = flat(reg.x_adv) - x
+    d_on = project(d, basis)
+    ok = reg.success
+    ratio = torch.where(ok, d.norm(dim=1) / d_on.norm(dim=1), torch.nan)
+    rand_basis = random_orthonormal(n, k, f, gen).to(device)
+    ratio_sub = torch.where(ok, projection_ratio(d, rand_basis), torch.nan)
+    r = torch.randn(n, f, generator=gen).to(device)
+    ratio_vec = projection_ratio(r, basis)
+    with torch.no_grad():
+        adv_class = model(reg.x_adv).argmax(1)
+    total, rel = relative_effect(model, x_rec, d, d_on, y, adv_class, shape)
+    rel = torch.where(ok, rel, torch.nan)
+    total = torch.where(ok, total, torch.nan)
+    log(
+        f"regular L2 PGD: success {ok.float().mean():.3f}, mean |d| "
+        f"{reg.norm[ok].mean():.3f}, median R {ratio[ok].median():.2f} "
+        f"(random subspace {ratio_sub[ok].median():.2f}, sqrt(n/k) {math.sqrt(f / k):.2f})"
+    )
+    ends = {"full": x + d, "on": x + d_on, "off": x + (d - d_on)}
+    paths = torch.stack(
+        [logit_path(model, img, ends[p].reshape(n, *shape), path_steps) for p in PATHS]
+    )
+    with torch.no_grad():
+        flips = torch.stack([model(ends[p].reshape(n, *shape)).argmax(1) != y for p in PATHS])
+    share = gradient_on_share(model, img, y, basis)
+
+    c = cfg["constrained"]
+    cdelta, csucc, cnorm, csteps, cratio = [], [], [], [], []
+    for name in ATTACKS:
+        step = c["step"] * (c["on_step_factor"] if name == "on" else 1.0)
+        hook = None if name == "regular" else subspace_projector(basis, name)
+        res = pgd(
+            model, img, y, norm="l2", eps=c["eps"], step_size=step, steps=c["steps"], project=hook
+        )
+        dd = flat(res.x_adv) - x
+        cdelta.append(dd)
+        csucc.append(res.success)
+        cnorm.append(torch.where(res.success, res.norm, torch.nan))
+        csteps.append(res.steps)
+        cratio.append(projection_ratio(dd, basis))
+        log(
+            f"{name}-manifold PGD: success {res.success.float().mean():.3f}, median distance "
+            f"{res.norm[res.success].median() if res.success.any() else float('nan'):.3f}"
+        )
+
+    li = cfg["linf"]
+    lres = pgd(model, img, y, norm="linf", eps=li["eps"], step_size=li["step"], steps=li["steps"])
+    dl = flat(lres.x_adv) - x
+    log(f"L-inf PGD: success {lres.success.float().mean():.3f}")
+    obj_l2 = torch.where(ok, object_mass_share(d, x, object_threshold), torch.nan)
+    obj_li = torch.where(lres.success, object_mass_share(dl, x, object_threshold), torch.nan)
+    obj_px = (x > object_threshold).float().mean(1)
+
+    def np_(t):
+        return t.detach().cpu().numpy()
+
+    s, sf = ("sample",), ("sample", "feature")
+    return xr.Dataset(
+        {
+            "image": var(np_(x), sf, "test image x (correctly classified)", "[0,1]"),
+            "reconstruction": var(np_(x_rec), sf, "x' = decode(encode(x))", "[0,1]"),
+            "label": var(np_(y), s, "class position 0..C-1"),
+            "pgd_delta": var(np_(d), sf, "greedy L2 PGD perturbation d (Table 1 attack)"),
+            "pgd_success": var(np_(ok), s, "the Table 1 attack changed the class"),
+            "pgd_steps": var(np_(reg.steps), s, "steps until adversarial (-1: never)"),
+            "pgd_norm": var(np_(reg.norm), s, "|d|_2", "input"),
+            "adv_class": var(np_(adv_class), s, "class of x + d"),
+            "on_norm": var(np_(d_on.norm(dim=1)), s, "|Proj_M d|_2", "input"),
+            "ratio": var(np_(ratio), s, "R(d, M) = |d| / |Proj_M d| (NaN: attack failed)"),
+            "ratio_random_subspace": var(
+                np_(ratio_sub), s, "R(d, Q) for a uniformly random k-dim subspace Q (control)"
+            ),
+            "ratio_random_vector": var(
+                np_(ratio_vec), s, "R(r, M) for a Gaussian random vector r (App. I control)"
+            ),
+            "total_effect": var(np_(total), s, "E_d: change of the logit gap f_t - f_i at x'"),
+            "on_effect": var(
+                np_(rel), s, "on-manifold relative effect E_{Proj_M d} / E_d (App. E.2)"
+            ),
+            "path_logits": var(
+                np_(paths.permute(1, 0, 2, 3)),
+                ("sample", "path", "t", "class"),
+                "logits along f((1-t) x + t x1), x1 = x + d, x + Proj_M d, x + (d - Proj_M d)",
+            ),
+            "path_flips": var(
+                np_(flips.T), ("sample", "path"), "the end point x1 of each path changes the class"
+            ),
+            "grad_on_share": var(
+                np_(share), s, "|Proj_M g| / |g| for the margin-loss input gradient g at x"
+            ),
+            "c_delta": var(
+                np_(torch.stack(cdelta, 1)),
+                ("sample", "attack", "feature"),
+                "regular / on- / off-manifold PGD perturbations (App. F, Table 2)",
+            ),
+            "c_success": var(np_(torch.stack(csucc, 1)), ("sample", "attack"), "class changed"),
+            "c_distance": var(
+                np_(torch.stack(cnorm, 1)),
+                ("sample", "attack"),
+                "L2 distance of the adversarial example (NaN: failed)",
+                "input",
+            ),
+            "c_steps": var(np_(torch.stack(csteps, 1)), ("sample", "attack"), "steps taken"),
+            "c_ratio": var(
+                np_(torch.stack(cratio, 1)), ("sample", "attack"), "R of the constrained d"
+            ),
+            "linf_delta": var(np_(dl), sf, "greedy L-inf PGD perturbation (App. H)"),
+            "linf_success": var(np_(lres.success), s, "the L-inf attack changed the class"),
+            "linf_norm": var(np_(lres.norm), s, "|d|_inf", "input"),
+            "l2_object_share": var(
+                np_(obj_l2), s, "share of the L2 perturbation's squared mass on object pixels"
+            ),
+            "linf_object_share": var(
+                np_(obj_li), s, "share of the L-inf perturbation's squared mass on object pixels"
+            ),
+            "object_pixel_share": var(
+                np_(obj_px), s, f"share of pixels with x > {object_threshold} (object pixels)"
+            ),
+        },
+        coords={
+            "sample": ids,
+            "feature": np.arange(f),
+            "attack": list(ATTACKS),
+            "path": list(PATHS),
+            "t": np.linspace(0, 1, path_steps),
+            "class": np.arange(paths.shape[-1]),
+        },
+        attrs={
+            "k": k,
+            "n_features": f,
+            "image_shape": list(shape),
+            "n_tangent_samples": int(len(keep)),
+            "sqrt_n_over_k": math.sqrt(f / k),
+            "rms_random_ratio_exact": expected_random_ratio(f, k)["rms_exact"],
+        },
+    )
+
+
+def distance_store(
+    checkpoint_path,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: dict,
+    device: torch.device,
+    log: Log = _quiet,
+) -> xr.Dataset:
+    """Fig. 6: L2 distance from test images to the decision boundary after each epoch.
+
+    The boundary is the one between the image's *predicted* class and the rest, so the
+    distance is defined for misclassified images too; it is the smallest adversarial
+    norm found by greedy PGD with bisection over eps (an upper bound on the distance).
+    """
+    epochs = n_checkpoints(checkpoint_path)
+    x = x.to(device)
+    dist, acc = [], []
+    for e in range(epochs):
+        model = load_checkpoint(checkpoint_path, e).to(device)
+        for p in model.parameters():
+            p.requires_grad_(False)
+        pred = _logits(model, x).argmax(1)
+        dd = min_distance(
+            model,
+            x,
+            pred,
+            norm="l2",
+            eps_max=cfg["eps_max"],
+            rel_step=cfg["rel_step"],
+            steps=cfg["steps"],
+            bisections=cfg["bisections"],
+        )
+        dist.append(dd.cpu().numpy())
+        acc.append(float((pred.cpu() == y).float().mean()))
+        found = dist[-1][np.isfinite(dist[-1])]
+        log(f"epoch {e}: mean distance {found.mean() if found.size else float('nan'):.3f}")
+    return xr.Dataset(
+        {
+            "distance": var(
+                np.stack(dist),
+                ("epoch", "sample"),
+                "L2 distance to the decision boundary of the predicted class (inf: none "
+                "found within eps_max)",
+                "input",
+            ),
+            "test_accuracy": var(np.asarray(acc), ("epoch",), "accuracy on these test images"),
+        },
+        coords={"epoch": np.arange(epochs), "sample": np.arange(x.shape[0])},
+    )
+
+
+def mislabeled_targets(y: torch.Tensor, scheme: str, n_classes: int, gen) -> torch.Tensor:
+    """Sec. 5.2 / Ilyas et al.: D_det target y+1 mod C; D_rand a uniformly random class
+    other than y; two_class the other class."""
+    if scheme in ("det", "two_class"):
+        return (y + 1) % n_classes
+    if scheme == "rand":
+        off = torch.randint(1, n_classes, y.shape, generator=gen)
+        return (y + off) % n_classes
+    raise ValueError(f"unknown scheme {scheme!r}")
+
+
+def subset_classes(ds: xr.Dataset, classes) -> xr.Dataset:
+    """The samples of the given original class indices (a dataset store restricted)."""
+    classes = np.asarray(classes)
+    missing = [int(c) for c in classes if c not in ds.class_index.values]
+    if missing:
+        raise ValueError(f"classes {missing} are not in the dataset {ds.class_index.values}")
+    sub = ds.isel(sample=np.isin(ds.label.values, classes))
+    return sub.sel(class_index=classes)
+
+
+def mislabeled_experiment(
+    ds: xr.Dataset,
+    scheme: str,
+    n1: nn.Module | None,
+    cfg: dict,
+    classifier_cfg: dict,
+    two_classes: list[int],
+    seed: int,
+    device: torch.device,
+    log: Log = _quiet,
+) -> xr.Dataset:
+    """Sec. 5.2: turn every training image into a targeted L2 adversarial example of N1
+    (non-greedy: all steps, to get a confident target prediction), label it with its
+    target, train a fresh N2 on those alone, report N2's accuracy on the clean test set.
+    ``two_class`` trains its own N1 on ``two_classes`` (original indices; a dataset with
+    two classes uses its own).
+
+    Control: a network trained on the *unperturbed* training images with the same target
+    labels (shows the labels alone carry no information about the true class)."""
+    if scheme == "two_class":
+        if ds.sizes["class_index"] > 2:
+            ds = subset_classes(ds, two_classes)
+        n1, _, _, _, _ = fit_classifier(ds, classifier_cfg, "clean", seed, device, log=log)
+    if n1 is None:
+        raise ValueError(f"scheme {scheme!r} needs the clean classifier N1")
+    n_classes = ds.sizes["class_index"]
+    x_tr, y_tr, _ = split(ds, "train")
+    x_te, y_te, _ = split(ds, "test")
+    gen = torch.Generator().manual_seed(20_000 + seed)
+    t = mislabeled_targets(y_tr, scheme, n_classes, gen)
+    n1 = n1.to(device).eval()
+    for p in n1.parameters():
+        p.requires_grad_(False)
+    advs, norms = [], []
+    for i in range(0, x_tr.shape[0], cfg["batch"]):
+        xb, yb, tb = (v[i : i + cfg["batch"]].to(device) for v in (x_tr, y_tr, t))
+        res = pgd(
+            n1,
+            xb,
+            yb,
+            norm="l2",
+            eps=cfg["eps"],
+            step_size=cfg["step"],
+            steps=cfg["steps"],
+            target=tb,
+            early_stop=False,
+        )
+        advs.append(res.x_adv.cpu())
+        norms.append(res.norm.cpu())
+    x_adv = torch.cat(advs)
+    norm = torch.cat(norms)
+    n1_acc_target = accuracy(n1, x_adv, t)
+    n1_test = accuracy(n1, x_te, y_te)
+    log(
+        f"{scheme}: N1 test acc {n1_test:.3f}; N1 predicts the target on {n1_acc_target:.3f} "
+        f"of the {len(t)} adversarial training images (mean |d| {norm.mean():.3f})"
+    )
+    rows = {}
+    for name, xs in (("n2", x_adv), ("control", x_tr)):
+        torch.manual_seed(30_000 + seed)
+        model, _, _ = build_classifier(classifier_cfg, image_shape(ds), n_classes)
+        model.to(device)
+        train_classifier(
+            model,
+            xs,
+            t,
+            epochs=classifier_cfg["epochs"],
+            lr=classifier_cfg["lr"],
+            weight_decay=classifier_cfg["weight_decay"],
+            batch_size=classifier_cfg["batch_size"],
+            momentum=classifier_cfg["momentum"],
+            seed=30_000 + seed,
+            name=f"{name} ({scheme})",
+        )
+        rows[name] = (
+            accuracy(model, x_te, y_te),
+            accuracy(model, x_te, mislabeled_targets(y_te, "det", n_classes, gen))
+            if scheme != "rand"
+            else float("nan"),
+            accuracy(model, xs, t),
+        )
+        log(f"{scheme}: {name} clean test acc {rows[name][0]:.3f}")
+    scalars = {
+        "n1_test_accuracy": (n1_test, "N1's accuracy on the clean test set"),
+        "n1_target_rate": (
+            n1_acc_target,
+            "share of adversarial training images N1 assigns to their target",
+        ),
+        "perturbation_norm": (float(norm.mean()), "mean L2 norm of the training perturbations"),
+        "n2_test_accuracy": (rows["n2"][0], "N2's accuracy on the clean test set (true labels)"),
+        "n2_test_accuracy_shifted": (
+            rows["n2"][1],
+            "N2's accuracy on the clean test set against labels y+1 mod C (NaN for rand)",
+        ),
+        "n2_train_accuracy": (rows["n2"][2], "N2's accuracy on its own (mislabeled) training set"),
+        "control_test_accuracy": (
+            rows["control"][0],
+            "control (unperturbed images, same target labels): clean test accuracy",
+        ),
+        "chance": (1.0 / n_classes, "chance accuracy"),
+    }
+    return xr.Dataset(
+        {k: var(np.float64(v), (), desc) for k, (v, desc) in scalars.items()},
+        attrs={"scheme": scheme, "seed": seed, "n_classes": n_classes, "n_train": len(t)},
+    )
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def _finite(a) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64).ravel()
+    return a[np.isfinite(a)]
+
+
+def _mean(a) -> float:
+    """Mean of the finite values; NaN (no warning) when there are none."""
+    f = _finite(a)
+    return float(f.mean()) if f.size else float("nan")
+
+
+def seed_stat(per_seed: list) -> dict:
+    """Mean and sd over seeds of per-seed numbers (NaN/inf dropped), with the values."""
+    v = np.asarray(per_seed, dtype=np.float64)
+    fin = v[np.isfinite(v)]
+    return {
+        "mean": float(fin.mean()) if fin.size else None,
+        "std": float(fin.std(ddof=1)) if fin.size > 1 else (0.0 if fin.size else None),
+        "n_seeds": int(fin.size),
+        "per_seed": [float(x) if np.isfinite(x) else None for x in v],
+    }
+
+
+def dist_stat(per_seed_values: list) -> dict:
+    """A per-image quantity over seeds: mean/sd over seeds of the per-seed image means,
+    plus pooled image quantiles (the distribution, not only its mean)."""
+    means = [_mean(a) for a in per_seed_values]
+    out = seed_stat(means)
+    pooled = np.concatenate([_finite(a) for a in per_seed_values]) if per_seed_values else []
+    pooled = np.asarray(pooled)
+    q = np.quantile(pooled, [0.1, 0.25, 0.5, 0.75, 0.9]) if pooled.size else [None] * 5
+    out.update(
+        {
+            "n_images": int(pooled.size),
+            **{
+                name: (float(x) if x is not None else None)
+                for name, x in zip(("q10", "q25", "median", "q75", "q90"), q, strict=True)
+            },
+        }
+    )
+    return out
+
+
+def dmm_metrics(
+    dataset: str,
+    autoencoder: xr.Dataset,
+    tangents: xr.Dataset,
+    trainings: dict[str, list[xr.Dataset]],
+    attacks: dict[str, list[xr.Dataset]],
+    distances: dict[str, list[xr.Dataset]],
+    mislabeled: dict[str, list[xr.Dataset]],
+    prefix: str = "dmm_natural",
+) -> dict:
+    """Headline numbers keyed ``dmm_natural/<dataset>[-<variant>]/<metric>`` (README)."""
+    m: dict = {}
+    base = f"{prefix}/{dataset}"
+    n, k = int(tangents.attrs["n_features"]), int(tangents.attrs["k"])
+    ref = expected_random_ratio(n, k)
+    m[f"{base}/autoencoder_test_l2"] = dist_stat([autoencoder.test_l2.values])
+    m[f"{base}/autoencoder_test_mse"] = dist_stat([autoencoder.test_mse.values])
+    m[f"{base}/tangent_fd_min_cosine"] = dist_stat([tangents.fd_min_cosine.values])
+    m[f"{base}/k"] = k
+    m[f"{base}/n_features"] = n
+    m[f"{base}/sqrt_n_over_k"] = ref["sqrt_n_over_k"]
+    m[f"{base}/rms_random_ratio_exact"] = ref["rms_exact"] if k > 2 else None
+    m[f"{base}/sqrt_k_over_n"] = math.sqrt(k / n)
+    for v, runs in trainings.items():
+        m[f"{base}-{v}/test_accuracy"] = seed_stat([float(r.test_accuracy[-1]) for r in runs])
+        m[f"{base}-{v}/train_accuracy"] = seed_stat([float(r.train_accuracy[-1]) for r in runs])
+    for v, runs in attacks.items():
+        key = f"{base}-{v}"
+        ok = [r.pgd_success.values for r in runs]
+        m[f"{key}/analysed_images"] = seed_stat([r.sizes["sample"] for r in runs])
+        m[f"{key}/pgd_success_rate"] = seed_stat([float(np.mean(o)) for o in ok])
+        m[f"{key}/pgd_distance"] = dist_stat(
+            [r.pgd_norm.values[o] for r, o in zip(runs, ok, strict=True)]
+        )
+        for name, var_ in (
+            ("norm_ratio", "ratio"),
+            ("norm_ratio_random_subspace", "ratio_random_subspace"),
+            ("norm_ratio_random_vector", "ratio_random_vector"),
+            ("on_manifold_relative_effect", "on_effect"),
+            ("gradient_on_manifold_share", "grad_on_share"),
+            ("l2_object_share", "l2_object_share"),
+            ("linf_object_share", "linf_object_share"),
+            ("object_pixel_share", "object_pixel_share"),
+        ):
+            m[f"{key}/{name}"] = dist_stat([r[var_].values for r in runs])
+        m[f"{key}/norm_ratio_below_sqrt2_share"] = seed_stat(
+            [_mean(_finite(r.ratio.values) < math.sqrt(2)) for r in runs]
+        )
+        for p in PATHS:
+            m[f"{key}/{p}_projection_flip_rate"] = seed_stat(
+                [_mean(r.path_flips.sel(path=p).values[o]) for r, o in zip(runs, ok, strict=True)]
+            )
+        for a in ATTACKS:
+            m[f"{key}/{a}_pgd_distance"] = dist_stat(
+                [r.c_distance.sel(attack=a).values for r in runs]
+            )
+            m[f"{key}/{a}_pgd_success_rate"] = seed_stat(
+                [float(r.c_success.sel(attack=a).mean()) for r in runs]
+            )
+        ratios = []
+        for r in runs:
+            on, off = (_mean(r.c_distance.sel(attack=a).values) for a in ("on", "off"))
+            ratios.append(on / off)
+        m[f"{key}/on_over_off_distance"] = seed_stat(ratios)
+        m[f"{key}/linf_success_rate"] = seed_stat([float(r.linf_success.mean()) for r in runs])
+    if {"clean", "adversarial"} <= set(attacks):
+        for name, fn in (
+            ("off_pgd_distance", lambda r: r.c_distance.sel(attack="off").values),
+            ("on_pgd_distance", lambda r: r.c_distance.sel(attack="on").values),
+            ("gradient_on_manifold_share", lambda r: r.grad_on_share.values),
+        ):
+            pairs = zip(attacks["clean"], attacks["adversarial"], strict=False)
+            vals = []
+            for c, a in pairs:
+                vals.append(_mean(fn(a)) / _mean(fn(c)))
+            m[f"{base}/adversarial_over_clean_{name}"] = seed_stat(vals)
+    for v, runs in distances.items():
+        key = f"{base}-{v}"
+        curves = np.stack([[_mean(row) for row in r.distance.values] for r in runs])
+        epochs = runs[0].epoch.values
+        per_epoch = [seed_stat(curves[:, j]) for j in range(len(epochs))]
+        m[f"{key}/boundary_distance_curve"] = {
+            "epoch": [int(e) for e in epochs],
+            "mean": [s["mean"] for s in per_epoch],
+            "std": [s["std"] for s in per_epoch],
+            "n_seeds": len(runs),
+        }
+        m[f"{key}/boundary_distance_initial"] = seed_stat(curves[:, 0])
+        finite = np.where(np.isfinite(curves), curves, np.inf)
+        has = np.isfinite(curves).any(axis=1)
+        m[f"{key}/boundary_distance_min"] = seed_stat(np.where(has, finite.min(axis=1), np.nan))
+        m[f"{key}/boundary_distance_argmin_epoch"] = seed_stat(
+            np.where(has, epochs[finite.argmin(axis=1)], np.nan)
+        )
+        m[f"{key}/boundary_distance_final"] = seed_stat(curves[:, -1])
+        m[f"{key}/boundary_found_share"] = seed_stat(
+            [float(np.isfinite(r.distance.values[-1]).mean()) for r in runs]
+        )
+    for scheme, runs in mislabeled.items():
+        key = f"{base}-mislabeled_{scheme}"
+        for name in (
+            "n1_test_accuracy",
+            "n1_target_rate",
+            "perturbation_norm",
+            "n2_test_accuracy",
+            "n2_test_accuracy_shifted",
+            "n2_train_accuracy",
+            "control_test_accuracy",
+        ):
+            m[f"{key}/{name}"] = seed_stat([float(r[name]) for r in runs])
+        m[f"{key}/chance"] = float(runs[0].chance)
+    return m
+
+
+def group(paths, names, seeds, opener) -> dict[str, list]:
+    """Paths listed name-major then seed (as the rules list them) -> {name: [opened]}."""
+    paths = list(paths)
+    if len(paths) != len(names) * len(seeds):
+        raise ValueError(f"expected {len(names)} x {len(seeds)} inputs, got {len(paths)}")
+    it = iter(paths)
+    return {n: [opener(next(it)) for _ in seeds] for n in names}
