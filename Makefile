@@ -9,7 +9,7 @@ CORES ?= $(shell n=$$(nproc 2>/dev/null || echo 8); [ $$n -lt 8 ] && echo $$n ||
 CONFIG ?= config/config.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup env data figures test lint format dryrun clean
+.PHONY: setup env data figures test bench lint format dryrun clean
 
 setup: env data
 
@@ -44,6 +44,10 @@ dryrun: env
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Side-by-side speed ratios (PGD early stop, projection hook, tangent bases vs decode).
+bench: setup
+	$(PY) benchmarks/bench_dmm.py $(BENCH_ARGS)
 
 lint: env
 	$(VENV)/bin/ruff check .

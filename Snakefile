@@ -22,6 +22,7 @@ validate(config, "config/schema.yaml")
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/lowdim.smk"
+include: "rules/dmm.smk"
 include: "rules/figures.smk"
 
 

@@ -4,6 +4,19 @@ from pipeline_lib.synthetic import get_manifold
 
 RES = "results"
 LOW = config["lowdim"]
+DMM = config["dmm"]
+DMM_VARIANTS = DMM["variants"]
+DMM_ATTACK_VARIANTS = [v for v in ("clean", "adversarial") if v in DMM_VARIANTS]
+DMM_FIGURES = (
+    "autoencoder",
+    "ratios",
+    "projections",
+    "onoff",
+    "clinging",
+    "adv_training",
+    "mislabeled",
+    "linf_l2",
+)
 GPU = 0 if config["device"] == "cpu" else 1
 
 
@@ -12,6 +25,8 @@ wildcard_constraints:
     variant="clean|adversarial|random_labels",
     seed=r"\d+",
     dataset="fashion_mnist|mnist|cifar10",
+    scheme="det|rand|two_class",
+    what="|".join(DMM_FIGURES),
 
 
 def grid_res(wildcards):
@@ -65,7 +80,70 @@ def figure_rules():
         figs["dmm_lowdim_random_labels"] = "figure_lowdim_random_labels"
     for d in config["natural"]["datasets"]:
         figs[f"data_{d}_samples"] = "figure_natural_samples"
+    for d in DMM["datasets"]:
+        for what in dmm_figures():
+            figs[f"dmm_{d}_{what}"] = "figure_dmm"
     return figs
+
+
+def dmm_run(dataset, variant, seed, name):
+    return f"{RES}/dmm/{dataset}/{variant}/seed{seed}/{name}"
+
+
+def dmm_figures():
+    """The natural-image DMM figures this config's variants and schemes allow."""
+    out = ["autoencoder", "clinging"]
+    if DMM_ATTACK_VARIANTS:
+        out += ["ratios", "projections", "onoff", "linf_l2"]
+    if len(DMM_ATTACK_VARIANTS) == 2:
+        out.append("adv_training")
+    if DMM["mislabeled"]["schemes"]:
+        out.append("mislabeled")
+    return [w for w in DMM_FIGURES if w in out]
+
+
+def dmm_summary_inputs(w):
+    """Every store of one dataset's DMM experiments, grouped (variant- or scheme-major,
+    then seed) in the order the summary script expects."""
+    d, seeds = w.dataset, DMM["seeds"]
+    return {
+        "autoencoder": f"{RES}/dmm/{d}/autoencoder.zarr",
+        "tangents": f"{RES}/dmm/{d}/tangents.zarr",
+        "trainings": [
+            dmm_run(d, v, s, "training.zarr") for v in DMM_VARIANTS for s in seeds
+        ],
+        "distances": [
+            dmm_run(d, v, s, "distance.zarr") for v in DMM_VARIANTS for s in seeds
+        ],
+        "attacks": [
+            dmm_run(d, v, s, "attacks.zarr") for v in DMM_ATTACK_VARIANTS for s in seeds
+        ],
+        "mislabeled": [
+            f"{RES}/dmm/{d}/mislabeled/{m}/seed{s}.zarr"
+            for m in DMM["mislabeled"]["schemes"]
+            for s in seeds
+        ],
+    }
+
+
+DMM_FIGURE_INPUTS = {
+    "autoencoder": ("autoencoder", "tangents"),
+    "ratios": ("attacks",),
+    "projections": ("attacks", "tangents"),
+    "onoff": ("attacks",),
+    "clinging": ("distances", "trainings"),
+    "adv_training": ("attacks",),
+    "mislabeled": ("mislabeled",),
+    "linf_l2": ("attacks",),
+}
+
+
+def dmm_figure_inputs(w):
+    """Only the stores a DMM figure draws, so a change reruns only the figures it feeds."""
+    full = dmm_summary_inputs(w)
+    out = {k: full[k] for k in DMM_FIGURE_INPUTS[w.what]}
+    out["data"] = f"{RES}/data/{w.dataset}.zarr"
+    return out
 
 
 def figure_names():
@@ -73,9 +151,11 @@ def figure_names():
 
 
 def metric_files():
-    return [f"{RES}/lowdim/metrics.json"] + [
-        f"{RES}/data/{d}_metrics.json" for d in config["natural"]["datasets"]
-    ]
+    return (
+        [f"{RES}/lowdim/metrics.json"]
+        + [f"{RES}/data/{d}_metrics.json" for d in config["natural"]["datasets"]]
+        + [f"{RES}/dmm/{d}/metrics.json" for d in DMM["datasets"]]
+    )
 
 
 FIG = f"{RES}/figures"

@@ -118,6 +118,28 @@ rule figure_natural_samples:
         "../scripts/figure_natural_samples.py"
 
 
+rule figure_dmm:
+    input:
+        unpack(dmm_figure_inputs),
+    output:
+        f"{FIG}/dmm_{{dataset}}_{{what}}.png",
+    log:
+        "logs/figures/dmm_{dataset}_{what}.log",
+    benchmark:
+        f"{RES}/benchmarks/figures/dmm_{{dataset}}_{{what}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        variants=DMM_VARIANTS,
+        attack_variants=DMM_ATTACK_VARIANTS,
+        seeds=DMM["seeds"],
+        schemes=DMM["mislabeled"]["schemes"],
+        figure_seed=DMM["figure_seed"],
+        gallery_samples=DMM["gallery_samples"],
+    script:
+        "../scripts/figure_dmm.py"
+
+
 rule gallery:
     input:
         figures=[f"{FIG}/{name}.png" for name in figure_names()],

@@ -354,3 +354,16 @@ def test_group_orders_name_major():
     assert g == {"a": ["A0", "A1"], "b": ["B0", "B1"]}
     with pytest.raises(ValueError):
         dmm.group(["a0"], ["a", "b"], [0], str)
+
+
+def test_attack_store_with_no_correct_image_and_caller_model_untouched(trained):
+    """A classifier that gets nothing right yields an empty (but valid) store, and the
+    caller's model keeps its parameter gradients."""
+    model = trained["clean"][0]
+    tg = trained["tangents"].copy(deep=True)
+    with torch.no_grad():
+        pred = model(torch.as_tensor(tg.image.values).reshape(-1, 1, 8, 8)).argmax(1)
+    tg["label"][:] = ((pred + 1) % 3).numpy()
+    st = dmm.attack_store(model, tg, ATTACKS, 0, torch.device("cpu"), path_steps=5)
+    assert st.sizes["sample"] == 0 and st.c_delta.shape == (0, 3, 64)
+    assert all(p.requires_grad for p in model.parameters())

@@ -115,3 +115,21 @@ def test_figures_and_gallery(runs, tmp_path):
     assert "plane-clean/dimple_depth" in hm and "0.03 ± 0.01 (n = 3)" in hm and "rule_x" in hm
     b2 = html.split('id="dmm_lowdim_boundary_2d"')[1].split("</figure>")[0]
     assert "line-clean/train_accuracy" in b2 and "n/a" in b2
+
+
+def test_dmm_natural_captions_and_key_metrics():
+    from pipeline_lib.gallery import caption_for, key_metrics
+
+    metrics = {
+        "dmm_natural/mnist-clean/norm_ratio": {"mean": 2.0, "std": 0.1, "n_seeds": 2},
+        "dmm_natural/mnist/sqrt_n_over_k": 7.0,
+        "dmm_natural/cifar10-clean/norm_ratio": {"mean": 3.0, "std": 0.1, "n_seeds": 2},
+        "dmm_natural/mnist-clean/test_accuracy": {"mean": 0.9, "std": 0.0, "n_seeds": 2},
+    }
+    assert caption_for("dmm_mnist_ratios").startswith("mnist: DMM Table 1")
+    assert caption_for("dmm_lowdim_clinging").startswith("Clinging curves")
+    keys = [k for k, _ in key_metrics("dmm_mnist_ratios", metrics)]
+    assert keys == ["dmm_natural/mnist-clean/norm_ratio", "dmm_natural/mnist/sqrt_n_over_k"]
+    assert [k for k, _ in key_metrics("dmm_mnist_clinging", metrics)] == [
+        "dmm_natural/mnist-clean/test_accuracy"
+    ]

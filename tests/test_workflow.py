@@ -69,6 +69,18 @@ def test_gallery(workdir, test_config):
         "dmm_lowdim_adversarial",
         "dmm_lowdim_random_labels",
         "data_fashion_mnist_samples",
+    } | {
+        f"dmm_fashion_mnist_{w}"
+        for w in (
+            "autoencoder",
+            "ratios",
+            "projections",
+            "onoff",
+            "clinging",
+            "adv_training",
+            "mislabeled",
+            "linf_l2",
+        )
     }
     assert expected <= set(pngs)
     for p in fig.glob("*.png"):
@@ -77,6 +89,7 @@ def test_gallery(workdir, test_config):
     for name in expected:
         assert f'src="{name}.png"' in html
     assert "DMM Fig. 5a" in html and "figcaption" in html
+    assert "DMM Table 2" in html and "dmm_natural/fashion_mnist-clean/norm_ratio" in html
 
 
 def test_metrics_are_sane(workdir, test_config):
@@ -154,7 +167,47 @@ def test_edit_attack_strength_reruns_only_adversarial_runs(workdir, test_config)
 def test_edit_natural_subset_reruns_only_its_branch(workdir, test_config):
     cfg = _edited(workdir, test_config, ["natural", "fashion_mnist", "n_train"], 90)
     jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
-    assert {r for r, _ in jobs} == {"natural_dataset", "figure_natural_samples", "gallery"}
+    rules = {r for r, _ in jobs}
+    assert {"natural_dataset", "figure_natural_samples", "gallery", "dmm_classifier"} <= rules
+    assert not any(r.startswith(("lowdim", "figure_lowdim")) for r in rules), rules
+
+
+def test_edit_dmm_attack_reruns_only_attacks_and_their_figures(workdir, test_config):
+    cfg = _edited(workdir, test_config, ["dmm", "fashion_mnist", "attack"], {"eps": 1.5})
+    jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
+    assert {r for r, _ in jobs} == {"dmm_attacks", "dmm_summary", "figure_dmm", "gallery"}
+    dmm = test_config["dmm"]
+    attacks = [w for r, w in jobs if r == "dmm_attacks"]
+    assert len(attacks) == 2 * len(dmm["seeds"])
+    assert {w["variant"] for w in attacks} == {"clean", "adversarial"}
+    figs = {w["what"] for r, w in jobs if r == "figure_dmm"}
+    assert figs == {"ratios", "projections", "onoff", "adv_training", "linf_l2"}
+
+
+def test_dmm_metrics_and_stores(workdir, test_config):
+    m = json.loads((workdir / "figures" / "metrics.json").read_text())
+    dmm = test_config["dmm"]
+    n_seeds = len(dmm["seeds"])
+    for v in dmm["variants"]:
+        acc = m[f"dmm_natural/fashion_mnist-{v}/test_accuracy"]
+        assert acc["n_seeds"] == n_seeds and 0 <= acc["mean"] <= 1
+        curve = m[f"dmm_natural/fashion_mnist-{v}/boundary_distance_curve"]
+        assert curve["epoch"] == list(range(dmm["fashion_mnist"]["classifier"]["epochs"] + 1))
+    for s in dmm["mislabeled"]["schemes"]:
+        assert 0 <= m[f"dmm_natural/fashion_mnist-mislabeled_{s}/n2_test_accuracy"]["mean"] <= 1
+    assert m["dmm_natural/fashion_mnist/k"] == dmm["fashion_mnist"]["autoencoder"]["k"]
+    tg = xr.open_zarr(workdir / "results/dmm/fashion_mnist/tangents.zarr")
+    assert tg.basis.dims == ("sample", "tangent", "feature")
+    assert tg.sizes["sample"] == dmm["n_samples"] and tg.sizes["feature"] == 784
+    assert float(tg.fd_min_cosine.min()) > 0.9
+    st = xr.open_zarr(workdir / "results/dmm/fashion_mnist/clean/seed0/attacks.zarr")
+    assert list(st.attack.values) == ["regular", "on", "off"]
+    from pipeline_lib.dmm import load_checkpoint
+    from pipeline_lib.models import load_model
+
+    run = workdir / "results/dmm/fashion_mnist/clean/seed0"
+    assert load_model(run / "model.pt").training is False
+    assert load_checkpoint(run / "checkpoints.pt", 0) is not None
 
 
 def test_edit_3d_grid_reruns_only_plane_runs(workdir, test_config):

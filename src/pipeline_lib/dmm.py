@@ -8,6 +8,7 @@ outputs. Class labels are used as positions 0..C-1 in the dataset's
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Callable
@@ -285,6 +286,15 @@ def tangent_store(
 # ----------------------------------------------------------------------------- analyses
 
 
+def frozen(model: nn.Module, device: torch.device) -> nn.Module:
+    """An eval-mode copy on ``device`` without parameter gradients (attacks only need
+    input gradients); the caller's model is left as it was."""
+    model = copy.deepcopy(model).to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
 def project(d: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
     """Projection of each flat vector d[i] on the row space of the orthonormal basis[i]."""
     return torch.einsum("nk,nkf->nf", torch.einsum("nkf,nf->nk", basis, d), basis)
@@ -314,7 +324,7 @@ def expected_random_ratio(n: int, k: int) -> dict[str, float]:
 
 @torch.no_grad()
 def _logits(model: nn.Module, x: torch.Tensor, batch: int = 2000) -> torch.Tensor:
-    return torch.cat([model(x[i : i + batch]) for i in range(0, x.shape[0], batch)])
+    return torch.cat([model(x[i : i + batch]) for i in range(0, max(1, x.shape[0]), batch)])
 
 
 @torch.no_grad()
@@ -359,7 +369,7 @@ def logit_path(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, steps: int)
     a, b = x0.flatten(1), x1.flatten(1)
     pts = (1 - t)[None, :, None] * a[:, None] + t[None, :, None] * b[:, None]
     z = _logits(model, pts.reshape(a.shape[0] * steps, *x0.shape[1:]))
-    return z.reshape(a.shape[0], steps, -1)
+    return z.reshape(a.shape[0], steps, z.shape[-1])
 
 
 def object_mass_share(d: torch.Tensor, x: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -390,9 +400,7 @@ def attack_store(
     * Sec. 5.1: the on-manifold share of the input gradient;
     * App. H: greedy L-inf PGD (``cfg['linf']``) next to the L2 one.
     """
-    model = model.to(device).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
+    model = frozen(model, device)
     shape = tuple(tangents.attrs["image_shape"])
     x_all = torch.as_tensor(tangents.image.values).to(device)
     y_all = torch.as_tensor(tangents.label.values).long().to(device)
@@ -410,7 +418,7 @@ def attack_store(
     gen = torch.Generator().manual_seed(seed)
 
     def flat(t):
-        return t.reshape(n, -1)
+        return t.reshape(n, f)
 
     a = cfg["attack"]
     reg = pgd(model, img, y, norm="l2", eps=a["eps"], step_size=a["step"], steps=a["steps"])
@@ -654,9 +662,7 @@ def mislabeled_experiment(
     x_te, y_te, _ = split(ds, "test")
     gen = torch.Generator().manual_seed(20_000 + seed)
     t = mislabeled_targets(y_tr, scheme, n_classes, gen)
-    n1 = n1.to(device).eval()
-    for p in n1.parameters():
-        p.requires_grad_(False)
+    n1 = frozen(n1, device)
     advs, norms = [], []
     for i in range(0, x_tr.shape[0], cfg["batch"]):
         xb, yb, tb = (v[i : i + cfg["batch"]].to(device) for v in (x_tr, y_tr, t))

@@ -44,9 +44,84 @@ CAPTIONS = {
 }
 
 
+# Natural-image DMM figures, one set per dataset: dmm_<dataset>_<what>.
+DMM_CAPTIONS = {
+    "autoencoder": (
+        "The manifold model M (DMM App. D.3, G): test images (top) and their autoencoder "
+        "reconstructions; distribution of the per-image L2 reconstruction distance (the paper "
+        "reports a mean of 2.1 on MNIST) and the training loss."
+    ),
+    "ratios": (
+        "DMM Table 1 / App. E.2 as distributions: R(d, M) = |d| / |Proj_M d| for greedy L2 PGD "
+        "perturbations d, next to two controls the paper lacks: the same d on a random k-dim "
+        "subspace, and a Gaussian random vector on M (App. I; the paper's reference sqrt(n/k) "
+        "and the exact RMS sqrt(1 + (n-k)/(k-2)) marked); the on-manifold relative effect E; "
+        "and the on-manifold share of the input gradient (random: sqrt(k/n))."
+    ),
+    "projections": (
+        "DMM Fig. 7, 9-17: x, x + d, x + Proj_M d and x + (d - Proj_M d) with the perturbations "
+        "amplified to [0, 1], and the logits along the straight paths from x to each end point "
+        "(source and adversarial class)."
+    ),
+    "onoff": (
+        "DMM Table 2 and Fig. 8, 18-23: distances of regular, on-manifold and off-manifold "
+        "greedy L2 PGD (App. F; on-manifold step 10x) per classifier, with success rates, and "
+        "a gallery of the three attacks on the same images."
+    ),
+    "clinging": (
+        "DMM Fig. 6 on this dataset: mean L2 distance from test images to the decision boundary "
+        "after every epoch (mean ± sd over seeds), with the random-label control and the "
+        "adversarially trained network; test accuracy per epoch."
+    ),
+    "adv_training": (
+        "DMM Sec. 5.1: clean vs adversarially trained classifier. The paper predicts deeper "
+        "dimples (larger off-manifold distances) and a larger on-manifold share of the input "
+        "gradient after adversarial training."
+    ),
+    "mislabeled": (
+        "DMM Sec. 5.2 (Ilyas et al.): N2 trained only on N1's targeted adversarial examples, "
+        "labelled with their targets (det: y+1, rand: random other class, two_class), scored "
+        "on the clean test set; control: the same target labels on unperturbed images."
+    ),
+    "linf_l2": (
+        "DMM App. H: greedy L2 and L-inf PGD perturbations on the same images, amplified to "
+        "[0, 1]; share of each perturbation's energy on object pixels (uniform noise would put "
+        "the object-pixel share there)."
+    ),
+}
+DMM_KEY_METRICS = {
+    "autoencoder": [r"/(autoencoder_test_l2|autoencoder_test_mse|tangent_fd_min_cosine|k)$"],
+    "ratios": [
+        r"-\w+/(norm_ratio|norm_ratio_random_subspace|norm_ratio_random_vector)$",
+        r"-\w+/(on_manifold_relative_effect|gradient_on_manifold_share)$",
+        r"/(sqrt_n_over_k|rms_random_ratio_exact)$",
+    ],
+    "projections": [r"-\w+/(full|on|off)_projection_flip_rate$", r"-\w+/pgd_success_rate$"],
+    "onoff": [r"-\w+/(regular|on|off)_pgd_distance$", r"-\w+/on_over_off_distance$"],
+    "clinging": [r"-\w+/boundary_distance_(initial|min|final)$", r"-\w+/test_accuracy$"],
+    "adv_training": [r"/adversarial_over_clean_\w+$"],
+    "mislabeled": [r"-mislabeled_\w+/(n2_test_accuracy|control_test_accuracy|n1_target_rate)$"],
+    "linf_l2": [r"-\w+/(l2_object_share|linf_object_share|object_pixel_share)$"],
+}
+
+
+def _dmm_name(name: str) -> tuple[str, str] | None:
+    """``dmm_<dataset>_<what>`` -> (dataset, what) for the natural-image DMM figures."""
+    for what in DMM_CAPTIONS:
+        suffix = f"_{what}"
+        if name.startswith("dmm_") and name.endswith(suffix) and name != f"dmm_lowdim{suffix}":
+            ds = name[len("dmm_") : -len(suffix)]
+            if ds and ds != "lowdim":
+                return ds, what
+    return None
+
+
 def caption_for(name: str) -> str:
     if name in CAPTIONS:
         return CAPTIONS[name]
+    dmm = _dmm_name(name)
+    if dmm is not None:
+        return f"{dmm[0]}: {DMM_CAPTIONS[dmm[1]]}"
     if name.startswith("data_") and name.endswith("_samples"):
         ds = name[len("data_") : -len("_samples")]
         return f"Random training images per class of the prepared {ds} subset (data check)."
@@ -79,6 +154,15 @@ def key_metrics(name: str, metrics: dict) -> list[tuple[str, str]]:
     elif name.startswith("data_") and name.endswith("_samples"):
         ds = name[len("data_") : -len("_samples")]
         keys = [k for k in metrics if k.startswith(f"data/{ds}/")]
+    elif _dmm_name(name) is not None:
+        ds, what = _dmm_name(name)
+        pats = [re.compile(p) for p in DMM_KEY_METRICS[what]]
+        keys = [
+            k
+            for k in metrics
+            if (k.startswith(f"dmm_natural/{ds}/") or k.startswith(f"dmm_natural/{ds}-"))
+            and any(p.search(k) for p in pats)
+        ]
     else:
         keys = []
     return [(k, _fmt(metrics[k])) for k in sorted(keys)]

@@ -1,0 +1,27 @@
+"""Rule dmm_distance: distance from test images to the boundary after every epoch (Fig. 6)."""
+
+from pipeline_lib.device import pick_device
+from pipeline_lib.dmm import distance_store, split
+from pipeline_lib.provenance import make_provenance
+from pipeline_lib.runtime import rule_context
+from pipeline_lib.zarr_io import open_store, write_store
+
+smk = snakemake  # noqa: F821
+with rule_context(smk) as log:
+    p, w = smk.params, smk.wildcards
+    device = pick_device(p.device)
+    x, y, ids = split(open_store(smk.input.data), "test")
+    n = p.n_samples
+    store = distance_store(smk.input.checkpoints, x[:n], y[:n], p.cfg, device, log=log.info)
+    store = store.assign_coords(sample=ids[:n])
+    write_store(
+        store,
+        smk.output[0],
+        f"L2 distance from {w.dataset} test images to the decision boundary of the "
+        f"{w.variant} classifier (seed {w.seed}) after each epoch",
+        make_provenance(
+            {"dataset": w.dataset, "variant": w.variant, "seed": int(w.seed), "distance": p.cfg}
+            | {"n_samples": n},
+            device=str(device),
+        ),
+    )

@@ -1,0 +1,21 @@
+"""Rule dmm_summary: headline numbers of one dataset's DMM experiments -> metrics.json."""
+
+from pipeline_lib.dmm import dmm_metrics, group
+from pipeline_lib.metrics import write_json
+from pipeline_lib.runtime import rule_context
+from pipeline_lib.zarr_io import open_store
+
+smk = snakemake  # noqa: F821
+with rule_context(smk) as log:
+    p, i = smk.params, smk.input
+    metrics = dmm_metrics(
+        smk.wildcards.dataset,
+        open_store(i.autoencoder),
+        open_store(i.tangents),
+        trainings=group(i.trainings, p.variants, p.seeds, open_store),
+        attacks=group(i.attacks, p.attack_variants, p.seeds, open_store),
+        distances=group(i.distances, p.variants, p.seeds, open_store),
+        mislabeled=group(i.mislabeled, p.schemes, p.seeds, open_store),
+    )
+    write_json(metrics, smk.output[0])
+    log.info("%d metrics", len(metrics))
