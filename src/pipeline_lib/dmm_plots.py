@@ -564,8 +564,8 @@ def clinging_figure(distances: dict[str, list[xr.Dataset]], trainings: dict[str,
     axes[1].set_ylim(-0.02, 1.02)
     axes[2].set_ylim(-0.02, 1.02)
     fig.suptitle(
-        "Clinging: the boundary approaches the test images early in training; "
-        "lines: mean over seeds, bands: ± sd over seeds",
+        "DMM Fig. 6: distance from test images to the decision boundary during training "
+        "(paper: a fast early drop, then a plateau)\nmean ± sd over seeds",
         fontsize=10,
     )
     fig.tight_layout()
