@@ -367,3 +367,29 @@ def test_attack_store_with_no_correct_image_and_caller_model_untouched(trained):
     st = dmm.attack_store(model, tg, ATTACKS, 0, torch.device("cpu"), path_steps=5)
     assert st.sizes["sample"] == 0 and st.c_delta.shape == (0, 3, 64)
     assert all(p.requires_grad for p in model.parameters())
+
+
+def test_cifar_shaped_chain_with_conv_models():
+    """The CIFAR-10 path (App. D.3/G.2): VGG-style autoencoder with plain upsampling and
+    the small conv classifier on 3x32x32 images, through tangents and attacks."""
+    rng = np.random.default_rng(0)
+    base = tiny_dataset(n_train=24, n_test=8, classes=(0, 1))
+    img = np.clip(0.3 + 0.1 * rng.standard_normal((32, 3, 32, 32)), 0, 1).astype(np.float32)
+    img[base.label.values == 1, :, 8:24, 8:24] += 0.4
+    ds = base.drop_vars("image").assign_coords(
+        channel=[0, 1, 2], row=np.arange(32), col=np.arange(32)
+    )
+    ds["image"] = (("sample", "channel", "row", "col"), np.clip(img, 0, 1), {"description": "x"})
+    cpu = torch.device("cpu")
+    ae_cfg = {**AE, "kind": "vgg", "k": 6, "width": 4, "epochs": 1}
+    ae, kind, kwargs, _ = dmm.fit_autoencoder(ds, ae_cfg, 0, cpu)
+    assert kind == "vgg_autoencoder" and kwargs["k"] == 6
+    clf = {**CLF, "kind": "convnet", "width": 4, "epochs": 3}
+    model = dmm.fit_classifier(ds, clf, "clean", 0, cpu)[0]
+    assert type(model).__name__ == "SmallConvNet"
+    tg = dmm.tangent_store(ds, ae, 4, cpu)
+    assert tg.basis.shape == (4, 6, 3 * 32 * 32)
+    assert float(tg.fd_min_cosine.min()) > 0.95
+    small = {k: {**v, "steps": 3} for k, v in ATTACKS.items()}
+    st = dmm.attack_store(model, tg, small, 0, cpu, path_steps=3)
+    assert st.attrs["image_shape"] == [3, 32, 32] and st.c_delta.sizes["feature"] == 3072

@@ -243,8 +243,8 @@ def tangent_store(
     bases, fd_cos = [], []
     for i in range(0, len(ids), chunk):
         c = codes[i : i + chunk]
-        b = _tangent_bases(ae.decoder, c, chunk=chunk)
-        fd = orthonormal_basis(finite_difference_jacobian(ae.decoder, c, h=fd_h))
+        b = _tangent_bases(ae.decode, c, chunk=chunk)
+        fd = orthonormal_basis(finite_difference_jacobian(ae.decode, c, h=fd_h))
         bases.append(b.cpu())
         fd_cos.append(principal_cosines(b, fd).amin(1).cpu())
         log(f"tangent bases {min(i + chunk, len(ids))}/{len(ids)}")

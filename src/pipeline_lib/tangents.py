@@ -4,15 +4,20 @@ its orthonormal basis."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch.func import jacfwd, vmap
+
+# a decoder module or any code -> image callable, e.g. an autoencoder's bound ``decode``
+Decoder = Callable[[torch.Tensor], torch.Tensor]
 
 
 class RankDeficientError(ValueError):
     """The decoder's Jacobian does not have full rank k at some code."""
 
 
-def decoder_jacobian(decoder: torch.nn.Module, codes: torch.Tensor) -> torch.Tensor:
+def decoder_jacobian(decoder: Decoder, codes: torch.Tensor) -> torch.Tensor:
     """``d decoder(c) / d c`` for each code: shape (N, n_features, k)."""
 
     def flat(c: torch.Tensor) -> torch.Tensor:
@@ -42,7 +47,7 @@ def orthonormal_basis(jac: torch.Tensor, rtol: float = 1e-6) -> torch.Tensor:
 
 @torch.no_grad()
 def finite_difference_jacobian(
-    decoder: torch.nn.Module, codes: torch.Tensor, h: float = 1e-3
+    decoder: Decoder, codes: torch.Tensor, h: float = 1e-3
 ) -> torch.Tensor:
     """App. D.2: ``(decode(c + h e_i) - decode(c)) / h`` for each code axis i."""
     n, k = codes.shape
@@ -55,7 +60,7 @@ def finite_difference_jacobian(
     return torch.stack(cols, dim=-1)
 
 
-def tangent_bases(decoder: torch.nn.Module, codes: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+def tangent_bases(decoder: Decoder, codes: torch.Tensor, chunk: int = 256) -> torch.Tensor:
     """Orthonormal tangent bases (N, k, n_features), computed ``chunk`` codes at a time."""
     return torch.cat(
         [
