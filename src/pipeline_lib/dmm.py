@@ -84,6 +84,11 @@ def build_classifier(cfg: dict, in_shape, n_classes: int) -> tuple[nn.Module, st
     return build_model(kind, **kwargs), kind, kwargs
 
 
+def sgd_settings(cfg: dict) -> dict:
+    """The classifier config's optimiser keys, as :func:`train_classifier` takes them."""
+    return {k: cfg[k] for k in ("epochs", "lr", "weight_decay", "batch_size", "momentum")}
+
+
 def fit_autoencoder(
     ds: xr.Dataset, cfg: dict, seed: int, device: torch.device, log: Log = _quiet
 ) -> tuple[nn.Module, str, dict, xr.Dataset]:
@@ -173,11 +178,7 @@ def fit_classifier(
         model,
         x_tr,
         y_tr,
-        epochs=cfg["epochs"],
-        lr=cfg["lr"],
-        weight_decay=cfg["weight_decay"],
-        batch_size=cfg["batch_size"],
-        momentum=cfg["momentum"],
+        **sgd_settings(cfg),
         seed=seed,
         adversarial=adv,
         name=f"classifier ({variant}, seed {seed})",
@@ -696,11 +697,7 @@ def mislabeled_experiment(
             model,
             xs,
             t,
-            epochs=classifier_cfg["epochs"],
-            lr=classifier_cfg["lr"],
-            weight_decay=classifier_cfg["weight_decay"],
-            batch_size=classifier_cfg["batch_size"],
-            momentum=classifier_cfg["momentum"],
+            **sgd_settings(classifier_cfg),
             seed=30_000 + seed,
             name=f"{name} ({scheme})",
         )
