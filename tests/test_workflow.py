@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 import yaml
 
@@ -207,7 +208,11 @@ def test_dmm_metrics_and_stores(workdir, test_config):
 
     run = workdir / "results/dmm/fashion_mnist/clean/seed0"
     assert load_model(run / "model.pt").training is False
-    assert load_checkpoint(run / "checkpoints.pt", 0) is not None
+    final = load_model(run / "model.pt")
+    last = load_checkpoint(run / "checkpoints.pt", dmm["fashion_mnist"]["classifier"]["epochs"])
+    x = torch.as_tensor(tg.image.values[:4]).reshape(4, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(last(x), final(x))  # the last checkpoint is the saved model
 
 
 def test_edit_3d_grid_reruns_only_plane_runs(workdir, test_config):

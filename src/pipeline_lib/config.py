@@ -137,13 +137,7 @@ def _cross_checks(cfg: Mapping) -> list[str]:
                 f"config key 'lowdim.snapshot_epochs': epoch {e} is after the last training "
                 f"epoch; allowed: integers in 0..lowdim.train.epochs ({epochs})"
             )
-    seeds = low.get("seeds", [])
-    fs = low.get("figure_seed")
-    if seeds and fs is not None and fs not in seeds:
-        errs.append(
-            f"config key 'lowdim.figure_seed': {fs} is not one of the run seeds; "
-            f"allowed: one of lowdim.seeds {seeds}"
-        )
+    errs += _figure_seed_errors("lowdim", low)
     for name in cfg.get("natural", {}).get("datasets", []):
         ds = cfg["natural"].get(name, {})
         if ds.get("data_dir") == "":
@@ -155,17 +149,21 @@ def _cross_checks(cfg: Mapping) -> list[str]:
     return errs
 
 
+def _figure_seed_errors(section: str, sub: Mapping) -> list[str]:
+    seeds, fs = sub.get("seeds", []), sub.get("figure_seed")
+    if seeds and fs is not None and fs not in seeds:
+        return [
+            f"config key '{section}.figure_seed': {fs} is not one of the run seeds; "
+            f"allowed: one of {section}.seeds {seeds}"
+        ]
+    return []
+
+
 def _dmm_checks(cfg: Mapping) -> list[str]:
     errs = []
     dmm = cfg.get("dmm", {})
     nat = cfg.get("natural", {})
-    seeds = dmm.get("seeds", [])
-    fs = dmm.get("figure_seed")
-    if seeds and fs is not None and fs not in seeds:
-        errs.append(
-            f"config key 'dmm.figure_seed': {fs} is not one of the run seeds; "
-            f"allowed: one of dmm.seeds {seeds}"
-        )
+    errs += _figure_seed_errors("dmm", dmm)
     for name in dmm.get("datasets", []):
         if name not in nat.get("datasets", []):
             errs.append(

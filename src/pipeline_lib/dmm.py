@@ -204,18 +204,29 @@ def save_checkpoints(path, kind: str, kwargs: dict, states: list[dict], **extra)
     os.replace(tmp, path)
 
 
-def load_checkpoint(path, epoch: int, map_location: str = "cpu") -> nn.Module:
-    """One call from the per-epoch checkpoint file to the model after ``epoch`` epochs."""
-    ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    if not 0 <= epoch < len(ckpt["states"]):
-        raise IndexError(f"{path} has epochs 0..{len(ckpt['states']) - 1}, asked for {epoch}")
+def _read_checkpoints(path, map_location: str = "cpu") -> dict:
+    return torch.load(path, map_location=map_location, weights_only=False)
+
+
+def _checkpoint_model(ckpt: dict, epoch: int) -> nn.Module:
     model = build_model(ckpt["kind"], **ckpt["kwargs"])
     model.load_state_dict(ckpt["states"][epoch])
     return model.eval()
 
 
-def n_checkpoints(path) -> int:
-    return len(torch.load(path, map_location="cpu", weights_only=False)["states"])
+def load_checkpoint(path, epoch: int, map_location: str = "cpu") -> nn.Module:
+    """One call from the per-epoch checkpoint file to the model after ``epoch`` epochs."""
+    ckpt = _read_checkpoints(path, map_location)
+    if not 0 <= epoch < len(ckpt["states"]):
+        raise IndexError(f"{path} has epochs 0..{len(ckpt['states']) - 1}, asked for {epoch}")
+    return _checkpoint_model(ckpt, epoch)
+
+
+def iter_checkpoints(path, map_location: str = "cpu"):
+    """(epoch, model) for every epoch of the checkpoint file, reading the file once."""
+    ckpt = _read_checkpoints(path, map_location)
+    for epoch in range(len(ckpt["states"])):
+        yield epoch, _checkpoint_model(ckpt, epoch)
 
 
 # ----------------------------------------------------------------------------- tangents
@@ -445,8 +456,7 @@ def attack_store(
     paths = torch.stack(
         [logit_path(model, img, ends[p].reshape(n, *shape), path_steps) for p in PATHS]
     )
-    with torch.no_grad():
-        flips = torch.stack([model(ends[p].reshape(n, *shape)).argmax(1) != y for p in PATHS])
+    flips = paths[:, :, -1].argmax(-1) != y  # t = 1 is the end point itself
     share = gradient_on_share(model, img, y, basis)
 
     c = cfg["constrained"]
@@ -575,13 +585,10 @@ def distance_store(
     distance is defined for misclassified images too; it is the smallest adversarial
     norm found by greedy PGD with bisection over eps (an upper bound on the distance).
     """
-    epochs = n_checkpoints(checkpoint_path)
     x = x.to(device)
     dist, acc = [], []
-    for e in range(epochs):
-        model = load_checkpoint(checkpoint_path, e).to(device)
-        for p in model.parameters():
-            p.requires_grad_(False)
+    for e, model in iter_checkpoints(checkpoint_path):
+        model = frozen(model, device)
         pred = _logits(model, x).argmax(1)
         dd = min_distance(
             model,
@@ -595,8 +602,7 @@ def distance_store(
         )
         dist.append(dd.cpu().numpy())
         acc.append(float((pred.cpu() == y).float().mean()))
-        found = dist[-1][np.isfinite(dist[-1])]
-        log(f"epoch {e}: mean distance {found.mean() if found.size else float('nan'):.3f}")
+        log(f"epoch {e}: mean distance {_mean(dist[-1]):.3f}")
     return xr.Dataset(
         {
             "distance": var(
@@ -608,7 +614,7 @@ def distance_store(
             ),
             "test_accuracy": var(np.asarray(acc), ("epoch",), "accuracy on these test images"),
         },
-        coords={"epoch": np.arange(epochs), "sample": np.arange(x.shape[0])},
+        coords={"epoch": np.arange(len(dist)), "sample": np.arange(x.shape[0])},
     )
 
 

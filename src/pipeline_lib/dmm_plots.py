@@ -245,6 +245,25 @@ def autoencoder_figure(ae_store: xr.Dataset, tangent_store: xr.Dataset, n_show: 
     return fig
 
 
+def _gradient_share_panel(ax, stores, variants, **tick_kw) -> None:
+    """Distributions of |Proj_M g| / |g| per variant with the random reference sqrt(k/n)."""
+    df = _long(stores, "grad_on_share")
+    _dist(ax, df, "variant", variants)
+    k, n = _attr(stores, "k"), _attr(stores, "n_features")
+    if np.isfinite(k) and np.isfinite(n) and n > 0:
+        ax.axhline(
+            math.sqrt(k / n),
+            color="k",
+            ls="--",
+            lw=1,
+            label=f"random direction: sqrt(k/n) = {math.sqrt(k / n):.2f}",
+        )
+        ax.legend(fontsize=7)
+    ax.set_ylim(0, 1.02)
+    ax.set_xticks(range(len(variants)), _empty_labels(variants, df), **tick_kw)
+    ax.set_xlabel("")
+
+
 def ratio_figure(stores: dict[str, list[xr.Dataset]]):
     """Table 1 / App. E.2 / Sec. 5.1 as distributions: the norm ratio R = |d| / |Proj d|,
     the on-manifold relative effect and the on-manifold share of the input gradient."""
@@ -304,21 +323,7 @@ def ratio_figure(stores: dict[str, list[xr.Dataset]]):
     ax.set_title("(b) on-manifold relative effect", fontsize=9)
     # (c) gradient share
     ax = axes[2]
-    df = _long(stores, "grad_on_share")
-    _dist(ax, df, "variant", variants)
-    k, n = _attr(stores, "k"), _attr(stores, "n_features")
-    if np.isfinite(k) and np.isfinite(n) and n > 0:
-        ax.axhline(
-            math.sqrt(k / n),
-            color="k",
-            ls="--",
-            lw=1,
-            label=f"random: sqrt(k/n) = {math.sqrt(k / n):.2f}",
-        )
-        ax.legend(fontsize=7)
-    ax.set_ylim(0, 1.02)
-    ax.set_xticks(range(len(variants)), _empty_labels(variants, df), rotation=20, ha="right")
-    ax.set_xlabel("")
+    _gradient_share_panel(ax, stores, variants, rotation=20, ha="right")
     ax.set_ylabel("|Proj_M g| / |g|")
     ax.set_title("(c) on-manifold share of the input gradient", fontsize=9)
     fig.suptitle(
@@ -595,21 +600,7 @@ def adv_training_figure(stores: dict[str, list[xr.Dataset]]):
         "(a) constrained-attack distance; median off-manifold: " + ", ".join(med), fontsize=8
     )
     ax = axes[1]
-    df = _long(stores, "grad_on_share")
-    _dist(ax, df, "variant", variants)
-    k, n = _attr(stores, "k"), _attr(stores, "n_features")
-    if np.isfinite(k) and np.isfinite(n) and n > 0:
-        ax.axhline(
-            math.sqrt(k / n),
-            color="k",
-            ls="--",
-            lw=1,
-            label=f"random direction: sqrt(k/n) = {math.sqrt(k / n):.2f}",
-        )
-        ax.legend(fontsize=7)
-    ax.set_ylim(0, 1.02)
-    ax.set_xticks(range(len(variants)), _empty_labels(variants, df), fontsize=8)
-    ax.set_xlabel("")
+    _gradient_share_panel(ax, stores, variants, fontsize=8)
     ax.set_ylabel("|Proj_M g| / |g| (margin-loss input gradient)")
     ax.set_title("(b) on-manifold share of the input gradient", fontsize=9)
     fig.suptitle(
