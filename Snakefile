@@ -23,6 +23,8 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/lowdim.smk"
 include: "rules/dmm.smk"
+include: "rules/tilting.smk"
+include: "rules/shells.smk"
 include: "rules/figures.smk"
 
 

@@ -17,6 +17,9 @@ DMM_FIGURES = (
     "mislabeled",
     "linf_l2",
 )
+TILT = config["tilting"]
+TILT_FIGURES = ("angle", "plane", "perturbation")
+SHELLS = config["shells"]
 GPU = 0 if config["device"] == "cpu" else 1
 
 
@@ -27,6 +30,9 @@ wildcard_constraints:
     dataset="fashion_mnist|mnist|cifar10",
     scheme="det|rand|two_class",
     what="|".join(DMM_FIGURES),
+    tilt_what="|".join(TILT_FIGURES),
+    base="clean|linf_adv",
+    shell="mcn|ncn",
 
 
 def grid_res(wildcards):
@@ -83,6 +89,15 @@ def figure_rules():
     for d in DMM["datasets"]:
         for what in dmm_figures():
             figs[f"dmm_{d}_{what}"] = "figure_dmm"
+    for d in TILT["datasets"]:
+        for what in TILT_FIGURES:
+            figs[f"tilting_{d}_{what}"] = "figure_tilting"
+    figs["tilting_toy"] = "figure_tilting_toy"
+    for d in SHELLS["datasets"]:
+        figs[f"shells_{d}_success"] = "figure_shells_success"
+        for b in SHELLS["bases"]:
+            for sh in SHELLS["shells"]:
+                figs[f"shells_{d}_{b}_{sh}_gallery"] = "figure_shells_gallery"
     return figs
 
 
@@ -155,6 +170,8 @@ def metric_files():
         [f"{RES}/lowdim/metrics.json"]
         + [f"{RES}/data/{d}_metrics.json" for d in config["natural"]["datasets"]]
         + [f"{RES}/dmm/{d}/metrics.json" for d in DMM["datasets"]]
+        + [f"{RES}/tilting/metrics.json"]
+        + [f"{RES}/shells/{d}/metrics.json" for d in SHELLS["datasets"]]
     )
 
 
@@ -163,3 +180,32 @@ FIG = f"{RES}/figures"
 
 def lowdim_data(manifolds):
     return [f"{RES}/lowdim/{m}/data.zarr" for m in manifolds if m in LOW["manifolds"]]
+
+
+def shells_run(dataset, base, seed, name):
+    return f"{RES}/shells/{dataset}/{base}/seed{seed}/{name}"
+
+
+def shells_evaluations(dataset):
+    """Evaluation stores of one dataset, base-major then seed."""
+    return [
+        shells_run(dataset, b, s, "evaluation.zarr")
+        for b in SHELLS["bases"]
+        for s in SHELLS["seeds"]
+    ]
+
+
+def shells_model(w):
+    """The base model of one shells evaluation. The clean base reuses the DMM clean
+    classifier of the same dataset and seed when its settings are identical (same data,
+    same seed, same optimiser: the same network), instead of training it twice."""
+    d, seed = w.dataset, int(w.seed)
+    if (
+        w.base == "clean"
+        and d in DMM["datasets"]
+        and "clean" in DMM_VARIANTS
+        and seed in DMM["seeds"]
+        and DMM[d]["classifier"] == SHELLS[d]["classifier"]
+    ):
+        return dmm_run(d, "clean", seed, "model.pt")
+    return shells_run(d, w.base, seed, "model.pt")

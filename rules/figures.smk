@@ -140,6 +140,75 @@ rule figure_dmm:
         "../scripts/figure_dmm.py"
 
 
+rule figure_tilting:
+    input:
+        data=f"{RES}/data/{{dataset}}.zarr",
+        sweep=f"{RES}/tilting/{{dataset}}/sweep.zarr",
+    output:
+        f"{FIG}/tilting_{{dataset}}_{{tilt_what}}.png",
+    log:
+        "logs/figures/tilting_{dataset}_{tilt_what}.log",
+    benchmark:
+        f"{RES}/benchmarks/figures/tilting_{{dataset}}_{{tilt_what}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/figure_tilting.py"
+
+
+rule figure_tilting_toy:
+    input:
+        f"{RES}/tilting/toy.zarr",
+    output:
+        f"{FIG}/tilting_toy.png",
+    log:
+        "logs/figures/tilting_toy.log",
+    benchmark:
+        f"{RES}/benchmarks/figures/tilting_toy.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/figure_tilting_toy.py"
+
+
+rule figure_shells_success:
+    input:
+        lambda w: shells_evaluations(w.dataset),
+    output:
+        f"{FIG}/shells_{{dataset}}_success.png",
+    log:
+        "logs/figures/shells_{dataset}_success.log",
+    benchmark:
+        f"{RES}/benchmarks/figures/shells_{{dataset}}_success.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        bases=SHELLS["bases"],
+        seeds=SHELLS["seeds"],
+    script:
+        "../scripts/figure_shells_success.py"
+
+
+rule figure_shells_gallery:
+    input:
+        data=f"{RES}/data/{{dataset}}.zarr",
+        store=shells_run(
+            "{dataset}", "{base}", SHELLS["figure_seed"], "evaluation.zarr"
+        ),
+    output:
+        f"{FIG}/shells_{{dataset}}_{{base}}_{{shell}}_gallery.png",
+    log:
+        "logs/figures/shells_{dataset}_{base}_{shell}_gallery.log",
+    benchmark:
+        f"{RES}/benchmarks/figures/shells_{{dataset}}_{{base}}_{{shell}}_gallery.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        gallery_samples=SHELLS["gallery_samples"],
+    script:
+        "../scripts/figure_shells_gallery.py"
+
+
 rule gallery:
     input:
         figures=[f"{FIG}/{name}.png" for name in figure_names()],

@@ -62,27 +62,40 @@ def test_config(root):
 def test_gallery(workdir, test_config):
     fig = workdir / "figures"
     pngs = sorted(p.stem for p in fig.glob("*.png"))
-    expected = {
-        "dmm_lowdim_clinging",
-        "dmm_lowdim_boundary_2d",
-        "dmm_lowdim_height_maps",
-        "dmm_lowdim_gradients",
-        "dmm_lowdim_adversarial",
-        "dmm_lowdim_random_labels",
-        "data_fashion_mnist_samples",
-    } | {
-        f"dmm_fashion_mnist_{w}"
-        for w in (
-            "autoencoder",
-            "ratios",
-            "projections",
-            "onoff",
-            "clinging",
-            "adv_training",
-            "mislabeled",
-            "linf_l2",
-        )
-    }
+    expected = (
+        {
+            "dmm_lowdim_clinging",
+            "dmm_lowdim_boundary_2d",
+            "dmm_lowdim_height_maps",
+            "dmm_lowdim_gradients",
+            "dmm_lowdim_adversarial",
+            "dmm_lowdim_random_labels",
+            "data_fashion_mnist_samples",
+        }
+        | {
+            f"dmm_fashion_mnist_{w}"
+            for w in (
+                "autoencoder",
+                "ratios",
+                "projections",
+                "onoff",
+                "clinging",
+                "adv_training",
+                "mislabeled",
+                "linf_l2",
+            )
+        }
+        | {f"tilting_fashion_mnist_{w}" for w in ("angle", "plane", "perturbation")}
+        | {
+            "tilting_toy",
+            "shells_fashion_mnist_success",
+        }
+        | {
+            f"shells_fashion_mnist_{b}_{s}_gallery"
+            for b in ("clean", "linf_adv")
+            for s in ("mcn", "ncn")
+        }
+    )
     assert expected <= set(pngs)
     for p in fig.glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
@@ -91,6 +104,8 @@ def test_gallery(workdir, test_config):
         assert f'src="{name}.png"' in html
     assert "DMM Fig. 5a" in html and "figcaption" in html
     assert "DMM Table 2" in html and "dmm_natural/fashion_mnist-clean/norm_ratio" in html
+    assert "Tilting article Fig. 6" in html and "tilting/fashion_mnist/tilting_angle_deg" in html
+    assert "Wu et al. Table 1" in html and "shells/fashion_mnist-clean/" in html
 
 
 def test_metrics_are_sane(workdir, test_config):

@@ -146,6 +146,8 @@ def _cross_checks(cfg: Mapping) -> list[str]:
                 "allowed: a directory path or null"
             )
     errs += _dmm_checks(cfg)
+    errs += _tilting_checks(cfg)
+    errs += _shells_checks(cfg)
     return errs
 
 
@@ -188,6 +190,79 @@ def _dmm_checks(cfg: Mapping) -> list[str]:
                     f"config key 'dmm.mislabeled.two_classes': classes {missing} are not in "
                     f"natural.{name}.classes; allowed: two of {spec.get('classes')}"
                 )
+    return errs
+
+
+def _prepared_errors(section: str, datasets, nat: Mapping) -> list[str]:
+    return [
+        f"config key '{section}.datasets': {name!r} is not prepared; allowed: datasets "
+        f"listed in natural.datasets {nat.get('datasets', [])}"
+        for name in datasets
+        if name not in nat.get("datasets", [])
+    ]
+
+
+def _tilting_checks(cfg: Mapping) -> list[str]:
+    til = cfg.get("tilting", {})
+    nat = cfg.get("natural", {})
+    errs = _prepared_errors("tilting", til.get("datasets", []), nat)
+    lams = til.get("lambdas", {})
+    if "min" in lams and "max" in lams and not lams["min"] < lams["max"]:
+        errs.append(
+            f"config key 'tilting.lambdas.min': {lams['min']} is not below tilting.lambdas.max "
+            f"({lams['max']}); allowed: 0 < min < max"
+        )
+    for name in til.get("datasets", []):
+        if name not in nat.get("datasets", []):
+            continue
+        have = nat.get(name, {}).get("classes", [])
+        two = til.get(name, {}).get("classes", [])
+        missing = [c for c in two if c not in have]
+        if missing:
+            errs.append(
+                f"config key 'tilting.{name}.classes': classes {missing} are not in "
+                f"natural.{name}.classes; allowed: two of {have}"
+            )
+    toy = til.get("toy", {})
+    if "lam_low" in toy and "lam_high" in toy and not toy["lam_low"] < toy["lam_high"]:
+        errs.append(
+            f"config key 'tilting.toy.lam_low': {toy['lam_low']} is not below "
+            f"tilting.toy.lam_high ({toy['lam_high']}); allowed: lam_low < lam_high"
+        )
+    return errs
+
+
+def _shells_checks(cfg: Mapping) -> list[str]:
+    sh = cfg.get("shells", {})
+    nat = cfg.get("natural", {})
+    errs = _prepared_errors("shells", sh.get("datasets", []), nat)
+    errs += _figure_seed_errors("shells", sh)
+    for name in sh.get("datasets", []):
+        if name not in nat.get("datasets", []):
+            continue
+        n_test = nat.get(name, {}).get("n_test")
+        need = sh.get("n_batches", 0) * sh.get("batch_size", 0)
+        if n_test is not None and need > n_test:
+            errs.append(
+                f"config key 'shells.n_batches': {sh['n_batches']} batches of "
+                f"{sh['batch_size']} need {need} correctly classified test points but "
+                f"natural.{name}.n_test is {n_test}; allowed: n_batches * batch_size <= n_test"
+            )
+        ds = sh.get(name, {})
+        for key in ("attack", "adaptive", "adversarial_training", "mcn"):
+            sub = ds.get(key, {})
+            radius = sub.get("delta", sub.get("eps", ds.get("attack", {}).get("eps")))
+            if "step" in sub and radius is not None and sub["step"] > radius:
+                errs.append(
+                    f"config key 'shells.{name}.{key}.step': {sub['step']} is larger than the "
+                    f"radius it moves in ({radius}); allowed: 0 < step <= radius"
+                )
+        alphas = ds.get("ncn", {}).get("alphas", [])
+        if any(b <= a for a, b in zip(alphas[:-1], alphas[1:], strict=True)):
+            errs.append(
+                f"config key 'shells.{name}.ncn.alphas': {alphas} is not increasing; "
+                "allowed: a strictly increasing list of penalty weights"
+            )
     return errs
 
 

@@ -138,9 +138,10 @@ def fit_classifier(
 ) -> tuple[nn.Module, str, dict, list[dict], xr.Dataset]:
     """Train one classifier variant; keep a state dict after every epoch (epoch 0 = init).
 
-    ``clean``: the true labels; ``adversarial``: L2-PGD adversarial training (Madry) with
-    ``adversarial`` = {eps, step, steps}; ``random_labels``: labels drawn uniformly at
-    random (seeded), the control for the clinging curve.
+    ``clean``: the true labels; ``adversarial``: PGD adversarial training (Madry) with
+    ``adversarial`` = {eps, step, steps, norm} (norm ``l2`` unless given, ``linf`` for the
+    shells' robust base model); ``random_labels``: labels drawn uniformly at random
+    (seeded), the control for the clinging curve.
     """
     x_tr, y_tr, _ = split(ds, "train")
     x_te, y_te, _ = split(ds, "test")
@@ -153,7 +154,7 @@ def fit_classifier(
         if adversarial is None:
             raise ValueError("variant 'adversarial' needs the adversarial-training settings")
         adv = {
-            "norm": "l2",
+            "norm": adversarial.get("norm", "l2"),
             "eps": adversarial["eps"],
             "step_size": adversarial["step"],
             "steps": adversarial["steps"],

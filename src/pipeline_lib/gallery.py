@@ -105,6 +105,47 @@ DMM_KEY_METRICS = {
 }
 
 
+# Boundary tilting (Tanay & Griffin): tilting_<dataset>_<what> and tilting_toy.
+TILTING_CAPTIONS = {
+    "angle": (
+        "Tilting article Fig. 6: tilting angle between the SVM normal w and the centroid "
+        "difference z_hat, mean/median L2 distance of test points to the boundary, accuracy "
+        "and the probe perturbation's cosine with the centroid difference, against the L2 "
+        "regularisation lambda (log scale)."
+    ),
+    "plane": (
+        "Tilting article Fig. 5: training images projected on the tilting plane (z_hat, n_hat) "
+        "at low and high regularisation, with the SVM boundary; the weakly regularised "
+        "boundary is tilted towards the data and passes close to it."
+    ),
+    "perturbation": (
+        "Tilting article: the minimal adversarial perturbation of one test image along the "
+        "lambda sweep (amplified per image, and signed); at low lambda it looks like noise, "
+        "at high lambda like the centroid difference (last panel)."
+    ),
+}
+TILTING_KEY_METRICS = {
+    "angle": [
+        r"/(tilting_angle_deg|mean_test_distance|test_accuracy)_(low|high)_reg$",
+        r"/(angle_spearman_log_lam|best_test_accuracy|best_lam)$",
+    ],
+    "plane": [r"/tilting_angle_deg_(low|high)_reg$"],
+    "perturbation": [r"/perturbation_cosine_(low|high)_reg$", r"/claim_cosine_to_1$"],
+}
+SHELLS_SUCCESS_CAPTION = (
+    "Wu et al. Table 1 with an adaptive attack the paper lacks: attack success rate of "
+    "L-inf PGD (eps 8/255) on the base model, on the MCN/NCN-shelled model when the attack "
+    "is crafted on the base (transfer, the paper's protocol) and when it targets the shell "
+    "itself (BPDA through the shell's search); retained clean accuracy. Points: batches of "
+    "30 correctly classified test images; bars: mean over batches and seeds."
+)
+SHELLS_GALLERY_CAPTION = (
+    "Wu et al. Fig. 1/2: test points the shell gets wrong: the original image, the shell's "
+    "embedding of it, the base model's adversarial example and the shell's embedding of "
+    "that, with predictions and confidences."
+)
+
+
 def _dmm_name(name: str) -> tuple[str, str] | None:
     """``dmm_<dataset>_<what>`` -> (dataset, what) for the natural-image DMM figures."""
     for what in DMM_CAPTIONS:
@@ -122,6 +163,23 @@ def caption_for(name: str) -> str:
     dmm = _dmm_name(name)
     if dmm is not None:
         return f"{dmm[0]}: {DMM_CAPTIONS[dmm[1]]}"
+    if name == "tilting_toy":
+        return (
+            "Tilting article Fig. 3/4: the same two classes (bars) in 2-D and embedded in "
+            "high dimension, each classifier drawn in its own tilting plane: weakly and "
+            "strongly regularised SVMs and a hand-tilted boundary that still separates the "
+            "training data."
+        )
+    if name.startswith("tilting_"):
+        ds, what = name[len("tilting_") :].rsplit("_", 1)
+        return f"{ds}: {TILTING_CAPTIONS[what]}"
+    if name.startswith("shells_") and name.endswith("_success"):
+        return f"{name[len('shells_') : -len('_success')]}: {SHELLS_SUCCESS_CAPTION}"
+    if name.startswith("shells_") and name.endswith("_gallery"):
+        ds, base, shell = name[len("shells_") : -len("_gallery")].rsplit("_", 2)
+        if base == "adv":  # linf_adv splits in two
+            ds, base = ds.rsplit("_", 1)[0], "linf_adv"
+        return f"{ds}, {base} base, {shell.upper()} shell: {SHELLS_GALLERY_CAPTION}"
     if name.startswith("data_") and name.endswith("_samples"):
         ds = name[len("data_") : -len("_samples")]
         return f"Random training images per class of the prepared {ds} subset (data check)."
@@ -163,6 +221,19 @@ def key_metrics(name: str, metrics: dict) -> list[tuple[str, str]]:
             if (k.startswith(f"dmm_natural/{ds}/") or k.startswith(f"dmm_natural/{ds}-"))
             and any(p.search(k) for p in pats)
         ]
+    elif name == "tilting_toy":
+        pat = re.compile(r"^tilting/toy-[^/]+/(tilting_angle_deg|test_accuracy)$")
+        keys = [k for k in metrics if pat.search(k)]
+    elif name.startswith("tilting_"):
+        ds, what = name[len("tilting_") :].rsplit("_", 1)
+        pats = [re.compile(p) for p in TILTING_KEY_METRICS.get(what, [])]
+        keys = [
+            k for k in metrics if k.startswith(f"tilting/{ds}/") and any(p.search(k) for p in pats)
+        ]
+    elif name.startswith("shells_") and name.endswith("_success"):
+        ds = name[len("shells_") : -len("_success")]
+        pat = re.compile(r"/(base_attack_success_rate|\w+_(transfer|adaptive)_success_rate)$")
+        keys = [k for k in metrics if k.startswith(f"shells/{ds}-") and pat.search(k)]
     else:
         keys = []
     return [(k, _fmt(metrics[k])) for k in sorted(keys)]

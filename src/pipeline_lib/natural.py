@@ -301,3 +301,37 @@ def make_natural_dataset(
         },
         attrs={"dataset": name, "title": spec.title, "n_features": c * h * w},
     )
+
+
+def binary_split(
+    ds: xr.Dataset, classes
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two classes of a prepared dataset as flat float64 arrays with labels -1 / +1.
+
+    ``classes = (a, b)`` are original class indices: ``a`` -> -1, ``b`` -> +1. Returns
+    ``(x_train, y_train, x_test, y_test)``, images flattened to ``channel * row * col``
+    features in dataset order (no shuffling). Raises :class:`DatasetError` when a class
+    is not in the store or a split has no image of one of them.
+    """
+    a, b = (int(c) for c in classes)
+    if a == b:
+        raise DatasetError(f"need two different classes, got {list(classes)}")
+    have = [int(c) for c in ds.class_index.values]
+    missing = [c for c in (a, b) if c not in have]
+    if missing:
+        raise DatasetError(
+            f"classes {missing} are not in the prepared {ds.attrs.get('dataset', 'dataset')} "
+            f"store (it has {have}); add them to natural.<dataset>.classes"
+        )
+    labels = ds.label.values
+    split = ds.split.values
+    out = []
+    for part in ("train", "test"):
+        sel = (split == part) & np.isin(labels, (a, b))
+        for c in (a, b):
+            if not np.any(sel & (labels == c)):
+                raise DatasetError(f"the {part} split has no image of class {c}")
+        x = np.asarray(ds.image.values[sel], dtype=np.float64).reshape(int(sel.sum()), -1)
+        y = np.where(labels[sel] == b, 1.0, -1.0)
+        out += [x, y]
+    return out[0], out[1], out[2], out[3]

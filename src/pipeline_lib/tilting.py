@@ -960,3 +960,174 @@ def toy_2d_vs_highdim(
             "seed": int(seed),
         },
     )
+
+
+# ----------------------------------------------------------------------------- metrics
+
+CLAIM_COSINE_THRESHOLD = 0.95
+
+
+def _json_float(v) -> float | None:
+    """Plain Python float, or None for NaN / inf (json has no NaN)."""
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def tilting_metrics(
+    sweep_store: xr.Dataset,
+    toy_store: xr.Dataset | None = None,
+    *,
+    monotone_tol_deg: float | None = None,
+) -> dict:
+    """Headline numbers of a :func:`sweep` store (and of a :func:`toy_2d_vs_highdim` store).
+
+    Returns a flat, json-serialisable dict (plain floats / ints / bools / lists; NaN and
+    inf become None) with "/"-separated keys; the caller prefixes them (e.g.
+    ``tilting/<dataset>/``). The sweep is read in increasing ``lam`` whatever the order
+    of the store; "low_reg" is the smallest ``lam``, "high_reg" the largest.
+
+    Sweep keys:
+
+    * ``n_lam``, ``lam_low_reg``, ``lam_high_reg``: number of lambdas, smallest, largest;
+    * ``tilting_angle_deg_low_reg`` / ``_high_reg``: angle between ``w`` and ``z_hat``
+      (degrees) at the smallest / largest ``lam``;
+    * ``perturbation_cosine_low_reg`` / ``_high_reg``: cosine between the probe's minimal
+      perturbation and the centroid difference (= cos of the tilting angle);
+    * ``perturbation_norm_low_reg`` / ``_high_reg``: L2 norm of that perturbation;
+    * ``mean_test_distance_low_reg`` / ``_high_reg`` and ``median_test_distance_low_reg``
+      / ``_high_reg``: mean / median L2 distance of the test points to the boundary;
+    * ``test_accuracy_low_reg`` / ``_high_reg``, ``train_accuracy_low_reg`` /
+      ``_high_reg``;
+    * ``best_test_accuracy``, ``best_lam``: the highest test accuracy over the sweep and its
+      ``lam`` (ties: the largest such ``lam``, i.e. the least tilted boundary);
+    * ``angle_monotone_fraction``: share of consecutive ``lam`` steps (increasing ``lam``)
+      where the angle does not increase by more than ``angle_monotone_tol_deg`` (None with
+      a single ``lam``);
+    * ``angle_monotone_tol_deg``: that tolerance: ``monotone_tol_deg`` if given, else
+      ``degrees(2 tol)`` with the solver's certified relative error ``tol`` of ``w`` from
+      the store's attrs (each angle is exact to about ``tol`` radians), else 0;
+    * ``angle_spearman_log_lam``, ``angle_spearman_pvalue``: Spearman rank correlation
+      (``scipy.stats.spearmanr``) between ``log lam`` and the angle, and its p-value (None
+      with fewer than 2 finite values or a constant angle); negative = untilting;
+    * ``all_converged`` (bool), ``n_not_converged``: solver certificates over the sweep;
+    * ``claim_cosine_to_1`` (bool): perturbation cosine at the largest ``lam`` >=
+      ``claim_cosine_threshold`` (0.95); the paper's claim that at high regularisation
+      the perturbation "simply consists in a difference of centroids" (False if NaN);
+    * ``claim_cosine_threshold``: 0.95;
+    * ``claim_angle_decreases`` (bool): angle at the largest ``lam`` < angle at the
+      smallest (regularisation untilts the boundary);
+    * ``claim_distance_increases`` (bool): mean test distance at the largest ``lam`` >
+      at the smallest (and with it, robustness to minimal perturbations);
+    * ``per_lam``: list (increasing ``lam``) of dicts with ``lam``, ``tilting_angle_deg``,
+      ``test_accuracy``, ``train_accuracy``, ``mean_test_distance``,
+      ``median_test_distance``, ``perturbation_cosine``, ``perturbation_norm``,
+      ``converged``.
+
+    Toy keys (only with ``toy_store``), for ``<space>`` in ``2d``, ``highdim`` and
+    ``<fit>`` in ``low_reg``, ``high_reg``, ``tilted_reference``:
+
+    * ``toy/<space>/<fit>/tilting_angle_deg``, ``.../test_accuracy``,
+      ``.../train_accuracy``, ``.../min_train_distance``, ``.../mean_test_distance``,
+      ``.../w_noise_norm`` (share of unit ``w`` in the flat noise directions), ``.../lam``
+      (None for the hand-made reference), ``.../converged``;
+    * ``toy/<space>/n_features``, ``toy/reference_tilt_deg``.
+    """
+    import scipy.stats  # local: keeps the module's import header untouched
+
+    s = sweep_store.sortby("lam")
+    lam = np.asarray(s.lam.values, dtype=np.float64)
+    if lam.size == 0:
+        raise ValueError("the sweep store has no lambdas")
+
+    def col(name: str) -> np.ndarray:
+        return np.asarray(s[name].values, dtype=np.float64)
+
+    angle = col("tilting_angle")
+    cos = col("perturbation_cosine")
+    conv = np.asarray(s.converged.values, dtype=bool)
+    series = {
+        "tilting_angle_deg": angle,
+        "perturbation_cosine": cos,
+        "perturbation_norm": col("perturbation_norm"),
+        "mean_test_distance": col("mean_test_distance"),
+        "median_test_distance": col("median_test_distance"),
+        "test_accuracy": col("test_accuracy"),
+        "train_accuracy": col("train_accuracy"),
+    }
+    m: dict = {
+        "n_lam": int(lam.size),
+        "lam_low_reg": _json_float(lam[0]),
+        "lam_high_reg": _json_float(lam[-1]),
+    }
+    for name, v in series.items():
+        m[f"{name}_low_reg"] = _json_float(v[0])
+        m[f"{name}_high_reg"] = _json_float(v[-1])
+
+    acc = series["test_accuracy"]
+    if np.isfinite(acc).any():
+        best = float(np.nanmax(acc))
+        m["best_test_accuracy"] = best
+        m["best_lam"] = _json_float(lam[np.flatnonzero(acc == best)[-1]])
+    else:
+        m["best_test_accuracy"] = m["best_lam"] = None
+
+    if monotone_tol_deg is None:
+        tol = sweep_store.attrs.get("tol")
+        monotone_tol_deg = math.degrees(2.0 * float(tol)) if tol is not None else 0.0
+    m["angle_monotone_tol_deg"] = float(monotone_tol_deg)
+    steps = np.diff(angle)
+    m["angle_monotone_fraction"] = float(np.mean(steps <= monotone_tol_deg)) if steps.size else None
+
+    ok = np.isfinite(angle) & np.isfinite(lam) & (lam > 0)
+    rho = p = math.nan
+    if ok.sum() >= 2 and np.ptp(angle[ok]) > 0:
+        res = scipy.stats.spearmanr(np.log(lam[ok]), angle[ok])
+        rho, p = float(res.statistic), float(res.pvalue)
+    m["angle_spearman_log_lam"] = _json_float(rho)
+    m["angle_spearman_pvalue"] = _json_float(p)
+
+    m["all_converged"] = bool(conv.all())
+    m["n_not_converged"] = int((~conv).sum())
+    m["claim_cosine_threshold"] = CLAIM_COSINE_THRESHOLD
+    m["claim_cosine_to_1"] = bool(cos[-1] >= CLAIM_COSINE_THRESHOLD)
+    m["claim_angle_decreases"] = bool(angle[-1] < angle[0])
+    dist = series["mean_test_distance"]
+    m["claim_distance_increases"] = bool(dist[-1] > dist[0])
+    m["per_lam"] = [
+        {"lam": _json_float(lam[k])}
+        | {name: _json_float(v[k]) for name, v in series.items()}
+        | {"converged": bool(conv[k])}
+        for k in range(lam.size)
+    ]
+
+    if toy_store is not None:
+        m.update({f"toy/{k}": v for k, v in toy_metrics(toy_store).items()})
+    return m
+
+
+def toy_metrics(toy_store: xr.Dataset) -> dict:
+    """Numbers of a :func:`toy_2d_vs_highdim` store: ``<space>/<fit>/<name>`` for
+    tilting_angle_deg, test_accuracy, train_accuracy, min_train_distance,
+    mean_test_distance, w_noise_norm, lam (None for the hand-made fit) and converged;
+    ``<space>/n_features`` and ``reference_tilt_deg``."""
+    m: dict = {}
+    toy_vars = {
+        "tilting_angle_deg": "tilting_angle",
+        "test_accuracy": "test_accuracy",
+        "train_accuracy": "train_accuracy",
+        "min_train_distance": "min_train_distance",
+        "mean_test_distance": "mean_test_distance",
+        "w_noise_norm": "w_noise_norm",
+        "lam": "lam",
+    }
+    for space in toy_store.space.values:
+        for fit in toy_store.fit.values:
+            cell = toy_store.sel(space=space, fit=fit)
+            for key, name in toy_vars.items():
+                m[f"{space}/{fit}/{key}"] = _json_float(cell[name].values)
+            m[f"{space}/{fit}/converged"] = bool(cell.converged.values)
+        if "n_features" in toy_store.coords:
+            m[f"{space}/n_features"] = int(toy_store.n_features.sel(space=space).values)
+    ref = toy_store.attrs.get("reference_tilt_deg")
+    m["reference_tilt_deg"] = None if ref is None else _json_float(ref)
+    return m

@@ -1,0 +1,229 @@
+"""Figures of the model-shell defenses (Wu et al., Sec. 5; :mod:`pipeline_lib.shells`).
+Each function takes opened :func:`pipeline_lib.shells.evaluate` stores and returns a
+matplotlib Figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from .shells import batch_rates  # noqa: E402
+
+BASE_NAMES = {"clean": "clean base model", "linf_adv": "L-inf adversarially trained base"}
+SHELL_NAMES = {"mcn": "MCN", "ncn": "NCN"}
+ATTACK_COLOR = "0.45"
+SHELL_COLORS = ["tab:blue", "tab:orange", "tab:purple", "tab:brown"]
+
+
+def _sname(s: str) -> str:
+    return SHELL_NAMES.get(str(s), str(s))
+
+
+def _categories(shells: list[str]) -> list[tuple[str, str, str, str]]:
+    """(metric key, x label, colour, group) in plotting order."""
+    cats = [("base_attack_success_rate", "base F\nattack", ATTACK_COLOR, "attack success")]
+    for i, s in enumerate(shells):
+        col = SHELL_COLORS[i % len(SHELL_COLORS)]
+        cats.append((f"{s}/transfer_success_rate", f"{_sname(s)}\ntransfer", col, "attack success"))
+        cats.append((f"{s}/adaptive_success_rate", f"{_sname(s)}\nadaptive", col, "attack success"))
+    for i, s in enumerate(shells):
+        col = SHELL_COLORS[i % len(SHELL_COLORS)]
+        cats.append((f"{s}/retained_accuracy", f"{_sname(s)}\nclean acc.", col, "accuracy"))
+    return cats
+
+
+def success_figure(stores: dict[str, list[xr.Dataset]]):
+    """Attack success of the base model, of each shell under the transfer attack (the
+    paper's Table 1) and under the adaptive BPDA attack, and each shell's retained clean
+    accuracy; one panel per base model.
+
+    Bars: mean over all batches and seeds; error bars: sd over seeds of the per-seed
+    rates (when there are several seeds); dots: the per-batch rates (one colour per
+    seed), so the spread between batches of the paper's size is visible. Retained
+    accuracy is hatched (higher is better; for the other bars lower is better).
+    """
+    if not stores:
+        raise ValueError("no stores to plot")
+    n = len(stores)
+    fig, axes = plt.subplots(
+        1, n, figsize=(1.8 + 5.2 * n, 4.8), squeeze=False, sharey=True, layout="constrained"
+    )
+    handles: dict = {}
+    n_seeds = max((1 if isinstance(r, xr.Dataset) else len(r)) for r in stores.values())
+    colors = ["k"] if n_seeds <= 1 else sns.color_palette("colorblind", n_seeds)
+    for ax, (base, runs) in zip(axes[0], stores.items(), strict=True):
+        runs = [runs] if isinstance(runs, xr.Dataset) else list(runs)
+        if not runs:
+            ax.set_axis_off()
+            ax.set_title(f"{BASE_NAMES.get(base, base)}: no stores")
+            continue
+        shells = [str(s) for s in runs[0].shell.values]
+        cats = _categories(shells)
+        rates = [batch_rates(r) for r in runs]
+        rows = []
+        for seed_i, rr in enumerate(rates):
+            for key, label, _, _ in cats:
+                for b, v in enumerate(rr.get(key, [])):
+                    rows.append({"category": label, "seed": seed_i, "batch": b, "value": v})
+        df = pd.DataFrame(rows, columns=["category", "seed", "batch", "value"])
+        labels = [c[1] for c in cats]
+        for i, (key, _, col, group) in enumerate(cats):
+            per_seed = [float(np.mean(rr[key])) for rr in rates if key in rr]
+            vals = np.concatenate([rr[key] for rr in rates if key in rr])
+            mean = float(vals.mean()) if vals.size else np.nan
+            sd = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
+            acc = group == "accuracy"
+            ax.bar(
+                i,
+                mean,
+                width=0.7,
+                color=col,
+                alpha=0.35 if acc else (0.85 if "adaptive" in key else 0.5),
+                hatch="//" if acc else None,
+                edgecolor="k",
+                linewidth=0.6,
+                yerr=sd if len(per_seed) > 1 else None,
+                capsize=3,
+                zorder=1,
+            )
+            if np.isfinite(mean):
+                top = min(mean + (sd if len(per_seed) > 1 else 0.0) + 0.02, 1.1)
+                ax.text(i, top, f"{100 * mean:.0f}%", ha="center", va="bottom", fontsize=7)
+        if not df.empty:
+            sns.stripplot(
+                data=df,
+                x="category",
+                y="value",
+                order=labels,
+                hue="seed",
+                palette=colors[: len(rates)],
+                ax=ax,
+                size=3.5,
+                jitter=0.18,
+                alpha=0.8,
+                legend=n_seeds > 1,
+                zorder=3,
+            )
+        n_sep = 1 + 2 * len(shells)
+        ax.axvline(n_sep - 0.5, color="0.6", lw=0.8, ls="--")
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set_xlim(-0.6, len(labels) - 0.4)
+        ax.set_ylim(0, 1.15)
+        ax.set_xlabel("")
+        ax.set_ylabel("rate (attack success | retained accuracy)")
+        n_pts = runs[0].sizes["point"]
+        eps = runs[0].attrs.get("eps", np.nan)
+        ax.set_title(
+            f"{BASE_NAMES.get(base, base)}\n{len(runs)} seed(s) x {n_pts} correct points, "
+            f"L-inf eps = {float(eps):.4g}",
+            fontsize=9,
+        )
+        if ax.get_legend() is not None:
+            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+                handles.setdefault(lab, h)
+            ax.get_legend().remove()
+    if handles:
+        fig.legend(
+            handles.values(),
+            handles.keys(),
+            title="seed\n(dots: batches)",
+            fontsize=7,
+            title_fontsize=7,
+            loc="outside right upper",
+        )
+    fig.suptitle(
+        "Model shells (Wu et al.): attack success on F and on F o H (transfer from F, "
+        "adaptive BPDA) and clean accuracy kept",
+        fontsize=10,
+    )
+    return fig
+
+
+def _show(ax, img, title: str, wrong: bool) -> None:
+    a = np.clip(np.asarray(img, dtype=np.float64), 0.0, 1.0)
+    a = a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
+    ax.imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=7, color="tab:red" if wrong else "k")
+
+
+def _cname(c, class_names) -> str:
+    c = int(c)
+    if class_names is not None and 0 <= c < len(class_names):
+        return str(class_names[c])
+    return f"class {c}"
+
+
+def shell_gallery(store: xr.Dataset, shell: str, n_show: int, class_names=None):
+    """The paper's Fig. 1/2: points the shell gets wrong (on x or on the base attack's
+    x_adv), one row each, with columns x, H(x), x_adv, H(x_adv); each title gives F's
+    prediction and confidence there (red where wrong). Falls back to the first points
+    when the shell gets none wrong (the title says so)."""
+    if shell not in [str(s) for s in store.shell.values]:
+        raise ValueError(f"shell {shell!r} not in the store ({list(store.shell.values)})")
+    s = store.sel(shell=shell)
+    label = s.label.values
+    wrong = (s.shell_clean_pred.values != label) | (s.shell_adv_pred.values != label)
+    picked = np.flatnonzero(wrong)
+    fallback = picked.size == 0
+    if fallback:
+        picked = np.arange(store.sizes["point"])
+    picked = picked[: max(1, int(n_show))]
+    nrow = len(picked)
+    fig, axes = plt.subplots(nrow, 4, figsize=(7.6, 2.15 * nrow + 0.6), squeeze=False)
+    for r, i in enumerate(picked):
+        y = label[i]
+
+        def title(head, pred, conf, extra=""):
+            return f"{head}{extra}\n{_cname(pred, class_names)} ({float(conf):.2f})"
+
+        _show(
+            axes[r, 0],
+            s.image.values[i],
+            title(f"x [{_cname(y, class_names)}]", s.base_pred.values[i], s.base_conf.values[i]),
+            s.base_pred.values[i] != y,
+        )
+        cp = s.shell_clean_pred.values[i]
+        _show(
+            axes[r, 1],
+            s.shell_clean_z.values[i],
+            title(
+                "H(x)", cp, s.shell_clean_conf.values[i], f", d={s.shell_clean_dist.values[i]:.3f}"
+            ),
+            cp != y,
+        )
+        ap = s.base_adv_pred.values[i]
+        _show(
+            axes[r, 2],
+            s.base_adv.values[i],
+            title(
+                "x_adv", ap, s.base_adv_conf.values[i], f", |d|inf={s.base_adv_linf.values[i]:.3f}"
+            ),
+            ap != y,
+        )
+        hp = s.shell_adv_pred.values[i]
+        _show(
+            axes[r, 3],
+            s.shell_adv_z.values[i],
+            title(
+                "H(x_adv)", hp, s.shell_adv_conf.values[i], f", d={s.shell_adv_dist.values[i]:.3f}"
+            ),
+            hp != y,
+        )
+        axes[r, 0].set_ylabel(f"point {int(s.test_index.values[i])}", fontsize=7)
+    head = f"{_sname(shell)} shell: "
+    head += (
+        "no point is wrong on x or x_adv; showing the first points"
+        if fallback
+        else f"points it gets wrong ({int(wrong.sum())} of {len(label)})"
+    )
+    fig.suptitle(head + "\ntitles: F's prediction (confidence); red = wrong", fontsize=9)
+    fig.tight_layout()
+    return fig

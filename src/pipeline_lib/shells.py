@@ -1,0 +1,866 @@
+"""Model-shell defenses of Wu et al. ("Manifold assumption and defenses against
+adversarial perturbations", Sec. 4-5): MCN_delta and NCN_p, their evaluation protocol,
+and an adaptive attack the paper does not run.
+
+A *factor model shell* G = F o H classifies ``x`` by first moving it with a search
+factor H to a point where the base model F is confident, then applying F there:
+
+* **MCN_delta** (Algorithm 1, eq. (1), (8)): for every label t find
+  ``z_t = argmax_{z in N(x, delta) n [0, 1]^d} F(z)_t`` and keep the ``z_t`` with the
+  highest ``F(z_t)_t``. Solved by projected gradient ascent on ``log F(z)_t``
+  (:func:`mcn_search`).
+* **NCN_p** (Algorithm 2, eq. (2), (9), (10)): for every label t find the nearest
+  ``z`` with ``F(z)_t >= p`` by the quadratic penalty method and keep the nearest
+  feasible ``z_t`` (:func:`ncn_search`).
+
+``F(z)_t`` is always ``softmax(model(z))_t`` (the paper's F ends with a softmax; the
+models here return logits). All N x C sub-problems (N samples, C labels) of a chunk are
+solved as one batch; only ``z`` receives gradients. The functions do not change the
+model's mode: pass it in eval mode (``evaluate`` does, via ``dmm.frozen``), or dropout
+makes the searches random.
+
+The paper argues the shells are non-differentiable and evaluates only attacks crafted
+on the base model and transferred (Sec. 4 "Non-differentiability", Sec. 5).
+:func:`bpda_attack` is the adaptive attack that this leaves out: BPDA (Athalye et al.
+2018) with the identity as the backward pass of H. :func:`evaluate` runs the paper's
+Section 5 protocol plus that attack and :func:`shell_metrics` summarises it over seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import nn
+
+from .attacks import AttackResult, margin_loss, pgd
+from .dmm import frozen, seed_stat
+from .zarr_io import var
+
+Log = Callable[..., None]
+
+NORMS = ("linf", "l2")
+KINDS = ("mcn", "ncn")
+SHELL_KEYS = {
+    "mcn": ("delta", "norm", "steps", "step"),
+    "ncn": ("p", "norm", "alphas", "steps", "lr"),
+}
+ATTACK_KEYS = ("eps", "step", "steps", "restarts")
+ADAPTIVE_KEYS = ("step", "steps", "restarts")
+IMAGE_DIMS = ("channel", "row", "col")
+
+# Adam constants of the NCN inner optimiser; L2_SMOOTH makes |d|_2 differentiable at d = 0
+_BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-12
+_L2_SMOOTH = 1e-8
+
+
+@dataclass
+class ShellResult:
+    """Output of a shell on N points (all tensors on the input's device)."""
+
+    z: torch.Tensor  # (N, *img) the embedding H(x)
+    pred: torch.Tensor  # (N,) argmax F(z)
+    conf: torch.Tensor  # (N,) max softmax F(z)
+    target: torch.Tensor  # (N,) the label t whose sub-problem produced z
+    dist: torch.Tensor  # (N,) |z - x| in the shell's norm
+    feasible: torch.Tensor  # (N,) bool: NCN found F(z)_t >= p (always True for MCN)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _quiet(*_a, **_k) -> None:
+    return None
+
+
+def _check_norm(norm: str) -> None:
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+
+
+def _increasing_positive(a: list[float]) -> bool:
+    return len(a) > 0 and a[0] > 0 and bool(np.all(np.diff(a) > 0))
+
+
+def _bshape(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return v.reshape(-1, *([1] * (like.ndim - 1)))
+
+
+def _norm(d: torch.Tensor, norm: str) -> torch.Tensor:
+    flat = d.flatten(1)
+    return flat.norm(dim=1) if norm == "l2" else flat.abs().amax(1)
+
+
+def _project_ball(d: torch.Tensor, radius: float, norm: str) -> torch.Tensor:
+    if norm == "l2":
+        scale = torch.clamp(radius / _norm(d, "l2").clamp_min(1e-12), max=1.0)
+        return d * _bshape(scale, d)
+    return d.clamp(-radius, radius)
+
+
+def _expand(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """One sub-problem per (sample, label): x repeated C times (row n*C + t) and t."""
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise ValueError(f"need a non-empty batch (N, ...), got shape {tuple(x.shape)}")
+    with torch.no_grad():
+        c = int(model(x[:1]).shape[1])
+    x0 = x.detach().repeat_interleave(c, 0)
+    t = torch.arange(c, device=x.device).repeat(x.shape[0])
+    return x0, t, c
+
+
+def _log_conf(model: nn.Module, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """log F(z)_t per row (differentiable w.r.t. z)."""
+    return torch.log_softmax(model(z), 1).gather(1, t[:, None])[:, 0]
+
+
+# ----------------------------------------------------------------------------- searches
+
+
+def _mcn(model, x, delta, norm, steps, step_size):
+    """MCN search returning log F(z_t)_t (the log keeps ties apart where F rounds to 1)."""
+    _check_norm(norm)
+    if not delta > 0 or not step_size > 0 or steps < 0:
+        raise ValueError(
+            f"need delta > 0, step_size > 0 and steps >= 0; got {delta}, {step_size}, {steps}"
+        )
+    x0, t, c = _expand(model, x)
+    z = x0.clone()
+    best_z = x0.clone()
+    best_lp = torch.full((x0.shape[0],), -math.inf, dtype=x0.dtype, device=x0.device)
+    for it in range(steps + 1):
+        with torch.enable_grad():
+            zz = z.clone().requires_grad_(it < steps)
+            lp = _log_conf(model, zz, t)
+            better = lp.detach() > best_lp
+            best_lp = torch.where(better, lp.detach(), best_lp)
+            best_z[better] = z[better]
+            if it == steps:
+                break
+            (g,) = torch.autograd.grad(lp.sum(), zz)
+        if norm == "l2":
+            step = g / _bshape(_norm(g, "l2").clamp_min(1e-12), g)
+        else:
+            step = g.sign()
+        z = (x0 + _project_ball(z + step_size * step - x0, delta, norm)).clamp(0.0, 1.0)
+    shape = (x.shape[0], c, *x.shape[1:])
+    return best_z.reshape(shape), best_lp.reshape(x.shape[0], c)
+
+
+def mcn_search(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    delta: float,
+    norm: str,
+    steps: int,
+    step_size: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Solve eq. (8) for every label: ``z_t = argmax F(z)_t`` over the ``delta``-ball
+    around ``x`` (``norm`` "linf" or "l2") intersected with the [0, 1] box.
+
+    Projected gradient ascent on ``log F(z)_t`` (same maximiser as ``F(z)_t``, but its
+    gradient does not vanish where ``F(z)_t`` is tiny), starting at ``x`` itself (no
+    random start, so the search is deterministic): sign steps for linf, steps along the
+    L2-normalised gradient for l2, each of length ``step_size``, then projection on the
+    ball and the box. The best iterate per (sample, label) is kept (the start included),
+    so ``conf[n, t] >= F(x_n)_t``.
+
+    Returns ``z`` of shape (N, C, *img) and ``conf[n, t] = F(z[n, t])_t`` of shape (N, C).
+    """
+    z, lp = _mcn(model, x, delta, norm, steps, step_size)
+    return z, lp.exp()
+
+
+def _ncn(model, x, p, norm, alphas, steps, lr):
+    """NCN search; also returns log F(z_t)_t."""
+    _check_norm(norm)
+    alphas = [float(a) for a in alphas]
+    if not 0 < p < 1:
+        raise ValueError(f"p must be in (0, 1), got {p}")
+    if not _increasing_positive(alphas):
+        raise ValueError(f"alphas must be a non-empty, strictly increasing list > 0: {alphas}")
+    if not lr > 0 or steps < 0:
+        raise ValueError(f"need lr > 0 and steps >= 0; got {lr}, {steps}")
+    x0, t, c = _expand(model, x)
+    m_all = x0.shape[0]
+    z = x0.clone()
+    found = x0.clone()  # first feasible iterate per problem
+    feasible = torch.zeros(m_all, dtype=torch.bool, device=x0.device)
+    found_lp = torch.full((m_all,), -math.inf, dtype=x0.dtype, device=x0.device)
+    best_z = x0.clone()  # most confident iterate (the answer where never feasible)
+    best_lp = found_lp.clone()
+    log_p = math.log(p)
+    m1 = torch.zeros_like(x0)
+    m2 = torch.zeros_like(x0) if norm == "linf" else x0.new_zeros(m_all, 1)
+    sum_dims = tuple(range(1, x0.ndim))
+
+    def visit(alpha: float | None):
+        """Check the active iterates; return (indices still infeasible, grad of Q there)."""
+        idx = (~feasible).nonzero()[:, 0]
+        if idx.numel() == 0:
+            return idx, None
+        with torch.enable_grad():
+            zi = z[idx].clone().requires_grad_(alpha is not None)
+            lp = _log_conf(model, zi, t[idx])
+            lpd = lp.detach()
+            better = lpd > best_lp[idx]
+            best_lp[idx[better]] = lpd[better]
+            best_z[idx[better]] = z[idx[better]]
+            ok = lpd >= log_p
+            feasible[idx[ok]] = True
+            found[idx[ok]] = z[idx[ok]]
+            found_lp[idx[ok]] = lpd[ok]
+            if alpha is None or bool(ok.all()):
+                return idx[~ok], None
+            d = zi - x0[idx]
+            if norm == "l2":
+                dist = (d.pow(2).sum(sum_dims) + _L2_SMOOTH**2).sqrt() - _L2_SMOOTH
+            else:
+                dist = d.flatten(1).abs().amax(1)
+            q = dist + 0.5 * alpha * torch.relu(p - lp.exp()).pow(2)
+            (g,) = torch.autograd.grad(q[~ok].sum(), zi)
+        return idx[~ok], g[~ok]
+
+    for alpha in alphas:
+        m1.zero_()
+        m2.zero_()
+        for k in range(1, steps + 1):
+            idx, g = visit(alpha)
+            if g is None:
+                break
+            m1[idx] = _BETA1 * m1[idx] + (1 - _BETA1) * g
+            sq = g * g if norm == "linf" else (g * g).flatten(1).mean(1, keepdim=True)
+            m2[idx] = _BETA2 * m2[idx] + (1 - _BETA2) * sq
+            mhat = m1[idx] / (1 - _BETA1**k)
+            vhat = m2[idx] / (1 - _BETA2**k)
+            if norm == "l2":
+                vhat = _bshape(vhat[:, 0], mhat)
+            z[idx] = (z[idx] - lr * mhat / (vhat.sqrt() + _ADAM_EPS)).clamp(0.0, 1.0)
+        if bool(feasible.all()):
+            break
+    visit(None)  # the last iterate of the last alpha
+    f = _bshape(feasible, x0)
+    z_out = torch.where(f, found, best_z)
+    lp_out = torch.where(feasible, found_lp, best_lp)
+    dist = _norm(z_out - x0, norm)
+    n = x.shape[0]
+    return (
+        z_out.reshape(n, c, *x.shape[1:]),
+        dist.reshape(n, c),
+        feasible.reshape(n, c),
+        lp_out.reshape(n, c),
+    )
+
+
+def ncn_search(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    p: float,
+    norm: str,
+    alphas: Sequence[float],
+    steps: int,
+    lr: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Solve eq. (9) for every label t: the nearest ``z`` (in ``norm``) with
+    ``F(z)_t >= p``, by the quadratic penalty method of eq. (10).
+
+    For each ``alpha`` of the increasing ``alphas`` (warm start from the previous
+    alpha's iterate) take ``steps`` Adam steps of learning rate ``lr`` on
+    ``Q(z) = |z - x| + alpha / 2 * max(p - F(z)_t, 0)^2``, clipping ``z`` to the box after
+    every step (projected Adam; moments reset for each alpha). A problem stops at its
+    first iterate with ``F(z)_t >= p``: the penalty path approaches the feasible set
+    from outside, so the first feasible iterate is the nearest one found. Problems that
+    are never feasible return their most confident iterate and ``feasible = False``.
+
+    Eq. (10) as printed reads ``[F(z) - p]^-`` with ``[y]^- = max(y, 0)``, which would
+    penalise the *feasible* side; the penalty used is the constraint violation
+    ``max(p - F(z)_t, 0)`` that the text describes ("force the minimizer ... closer to
+    the feasible region F(z) >= p"), with the label index t the equation omits.
+
+    Choices:
+
+    * Start at ``x`` itself (deterministic). The norm is not differentiable at
+      ``z = x``; there its gradient is taken as 0, the minimal-norm subgradient (for l2
+      via the smoothed norm ``sqrt(|d|^2 + s^2) - s``, ``s = 1e-8``, whose gradient is 0
+      at ``d = 0`` and ``d / |d|`` elsewhere to float precision; for linf ``|d|_inf``'s
+      autograd subgradient, 0 at ``d = 0`` and split between tied coordinates).
+      The first step therefore follows the penalty alone, i.e. raises ``F(z)_t``.
+    * linf: ordinary Adam (per-coordinate second moments: close to sign descent, the
+      steepest descent of linf). l2: Adam with one second moment per problem (the mean
+      of ``g^2`` over coordinates), which keeps the step along the gradient direction
+      and makes the search rotation invariant, as an l2 problem should be. In both
+      cases ``lr`` is the root-mean-square step per coordinate; the distance of the
+      first feasible iterate overshoots the level set by at most about one step.
+    * The penalty acts on ``F`` itself as in eq. (10), so its gradient vanishes where
+      ``F(z)_t`` is tiny: labels that are far from confident stay infeasible, which is
+      harmless for Algorithm 2 (they would be far anyway).
+
+    Returns ``z`` (N, C, *img), ``dist`` (N, C) = ``|z - x|`` in ``norm``, and
+    ``feasible`` (N, C) bool.
+    """
+    z, dist, feasible, _ = _ncn(model, x, p, norm, alphas, steps, lr)
+    return z, dist, feasible
+
+
+# ----------------------------------------------------------------------------- shells
+
+
+def check_shell_cfg(cfg: dict) -> dict:
+    """Validate a shell config; return it with numbers cast (a new dict).
+
+    ``kind`` "mcn": keys delta (> 0), norm (linf | l2), steps (>= 1), step (> 0);
+    ``kind`` "ncn": keys p (in (0, 1)), norm, alphas (strictly increasing, > 0),
+    steps (>= 1), lr (> 0). Missing or unknown keys are errors.
+    """
+    if not isinstance(cfg, dict):
+        raise ValueError(f"shell config must be a dict, got {type(cfg).__name__}")
+    kind = cfg.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"shell kind must be one of {KINDS}, got {kind!r}")
+    allowed = {"kind", *SHELL_KEYS[kind]}
+    missing = [k for k in SHELL_KEYS[kind] if k not in cfg]
+    unknown = sorted(set(cfg) - allowed)
+    if missing or unknown:
+        raise ValueError(
+            f"{kind} shell config: missing keys {missing}, unknown keys {unknown}; "
+            f"allowed: {sorted(allowed)}"
+        )
+    _check_norm(cfg["norm"])
+    out = {"kind": kind, "norm": cfg["norm"], "steps": int(cfg["steps"])}
+    if out["steps"] < 1:
+        raise ValueError(f"{kind} shell: steps must be >= 1, got {cfg['steps']}")
+    if kind == "mcn":
+        out["delta"], out["step"] = float(cfg["delta"]), float(cfg["step"])
+        if not out["delta"] > 0:
+            raise ValueError(f"mcn shell: delta must be > 0, got {cfg['delta']}")
+        if not out["step"] > 0:
+            raise ValueError(f"mcn shell: step must be > 0, got {cfg['step']}")
+    else:
+        out["p"], out["lr"] = float(cfg["p"]), float(cfg["lr"])
+        out["alphas"] = [float(a) for a in cfg["alphas"]]
+        if not 0 < out["p"] < 1:
+            raise ValueError(f"ncn shell: p must be in (0, 1), got {cfg['p']}")
+        if not out["lr"] > 0:
+            raise ValueError(f"ncn shell: lr must be > 0, got {cfg['lr']}")
+        a = out["alphas"]
+        if not _increasing_positive(a):
+            raise ValueError(f"ncn shell: alphas must be strictly increasing and > 0, got {a}")
+    return out
+
+
+def _shell_chunk(model: nn.Module, x: torch.Tensor, cfg: dict) -> ShellResult:
+    n = x.shape[0]
+    rows = torch.arange(n, device=x.device)
+    if cfg["kind"] == "mcn":
+        z, lp = _mcn(model, x, cfg["delta"], cfg["norm"], cfg["steps"], cfg["step"])
+        target = lp.argmax(1)
+        feasible = torch.ones(n, dtype=torch.bool, device=x.device)
+    else:
+        z, dist, feas, lp = _ncn(
+            model, x, cfg["p"], cfg["norm"], cfg["alphas"], cfg["steps"], cfg["lr"]
+        )
+        nearest = torch.where(feas, dist, torch.full_like(dist, math.inf)).argmin(1)
+        feasible = feas.any(1)
+        target = torch.where(feasible, nearest, lp.argmax(1))
+    z_star = z[rows, target]
+    with torch.no_grad():
+        prob = torch.softmax(model(z_star), 1)
+    conf, pred = prob.max(1)
+    return ShellResult(
+        z=z_star.detach(),
+        pred=pred,
+        conf=conf,
+        target=target,
+        dist=_norm(z_star - x, cfg["norm"]),
+        feasible=feasible,
+    )
+
+
+def shell(model: nn.Module, x: torch.Tensor, cfg: dict, *, batch: int = 64) -> ShellResult:
+    """The factor model shell ``F(H(x))`` of ``cfg["kind"]``:
+
+    * "mcn" (Algorithm 1): ``t* = argmax_t F(z_t)_t`` over :func:`mcn_search`'s
+      ``z_t`` (ties broken by ``log F`` and then by the lower label); ``feasible`` True.
+    * "ncn" (Algorithm 2): among the labels with ``F(z_t)_t >= p`` the one with the
+      smallest ``|z_t - x|`` (:func:`ncn_search`); a sample without any feasible label
+      falls back to its most confident ``z_t`` and gets ``feasible = False``.
+
+    ``pred``/``conf`` are argmax / max of ``F(z)`` at the chosen ``z`` (normally
+    ``target``, but a local search may leave another class higher there). ``x`` is
+    processed in chunks of ``batch`` samples (``batch * C`` sub-problems at a time);
+    only ``z`` receives gradients. See :func:`check_shell_cfg` for ``cfg``.
+    """
+    cfg = check_shell_cfg(cfg)
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    x = x.detach()
+    parts = [_shell_chunk(model, x[i : i + batch], cfg) for i in range(0, x.shape[0], batch)]
+    if not parts:
+        raise ValueError("shell needs at least one point")
+    return ShellResult(
+        *(torch.cat([getattr(r, f) for r in parts]) for f in ShellResult.__dataclass_fields__)
+    )
+
+
+# ----------------------------------------------------------------------------- attacks
+
+
+def _bpda(model, x, y, cfg, eps, step_size, steps, restarts, generator, start, batch):
+    """:func:`bpda_attack`, also returning the shell's result on the returned x_adv."""
+    cfg = check_shell_cfg(cfg)
+    if not eps >= 0 or not step_size > 0 or steps < 0 or restarts < 1:
+        raise ValueError(
+            "need eps >= 0, step_size > 0, steps >= 0, restarts >= 1; got "
+            f"{eps}, {step_size}, {steps}, {restarts}"
+        )
+    x0 = x.detach()
+    n = x0.shape[0]
+    done = torch.zeros(n, dtype=torch.bool, device=x0.device)
+    x_adv = x0.clone()
+    best_margin = torch.full((n,), -math.inf, dtype=x0.dtype, device=x0.device)
+    taken = torch.full((n,), -1, dtype=torch.long, device=x0.device)
+
+    def project(v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return (x0[idx] + (v - x0[idx]).clamp(-eps, eps)).clamp(0.0, 1.0)
+
+    for r in range(restarts):
+        idx = (~done).nonzero()[:, 0]
+        if idx.numel() == 0:
+            break
+        if r == 0:
+            cur = x0[idx].clone() if start is None else start.detach()[idx].to(x0)
+        else:
+            u = torch.rand(x0[idx].shape, generator=generator, device="cpu").to(x0)
+            cur = x0[idx] + (2 * u - 1) * eps
+        cur = project(cur, idx)
+        for it in range(steps + 1):
+            res = shell(model, cur, cfg, batch=batch)
+            won = res.pred != y[idx]
+            with torch.enable_grad():
+                z = res.z.clone().requires_grad_(it < steps)
+                margin = margin_loss(model(z), y[idx])
+            md = margin.detach()
+            better = won | (md > best_margin[idx])
+            better &= ~done[idx]
+            x_adv[idx[better]] = cur[better]
+            best_margin[idx[better]] = torch.where(won[better], math.inf, md[better])
+            done[idx[won]] = True
+            taken[idx[won]] = it
+            keep = ~won
+            if it == steps or not bool(keep.any()):
+                break
+            (g,) = torch.autograd.grad(margin.sum(), z)  # straight-through: dH/dx := I
+            idx, cur = idx[keep], cur[keep]
+            cur = project(cur + step_size * g[keep].sign(), idx)
+    final = shell(model, x_adv, cfg, batch=batch)
+    success = final.pred != y
+    taken = torch.where(success, taken, torch.full_like(taken, -1))
+    out = AttackResult(x_adv, success, taken, _norm(x_adv - x0, "linf"))
+    return out, final
+
+
+def bpda_attack(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    shell_cfg: dict,
+    *,
+    eps: float,
+    step_size: float,
+    steps: int,
+    restarts: int,
+    generator: torch.Generator | None,
+    start: torch.Tensor | None = None,
+    batch: int = 64,
+) -> AttackResult:
+    """Adaptive untargeted L-inf attack on the shelled model ``G = F o H``.
+
+    BPDA with the identity as the backward pass of the search: at an iterate ``x'``
+    compute ``z = H(x')`` by :func:`shell` (no gradient through the search), take the
+    gradient of the margin loss ``max_{j != y} Z_j(z) - Z_y(z)`` of F at ``z`` and use it
+    as the gradient w.r.t. ``x'``; then a sign step of ``step_size`` and projection on
+    the ``eps``-ball around ``x`` and the [0, 1] box. A sample is adversarial when the
+    shell's prediction at ``x'`` differs from ``y``; it is checked at every iterate (the
+    start included) and a sample stops at its first adversarial iterate.
+
+    Restart 0 starts at ``start`` (e.g. the base-model attack's point, so the adaptive
+    attack is never weaker than the transfer attack) or at ``x``; restarts 1.. start
+    uniformly at random in the ball (``generator``, drawn on the CPU). Where no iterate
+    was adversarial the returned ``x_adv`` is the iterate with the largest margin at
+    ``H(x')``. ``success`` is re-verified by a final shell call on ``x_adv``; ``steps``
+    is the iteration (within its restart) of the first success, -1 if none; ``norm`` is
+    ``|x_adv - x|_inf``.
+    """
+    return _bpda(model, x, y, shell_cfg, eps, step_size, steps, restarts, generator, start, batch)[
+        0
+    ]
+
+
+def _base_attack(model, x, y, cfg: dict, generator) -> AttackResult:
+    """Untargeted L-inf PGD (margin loss) with restarts: restart 0 from x, the others
+    from a random point; a point is adversarial if any restart succeeds."""
+    x_adv = x.clone()
+    success = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+    for r in range(cfg["restarts"]):
+        idx = (~success).nonzero()[:, 0]
+        if idx.numel() == 0:
+            break
+        res = pgd(
+            model,
+            x[idx],
+            y[idx],
+            norm="linf",
+            eps=cfg["eps"],
+            step_size=cfg["step"],
+            steps=cfg["steps"],
+            random_start=r > 0,
+            generator=generator,
+        )
+        x_adv[idx] = res.x_adv
+        success[idx] = res.success
+    return AttackResult(x_adv, success, torch.zeros_like(y), _norm(x_adv - x, "linf"))
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def _check_keys(name: str, cfg: dict, keys: tuple[str, ...]) -> dict:
+    missing = [k for k in keys if k not in cfg]
+    unknown = sorted(set(cfg) - set(keys))
+    if missing or unknown:
+        raise ValueError(f"{name} config: missing keys {missing}, unknown keys {unknown}")
+    out = {k: cfg[k] for k in keys}
+    for k in ("steps", "restarts"):
+        out[k] = int(out[k])
+    if out["restarts"] < 1 or out["steps"] < 1 or not out["step"] > 0:
+        raise ValueError(f"{name} config: need steps >= 1, restarts >= 1, step > 0: {cfg}")
+    if "eps" in out and not out["eps"] > 0:
+        raise ValueError(f"{name} config: eps must be > 0, got {out['eps']}")
+    return out
+
+
+@torch.no_grad()
+def _predict(model, x: torch.Tensor, device, batch: int = 1024) -> torch.Tensor:
+    out = [model(x[i : i + batch].to(device)).argmax(1).cpu() for i in range(0, len(x), batch)]
+    return torch.cat(out)
+
+
+def _select_points(model, x, y, need: int, seed: int, device) -> tuple[np.ndarray, int, int]:
+    """Walk a seeded permutation of the test set, keeping correctly classified points."""
+    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+    kept: list[int] = []
+    skipped = walked = 0
+    for s in range(0, len(perm), 1024):
+        idx = perm[s : s + 1024]
+        ok = (_predict(model, x[idx], device) == y[idx]).tolist()
+        for i, good in zip(idx.tolist(), ok, strict=True):
+            walked += 1
+            if good:
+                kept.append(i)
+            else:
+                skipped += 1
+            if len(kept) == need:
+                return np.asarray(kept), skipped, walked
+    raise ValueError(
+        f"the test set has only {len(kept)} correctly classified points "
+        f"({skipped} misclassified of {x.shape[0]}); n_batches * batch_size = {need} needed"
+    )
+
+
+def evaluate(
+    model: nn.Module,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    *,
+    shells: dict[str, dict],
+    attack: dict,
+    adaptive: dict,
+    n_batches: int,
+    batch_size: int,
+    seed: int,
+    device: torch.device | str,
+    log: Log | None = None,
+) -> xr.Dataset:
+    """The paper's Section 5 protocol for one base model, plus the adaptive attack.
+
+    1. A permutation of the test set (``torch.randperm`` seeded with ``seed``) is walked
+       in order; misclassified points are skipped (counted in attr ``n_skipped``) until
+       ``n_batches * batch_size`` correctly classified points are found (ValueError if
+       the test set runs out). Batch b holds the kept points ``b*batch_size ...``.
+    2. Base attack per batch: untargeted L-inf PGD on the margin (CW-style) loss,
+       ``attack`` = {eps, step, steps, restarts}: restart 0 from x, the others from a
+       random point of the ball (generator seeded ``seed + 1``); per-sample early stop
+       (like the paper's minimal-perturbation CW attack, the point is just across the
+       boundary); a point is attacked successfully if any restart succeeds and then
+       keeps that restart's x_adv (otherwise the last restart's).
+    3. For each shell name (config as :func:`check_shell_cfg`): the shell on clean x
+       (retained accuracy), on the base x_adv (transfer; success = shell prediction
+       != label; ``changed`` = shell prediction differs between x and x_adv, the paper's
+       "not robust"), and :func:`bpda_attack` with ``adaptive`` = {steps, step,
+       restarts} at the same eps, restart 0 from the base x_adv (generator seeded
+       ``seed + 2 + shell position``).
+
+    Dataset: dims ``point`` (n_batches * batch_size), ``shell``, ``channel``, ``row``,
+    ``col``; coords point, shell, shell_kind (shell), test_index (point; index into
+    x_test), batch (point), image dims. Variables: label, image, base_pred, base_conf,
+    base_adv_success, base_adv, base_adv_pred, base_adv_conf, base_adv_linf;
+    shell_clean_{pred,conf,target,feasible,dist,z}; shell_adv_{pred,conf,target,
+    feasible,dist,z,success,changed}; adaptive_{success,adv,pred,conf,linf,steps}.
+    Attrs: seed, eps, n_batches, batch_size, n_skipped, n_walked, and the configs as
+    JSON strings (attack, adaptive, shells).
+    """
+    log = log or _quiet
+    if n_batches < 1 or batch_size < 1:
+        raise ValueError(f"need n_batches >= 1 and batch_size >= 1, got {n_batches}, {batch_size}")
+    if not shells:
+        raise ValueError("no shells to evaluate")
+    shell_cfgs = {name: check_shell_cfg(c) for name, c in shells.items()}
+    atk = _check_keys("attack", attack, ATTACK_KEYS)
+    ada = _check_keys("adaptive", adaptive, ADAPTIVE_KEYS)
+    x_all = torch.as_tensor(x_test, dtype=torch.float32).cpu()
+    y_all = torch.as_tensor(y_test).long().cpu()
+    if x_all.ndim != 4 or y_all.shape != (x_all.shape[0],):
+        raise ValueError(
+            f"need x_test (N, C, H, W) and y_test (N,), got {x_all.shape}, {y_all.shape}"
+        )
+    device = torch.device(device)
+    model = frozen(model, device)
+    need = n_batches * batch_size
+    idx, n_skipped, n_walked = _select_points(model, x_all, y_all, need, seed, device)
+    log(f"selected {need} correctly classified points ({n_skipped} misclassified skipped)")
+    x_sel, y_sel = x_all[idx], y_all[idx]
+    names = list(shell_cfgs)
+    n_sh = len(names)
+    img = tuple(x_sel.shape[1:])
+
+    def arr(shape, dtype):
+        return np.zeros(shape, dtype=dtype)
+
+    out: dict[str, np.ndarray] = {
+        "base_pred": arr(need, np.int64),
+        "base_conf": arr(need, np.float32),
+        "base_adv_success": arr(need, bool),
+        "base_adv": arr((need, *img), np.float32),
+        "base_adv_pred": arr(need, np.int64),
+        "base_adv_conf": arr(need, np.float32),
+        "base_adv_linf": arr(need, np.float32),
+    }
+    for stage in ("shell_clean", "shell_adv"):
+        out[f"{stage}_pred"] = arr((n_sh, need), np.int64)
+        out[f"{stage}_conf"] = arr((n_sh, need), np.float32)
+        out[f"{stage}_target"] = arr((n_sh, need), np.int64)
+        out[f"{stage}_feasible"] = arr((n_sh, need), bool)
+        out[f"{stage}_dist"] = arr((n_sh, need), np.float32)
+        out[f"{stage}_z"] = arr((n_sh, need, *img), np.float32)
+    for k, dt in (("success", bool), ("pred", np.int64), ("conf", np.float32)):
+        out[f"adaptive_{k}"] = arr((n_sh, need), dt)
+    out["adaptive_linf"] = arr((n_sh, need), np.float32)
+    out["adaptive_steps"] = arr((n_sh, need), np.int64)
+    out["adaptive_adv"] = arr((n_sh, need, *img), np.float32)
+
+    def np_(t: torch.Tensor) -> np.ndarray:
+        return t.detach().cpu().numpy()
+
+    def put_shell(stage: str, i: int, sl: slice, r: ShellResult) -> None:
+        for f in ("pred", "conf", "target", "feasible", "dist", "z"):
+            out[f"{stage}_{f}"][i, sl] = np_(getattr(r, f))
+
+    gen_base = torch.Generator().manual_seed(seed + 1)
+    gens = [torch.Generator().manual_seed(seed + 2 + i) for i in range(n_sh)]
+    for b in range(n_batches):
+        sl = slice(b * batch_size, (b + 1) * batch_size)
+        xb, yb = x_sel[sl].to(device), y_sel[sl].to(device)
+        with torch.no_grad():
+            conf, pred = torch.softmax(model(xb), 1).max(1)
+        out["base_pred"][sl], out["base_conf"][sl] = np_(pred), np_(conf)
+        base = _base_attack(model, xb, yb, atk, gen_base)
+        with torch.no_grad():
+            aconf, apred = torch.softmax(model(base.x_adv), 1).max(1)
+        out["base_adv_success"][sl] = np_(base.success)
+        out["base_adv"][sl] = np_(base.x_adv)
+        out["base_adv_pred"][sl], out["base_adv_conf"][sl] = np_(apred), np_(aconf)
+        out["base_adv_linf"][sl] = np_(base.norm)
+        msg = [f"base attack {int(base.success.sum())}/{batch_size}"]
+        for i, name in enumerate(names):
+            cfg = shell_cfgs[name]
+            clean = shell(model, xb, cfg)
+            adv = shell(model, base.x_adv, cfg)
+            put_shell("shell_clean", i, sl, clean)
+            put_shell("shell_adv", i, sl, adv)
+            res, final = _bpda(
+                model,
+                xb,
+                yb,
+                cfg,
+                atk["eps"],
+                ada["step"],
+                ada["steps"],
+                ada["restarts"],
+                gens[i],
+                base.x_adv,
+                64,
+            )
+            out["adaptive_success"][i, sl] = np_(res.success)
+            out["adaptive_adv"][i, sl] = np_(res.x_adv)
+            out["adaptive_pred"][i, sl] = np_(final.pred)
+            out["adaptive_conf"][i, sl] = np_(final.conf)
+            out["adaptive_linf"][i, sl] = np_(res.norm)
+            out["adaptive_steps"][i, sl] = np_(res.steps)
+            msg.append(
+                f"{name}: clean acc {int((clean.pred == yb).sum())}/{batch_size}, "
+                f"transfer {int((adv.pred != yb).sum())}, adaptive {int(res.success.sum())}"
+            )
+        log(f"batch {b + 1}/{n_batches}: " + "; ".join(msg))
+    labels = np_(y_sel)
+    out["shell_adv_success"] = out["shell_adv_pred"] != labels[None]
+    out["shell_adv_changed"] = out["shell_adv_pred"] != out["shell_clean_pred"]
+    meta = {
+        "seed": int(seed),
+        "eps": float(atk["eps"]),
+        "n_batches": int(n_batches),
+        "batch_size": int(batch_size),
+        "n_skipped": int(n_skipped),
+        "n_walked": int(n_walked),
+        "attack": json.dumps(atk),
+        "adaptive": json.dumps(ada),
+        "shells": json.dumps(shell_cfgs),
+    }
+    return _dataset(out, x_sel, labels, idx, names, shell_cfgs, meta)
+
+
+_DESCRIPTIONS = {
+    "base_pred": ("base model F's prediction on x (= label: only correct points kept)", None),
+    "base_conf": ("max softmax of F at x", "1"),
+    "base_adv_success": ("base attack (L-inf PGD, margin loss) misclassifies on F", None),
+    "base_adv": ("base attack's point x_adv (the transfer attack on the shells)", "input"),
+    "base_adv_pred": ("F's prediction at x_adv", None),
+    "base_adv_conf": ("max softmax of F at x_adv", "1"),
+    "base_adv_linf": ("|x_adv - x|_inf of the base attack", "input"),
+    "shell_{s}_pred": ("shell prediction argmax F(H({x}))", None),
+    "shell_{s}_conf": ("max softmax of F at H({x})", "1"),
+    "shell_{s}_target": ("label t whose search produced H({x})", None),
+    "shell_{s}_feasible": ("NCN: some F(z_t)_t >= p at {x} (always True for MCN)", None),
+    "shell_{s}_dist": ("|H({x}) - {x}| in the shell's norm", "input"),
+    "shell_{s}_z": ("the shell's embedding H({x})", "input"),
+    "shell_adv_success": ("transfer attack success: shell prediction at x_adv != label", None),
+    "shell_adv_changed": ("shell prediction differs between x and x_adv ('not robust')", None),
+    "adaptive_success": ("adaptive BPDA attack on the shell succeeds (re-verified)", None),
+    "adaptive_adv": ("adaptive attack's point (best margin where it failed)", "input"),
+    "adaptive_pred": ("shell prediction at the adaptive attack's point", None),
+    "adaptive_conf": ("max softmax of F at H(adaptive point)", "1"),
+    "adaptive_linf": ("|x_adv - x|_inf of the adaptive attack", "input"),
+    "adaptive_steps": ("iteration of the first adaptive success in its restart, -1 if none", None),
+}
+
+
+def _describe(name: str) -> tuple[str, str | None]:
+    if name in _DESCRIPTIONS:
+        return _DESCRIPTIONS[name]
+    stage, field = name.rsplit("_", 1)
+    desc, units = _DESCRIPTIONS[f"shell_{{s}}_{field}"]
+    x = "x" if stage == "shell_clean" else "x_adv (base attack, transfer)"
+    return desc.format(x=x), units
+
+
+def _dataset(out, x_sel, labels, idx, names, cfgs, meta: dict) -> xr.Dataset:
+    n = len(labels)
+    _, c, h, w = x_sel.shape
+    data = {
+        "label": var(labels, ("point",), "true class position of the test point"),
+        "image": var(x_sel.numpy(), ("point", *IMAGE_DIMS), "clean test image x", "input"),
+    }
+    for name, a in out.items():
+        desc, units = _describe(name)
+        if a.ndim == 1:
+            dims: tuple[str, ...] = ("point",)
+        elif name.startswith("base_"):
+            dims = ("point", *IMAGE_DIMS)
+        else:
+            dims = ("shell", "point", *IMAGE_DIMS)[: a.ndim]
+        data[name] = var(a, dims, desc, units)
+    return xr.Dataset(
+        data,
+        coords={
+            "point": np.arange(n),
+            "shell": np.asarray(names, dtype=str),
+            "shell_kind": ("shell", np.asarray([cfgs[s]["kind"] for s in names], dtype=str)),
+            "test_index": ("point", np.asarray(idx, dtype=np.int64)),
+            "batch": ("point", np.arange(n) // meta["batch_size"]),
+            "channel": np.arange(c),
+            "row": np.arange(h),
+            "col": np.arange(w),
+        },
+        attrs=meta,
+    )
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def batch_rates(store: xr.Dataset) -> dict[str, np.ndarray]:
+    """Per-batch rates of one evaluation store (keys as in :func:`shell_metrics`)."""
+    batch = store.batch.values
+    batches = np.unique(batch)
+    label = store.label.values
+
+    def per_batch(flags) -> np.ndarray:
+        f = np.asarray(flags, dtype=np.float64)
+        return np.array([f[batch == b].mean() for b in batches])
+
+    rates = {"base_attack_success_rate": per_batch(store.base_adv_success.values)}
+    kinds = (
+        store.shell_kind.values if "shell_kind" in store.coords else [None] * store.sizes["shell"]
+    )
+    for s, kind in zip(store.shell.values, kinds, strict=True):
+        sel = {"shell": s}
+        clean = store.shell_clean_pred.sel(sel).values
+        adv = store.shell_adv_pred.sel(sel).values
+        rates[f"{s}/transfer_success_rate"] = per_batch(adv != label)
+        rates[f"{s}/changed_rate"] = per_batch(adv != clean)
+        rates[f"{s}/adaptive_success_rate"] = per_batch(store.adaptive_success.sel(sel).values)
+        rates[f"{s}/retained_accuracy"] = per_batch(clean == label)
+        if kind == "ncn":
+            rates[f"{s}/infeasible_rate"] = per_batch(~store.shell_clean_feasible.sel(sel).values)
+    return rates
+
+
+def shell_metrics(stores_by_seed: list[xr.Dataset]) -> dict:
+    """Headline numbers of one base model over seeds (one :func:`evaluate` store each).
+
+    Keys (the caller prefixes dataset / base):
+
+    * ``base_attack_success_rate``: base attack succeeds on F;
+    * ``<shell>/transfer_success_rate``: shell prediction at the base x_adv != label
+      (the paper's "attack success rate" of the shell-equipped model, Table 1);
+    * ``<shell>/changed_rate``: shell prediction differs between x and x_adv (the
+      paper's "not robust");
+    * ``<shell>/adaptive_success_rate``: the adaptive BPDA attack succeeds;
+    * ``<shell>/retained_accuracy``: shell prediction on clean x == label (Table 1);
+    * ``<shell>/infeasible_rate`` (NCN shells only): no label reached F >= p on clean x.
+
+    Each value is ``seed_stat`` (mean, std, n_seeds, per_seed) of the per-seed rates
+    over all points, plus ``per_batch``: for every seed the list of per-batch rates (the
+    rows of Table 1). Also ``n_points`` (points per seed) and ``n_skipped`` (seed_stat of
+    the misclassified points skipped while walking the permutation).
+    """
+    if not stores_by_seed:
+        raise ValueError("no stores")
+    per_seed = [batch_rates(s) for s in stores_by_seed]
+    keys = list(per_seed[0])
+    m: dict = {}
+    for k in keys:
+        rows = [r[k] for r in per_seed if k in r]
+        m[k] = {
+            **seed_stat([float(r.mean()) for r in rows]),
+            "per_batch": [r.tolist() for r in rows],
+        }
+    m["n_points"] = int(stores_by_seed[0].sizes["point"])
+    m["n_skipped"] = seed_stat([s.attrs.get("n_skipped", np.nan) for s in stores_by_seed])
+    return m

@@ -1,0 +1,249 @@
+"""Boundary-tilting headline metrics and figures, on a real (small) regularisation sweep
+of 60 training "images" of 4x4 pixels (the two bars of the toy problem in 16 dimensions)
+and a small Fig. 3/4 toy."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.collections import PathCollection
+from matplotlib.figure import Figure
+
+from pipeline_lib import tilting_plots
+from pipeline_lib.tilting import make_toy_bars, sweep, tilting_metrics, toy_2d_vs_highdim
+
+LAMBDAS = [1e-4, 1e-2, 1.0, 10.0]
+SHAPE = (4, 4)
+SWEEP_KEYS = [
+    f"{name}_{reg}"
+    for name in (
+        "tilting_angle_deg",
+        "perturbation_cosine",
+        "perturbation_norm",
+        "mean_test_distance",
+        "median_test_distance",
+        "test_accuracy",
+        "train_accuracy",
+        "lam",
+    )
+    for reg in ("low_reg", "high_reg")
+] + [
+    "n_lam",
+    "best_test_accuracy",
+    "best_lam",
+    "angle_monotone_fraction",
+    "angle_monotone_tol_deg",
+    "angle_spearman_log_lam",
+    "angle_spearman_pvalue",
+    "all_converged",
+    "n_not_converged",
+    "claim_cosine_threshold",
+    "claim_cosine_to_1",
+    "claim_angle_decreases",
+    "claim_distance_increases",
+    "per_lam",
+]
+TOY_FIELDS = (
+    "tilting_angle_deg test_accuracy train_accuracy min_train_distance mean_test_distance "
+    "w_noise_norm lam converged"
+).split()
+
+
+@pytest.fixture(scope="module")
+def store():
+    kw = dict(class_std=0.3, noise_std=0.05)
+    x, y = make_toy_bars(30, 16, seed=0, **kw)
+    x_te, y_te = make_toy_bars(40, 16, seed=1, **kw)
+    # stored in a scrambled lam order: everything must read it in increasing lam
+    return sweep(x, y, x_te, y_te, [LAMBDAS[i] for i in (2, 0, 3, 1)], probe_index=2)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return toy_2d_vs_highdim(n_per_class=10, n_dims=20, seed=0)
+
+
+def with_angles(store, angles):
+    """The store (sorted by lam) with constructed tilting angles."""
+    s = store.sortby("lam").copy()
+    s["tilting_angle"] = ("lam", np.asarray(angles, dtype=np.float64))
+    return s
+
+
+def scatter_axes(fig):
+    return [ax for ax in fig.axes if any(isinstance(c, PathCollection) for c in ax.collections)]
+
+
+def image_axes(fig):
+    return [ax for ax in fig.axes if ax.images]
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def test_metrics_match_the_store_and_are_json(store, toy):
+    m = tilting_metrics(store, toy)
+    assert set(SWEEP_KEYS) <= set(m)
+    text = json.dumps(m, allow_nan=False)  # plain types, no NaN
+    assert json.loads(text) == m
+    s = store.sortby("lam")
+    assert m["n_lam"] == len(LAMBDAS)
+    assert m["lam_low_reg"] == min(LAMBDAS) and m["lam_high_reg"] == max(LAMBDAS)
+    assert m["tilting_angle_deg_low_reg"] == float(s.tilting_angle[0])
+    assert m["tilting_angle_deg_high_reg"] == float(s.tilting_angle[-1])
+    assert m["perturbation_cosine_high_reg"] == float(s.perturbation_cosine[-1])
+    assert m["mean_test_distance_low_reg"] == float(s.mean_test_distance[0])
+    assert m["test_accuracy_high_reg"] == float(s.test_accuracy[-1])
+    assert m["best_test_accuracy"] == float(s.test_accuracy.max())
+    assert float(s.test_accuracy.sel(lam=m["best_lam"])) == m["best_test_accuracy"]
+    assert m["all_converged"] is bool(s.converged.all())
+    assert m["claim_cosine_to_1"] is (float(s.perturbation_cosine[-1]) >= 0.95)
+    # this sweep untilts: the angle falls from ~67 degrees to 0
+    assert m["tilting_angle_deg_low_reg"] > 30.0 and m["tilting_angle_deg_high_reg"] < 1.0
+    assert m["claim_cosine_to_1"] and m["claim_angle_decreases"]
+    assert m["angle_monotone_fraction"] == 1.0
+    assert m["angle_spearman_log_lam"] < 0
+    assert m["angle_monotone_tol_deg"] == pytest.approx(math.degrees(2 * store.attrs["tol"]))
+    rows = m["per_lam"]
+    assert [r["lam"] for r in rows] == sorted(LAMBDAS)
+    for r, k in zip(rows, range(len(LAMBDAS)), strict=True):
+        assert r["tilting_angle_deg"] == float(s.tilting_angle[k])
+        assert r["test_accuracy"] == float(s.test_accuracy[k])
+        assert r["mean_test_distance"] == float(s.mean_test_distance[k])
+        assert r["perturbation_cosine"] == float(s.perturbation_cosine[k])
+        assert isinstance(r["converged"], bool)
+    # toy keys
+    for space in ("2d", "highdim"):
+        for fit in ("low_reg", "high_reg", "tilted_reference"):
+            cell = toy.sel(space=space, fit=fit)
+            for f in TOY_FIELDS:
+                assert f"toy/{space}/{fit}/{f}" in m
+            assert m[f"toy/{space}/{fit}/tilting_angle_deg"] == float(cell.tilting_angle)
+            assert m[f"toy/{space}/{fit}/min_train_distance"] == float(cell.min_train_distance)
+        assert m[f"toy/{space}/tilted_reference/lam"] is None  # hand-made: NaN -> None
+    assert m["toy/highdim/n_features"] == 20 and m["toy/2d/n_features"] == 2
+    assert not any(k.startswith("toy/") for k in tilting_metrics(store))
+
+
+def test_metrics_of_constructed_angle_sequences(store):
+    # monotonically decreasing angle: fraction 1, Spearman -1
+    m = tilting_metrics(with_angles(store, [40.0, 30.0, 10.0, 1.0]))
+    assert m["angle_monotone_fraction"] == 1.0
+    assert m["angle_spearman_log_lam"] == pytest.approx(-1.0)
+    assert m["claim_angle_decreases"] is True
+    # one increasing step of three
+    m = tilting_metrics(with_angles(store, [10.0, 20.0, 5.0, 1.0]), monotone_tol_deg=0.0)
+    assert m["angle_monotone_fraction"] == pytest.approx(2 / 3)
+    assert m["angle_spearman_log_lam"] == pytest.approx(-0.8)
+    # increasing angle; a constant angle has no rank correlation
+    m = tilting_metrics(with_angles(store, [1.0, 2.0, 3.0, 4.0]))
+    assert m["angle_monotone_fraction"] == 0.0 and m["angle_spearman_log_lam"] == 1.0
+    assert m["claim_angle_decreases"] is False
+    m = tilting_metrics(with_angles(store, [5.0] * 4))
+    assert m["angle_monotone_fraction"] == 1.0 and m["angle_spearman_log_lam"] is None
+
+
+def test_metrics_nan_and_claim_edge_cases(store):
+    s = store.sortby("lam").copy(deep=True)
+    s["perturbation_cosine"].values[-1] = np.nan  # probe exactly on the boundary
+    s["converged"].values[1] = False
+    m = tilting_metrics(s)
+    json.dumps(m, allow_nan=False)
+    assert (
+        m["perturbation_cosine_high_reg"] is None
+        and m["per_lam"][-1]["perturbation_cosine"] is None
+    )
+    assert m["claim_cosine_to_1"] is False
+    assert m["all_converged"] is False and m["n_not_converged"] == 1
+    s["perturbation_cosine"].values[-1] = 0.9499
+    assert tilting_metrics(s)["claim_cosine_to_1"] is False
+    s["perturbation_cosine"].values[-1] = 0.95
+    assert tilting_metrics(s)["claim_cosine_to_1"] is True
+    one = tilting_metrics(store.isel(lam=[0]))
+    assert one["angle_monotone_fraction"] is None and one["angle_spearman_log_lam"] is None
+    json.dumps(one, allow_nan=False)
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def test_angle_figure(store):
+    fig = tilting_plots.angle_figure(store)
+    assert isinstance(fig, Figure) and len(fig.axes) == 4
+    for ax in fig.axes:
+        assert ax.get_xscale() == "log"
+        xs = ax.get_lines()[0].get_xdata()
+        np.testing.assert_array_equal(xs, sorted(LAMBDAS))  # drawn in increasing lam
+    np.testing.assert_allclose(
+        fig.axes[0].get_lines()[0].get_ydata(), store.sortby("lam").tilting_angle.values
+    )
+    assert not any(line.get_marker() == "x" for ax in fig.axes for line in ax.get_lines())
+    plt.close(fig)
+    s = store.copy(deep=True)
+    s["converged"].values[0] = False
+    fig = tilting_plots.angle_figure(s)
+    for ax in fig.axes:  # non-converged fits are marked in every panel
+        assert any(line.get_marker() == "x" and len(line.get_xdata()) for line in ax.get_lines())
+    assert "NOT converged" in fig._suptitle.get_text()
+    plt.close(fig)
+
+
+def test_plane_figure(store):
+    s = store.sortby("lam")
+    fig = tilting_plots.plane_figure(store)
+    assert isinstance(fig, Figure)
+    axes = scatter_axes(fig)
+    assert len(axes) == 2
+    lab = s.train_label.values
+    for ax, k in zip(axes, (0, len(LAMBDAS) - 1), strict=True):
+        assert f"{s.tilting_angle.values[k]:.1f}°" in ax.get_title()
+        pts = [c for c in ax.collections if isinstance(c, PathCollection)]
+        np.testing.assert_allclose(pts[0].get_offsets(), s.projection.values[k][lab == -1])
+        np.testing.assert_allclose(pts[1].get_offsets(), s.projection.values[k][lab == 1])
+        # the orange line is the stored boundary a u + c v + e = 0
+        a, c, e = s.boundary.values[k]
+        line = next(x for x in ax.get_lines() if x.get_label().startswith("boundary"))
+        u, v = np.array([line.get_xy1(), line.get_xy2()]).T
+        assert abs(u[1] - u[0]) + abs(v[1] - v[0]) > 0
+        np.testing.assert_allclose(a * u + c * v + e, 0.0, atol=1e-9 * (abs(a) + abs(c) + abs(e)))
+    plt.close(fig)
+    fig = tilting_plots.plane_figure(store, [1e-4, 1e-2, 1.0, 0.9], class_names=("I", "J"))
+    axes = scatter_axes(fig)
+    assert len(axes) == 3  # 0.9 and 1.0 both pick lam = 1
+    assert axes[0].get_legend().get_texts()[0].get_text() == "I"
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("max_panels, n_lam", [(10, 4), (2, 2)])
+def test_perturbation_figure(store, max_panels, n_lam):
+    fig = tilting_plots.perturbation_figure(store, SHAPE, max_panels=max_panels)
+    assert isinstance(fig, Figure)
+    imgs = image_axes(fig)
+    # probe; per lam: amplified, signed, x + d; centroid difference: amplified, signed
+    assert len(imgs) == 1 + 3 * n_lam + 2
+    for ax in imgs:
+        assert ax.images[0].get_array().shape == SHAPE
+    titles = [ax.get_title() for ax in imgs if ax.get_title().startswith("lam = ")]
+    assert len(titles) == n_lam and all("cos = " in t and "|d| = " in t for t in titles)
+    amplified = [ax for ax in imgs if ax.get_title().startswith(("lam = ", "centroid"))]
+    for ax in amplified:  # amplified per image to [0, 1]
+        arr = np.asarray(ax.images[0].get_array())
+        assert arr.min() == pytest.approx(0.0) and arr.max() == pytest.approx(1.0)
+    signed = [ax for ax in imgs if ax.images[0].get_cmap().name == "RdBu_r"]
+    assert len(signed) == n_lam + 1
+    plt.close(fig)
+
+
+def test_toy_figure(toy):
+    fig = tilting_plots.toy_figure(toy)
+    assert isinstance(fig, Figure)
+    axes = scatter_axes(fig)
+    assert len(axes) == 6
+    ang = toy.tilting_angle.values.ravel()
+    for ax, a in zip(axes, ang, strict=True):
+        assert f"angle {a:.1f}°" in ax.get_title() and "test acc" in ax.get_title()
+    plt.close(fig)
