@@ -245,3 +245,69 @@ def test_bad_config_stops_before_any_job(workdir, test_config):
     assert res.returncode != 0
     assert "lowdim.train.epohcs" in out and "did you mean 'lowdim.train.epochs'" in out
     assert not planned_jobs(res.stdout)
+
+
+def test_tilting_and_shells_metrics_and_stores(workdir, test_config):
+    m = json.loads((workdir / "figures" / "metrics.json").read_text())
+    til = test_config["tilting"]
+    key = "tilting/fashion_mnist"
+    assert m[f"{key}/n_lam"] == til["lambdas"]["n"]
+    assert m[f"{key}/all_converged"] is True
+    for end in ("low_reg", "high_reg"):
+        assert 0 <= m[f"{key}/tilting_angle_deg_{end}"] <= 90
+        assert -1 <= m[f"{key}/perturbation_cosine_{end}"] <= 1
+    assert len(m[f"{key}/per_lam"]) == til["lambdas"]["n"]
+    assert 0 <= m["tilting/toy-highdim-low_reg/tilting_angle_deg"] <= 90
+    assert m["tilting/toy-highdim/n_features"] == til["toy"]["n_dims"]
+    sweep = xr.open_zarr(workdir / "results/tilting/fashion_mnist/sweep.zarr")
+    assert sweep.sizes["lam"] == til["lambdas"]["n"] and sweep.sizes["feature"] == 784
+    assert sweep.attrs["classes"] == til["fashion_mnist"]["classes"]
+
+    sh = test_config["shells"]
+    n_points = sh["n_batches"] * sh["batch_size"]
+    for base in sh["bases"]:
+        pre = f"shells/fashion_mnist-{base}"
+        assert m[f"{pre}/n_points"] == n_points
+        rate = m[f"{pre}/base_attack_success_rate"]
+        assert rate["n_seeds"] == len(sh["seeds"]) and 0 <= rate["mean"] <= 1
+        for s in sh["shells"]:
+            for what in ("transfer_success_rate", "adaptive_success_rate", "retained_accuracy"):
+                assert 0 <= m[f"{pre}/{s}_{what}"]["mean"] <= 1
+        ev = xr.open_zarr(workdir / f"results/shells/fashion_mnist/{base}/seed0/evaluation.zarr")
+        assert ev.sizes["point"] == n_points and list(ev.shell.values) == sh["shells"]
+        assert bool((ev.base_pred == ev.label).all())  # correctly classified points only
+        assert float(ev.base_adv_linf.max()) <= ev.attrs["eps"] + 1e-6
+        assert float(ev.adaptive_linf.max()) <= ev.attrs["eps"] + 1e-6
+    # the clean base reuses the DMM clean classifier (same settings in test.yaml)
+    assert not (workdir / "results/shells/fashion_mnist/clean/seed0/model.pt").exists()
+    ev = xr.open_zarr(workdir / "results/shells/fashion_mnist/clean/seed0/evaluation.zarr")
+    assert ev.attrs["provenance"]["config"]["model"].startswith("results/dmm/fashion_mnist/clean")
+
+
+def test_edit_shell_search_reruns_only_evaluations(workdir, test_config):
+    cfg = _edited(workdir, test_config, ["shells", "fashion_mnist", "mcn"], {"steps": 4})
+    jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
+    assert {r for r, _ in jobs} == {
+        "shells_evaluate",
+        "shells_summary",
+        "figure_shells_success",
+        "figure_shells_gallery",
+        "gallery",
+    }
+    sh = test_config["shells"]
+    assert len([1 for r, _ in jobs if r == "shells_evaluate"]) == len(sh["bases"]) * len(
+        sh["seeds"]
+    )
+
+
+def test_edit_tilting_sweep_reruns_only_tilting(workdir, test_config):
+    cfg = _edited(workdir, test_config, ["tilting", "lambdas"], {"min": 0.01, "max": 1.0, "n": 2})
+    jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
+    assert {r for r, _ in jobs} == {"tilting_sweep", "tilting_summary", "figure_tilting", "gallery"}
+
+
+def test_edit_dmm_classifier_gives_the_clean_shell_base_its_own_training(workdir, test_config):
+    cfg = _edited(workdir, test_config, ["dmm", "fashion_mnist", "classifier"], {"epochs": 2})
+    jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
+    bases = {w["base"] for r, w in jobs if r == "shells_base"}
+    assert bases == {"clean"}  # no longer equal to shells' classifier: trained on its own
