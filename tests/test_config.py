@@ -52,6 +52,39 @@ BAD = [
     ({"lowdim": {"figure_seed": 9}}, "lowdim.figure_seed", "one of lowdim.seeds"),
     ({"lowdim": {"model": {"output_weights": "gauss"}}}, "lowdim.model.output_weights", "'sign'"),
     ({"lowdim": {"data": {"margin": 0.6}}}, "lowdim.data.margin", "<= 0.4"),
+    ({"tilting": {"lambdas": {"min": 10.0, "max": 1.0}}}, "tilting.lambdas.min", "0 < min < max"),
+    ({"tilting": {"lambdas": {"n": 1}}}, "tilting.lambdas.n", ">= 2"),
+    ({"tilting": {"datasets": ["cifar10"]}}, "tilting.datasets[0]", "'fashion_mnist', 'mnist'"),
+    ({"tilting": {"datasets": ["mnist"]}}, "tilting.datasets", "listed in natural.datasets"),
+    (
+        {"tilting": {"fashion_mnist": {"classes": [2]}}},
+        "tilting.fashion_mnist.classes",
+        "at least 2",
+    ),
+    (
+        {"natural": {"fashion_mnist": {"classes": [0, 1, 7, 9]}}, "dmm": {"datasets": []}},
+        "tilting.fashion_mnist.classes",
+        "two of [0, 1, 7, 9]",
+    ),
+    ({"shells": {"n_batches": 100}}, "shells.n_batches", "n_batches * batch_size <= n_test"),
+    ({"shells": {"bases": ["robust"]}}, "shells.bases[0]", "'clean', 'linf_adv'"),
+    ({"shells": {"figure_seed": 5}}, "shells.figure_seed", "one of shells.seeds"),
+    (
+        {"shells": {"fashion_mnist": {"mcn": {"step": 0.5}}}},
+        "shells.fashion_mnist.mcn.step",
+        "0 < step <= radius",
+    ),
+    (
+        {"shells": {"fashion_mnist": {"ncn": {"alphas": [100.0, 10.0]}}}},
+        "shells.fashion_mnist.ncn.alphas",
+        "strictly increasing",
+    ),
+    ({"shells": {"fashion_mnist": {"ncn": {"p": 1.0}}}}, "shells.fashion_mnist.ncn.p", "< 1"),
+    (
+        {"shells": {"fashion_mnist": {"mcn": {"norm": "l1"}}}},
+        "shells.fashion_mnist.mcn.norm",
+        "'linf', 'l2'",
+    ),
 ]
 
 
