@@ -48,6 +48,7 @@ test: setup
 # Side-by-side speed ratios (PGD early stop, projection hook, tangent bases vs decode).
 bench: setup
 	$(PY) benchmarks/bench_dmm.py $(BENCH_ARGS)
+	$(PY) benchmarks/bench_squiggles.py
 
 lint: env
 	$(VENV)/bin/ruff check .

@@ -303,9 +303,7 @@ def make_natural_dataset(
     )
 
 
-def binary_split(
-    ds: xr.Dataset, classes
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def binary_split(ds: xr.Dataset, classes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Two classes of a prepared dataset as flat float64 arrays with labels -1 / +1.
 
     ``classes = (a, b)`` are original class indices: ``a`` -> -1, ``b`` -> +1. Returns
