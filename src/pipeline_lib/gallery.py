@@ -136,8 +136,8 @@ SHELLS_SUCCESS_CAPTION = (
     "Wu et al. Table 1 with an adaptive attack the paper lacks: attack success rate of "
     "L-inf PGD (eps 8/255) on the base model, on the MCN/NCN-shelled model when the attack "
     "is crafted on the base (transfer, the paper's protocol) and when it targets the shell "
-    "itself (BPDA through the shell's search); retained clean accuracy. Points: batches of "
-    "30 correctly classified test images; bars: mean over batches and seeds."
+    "itself (BPDA through the shell's search); retained clean accuracy. Dots: batches of "
+    "correctly classified test images (paper: 30); bars: mean over batches and seeds."
 )
 SHELLS_GALLERY_CAPTION = (
     "Wu et al. Fig. 1/2: test points the shell gets wrong: the original image, the shell's "
