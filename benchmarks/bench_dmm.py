@@ -27,13 +27,12 @@ ratios are taken within this single run. Nothing is asserted. Run it with::
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 
 import torch
+from _bench_common import table, timed
 
 from pipeline_lib.attacks import pgd, subspace_projector
 from pipeline_lib.device import pick_device, set_threads
@@ -49,40 +48,6 @@ from pipeline_lib.training import accuracy, train_classifier
 
 EPS, STEP, STEPS = 2.0, 0.04, 50  # DMM App. F (L2)
 N_TRAIN, EPOCHS = 20_000, 2  # 200 SGD steps of batch 200
-
-
-def timed(
-    fn: Callable[[], object], repeats: int, device: torch.device
-) -> tuple[float, float, object]:
-    """(median s, best s, last result) of ``repeats`` calls after one warm-up call."""
-
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    out = fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        sync()
-        t0 = time.perf_counter()
-        out = fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times), out
-
-
-def table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def fmt(r: list[str]) -> str:
-        cells = zip(r, widths, strict=True)
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(cells))
-
-    print(fmt(header))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print(fmt(r))
 
 
 def classifier_data() -> tuple[str, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

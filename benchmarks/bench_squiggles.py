@@ -24,51 +24,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import shapely
 import torch
+from _bench_common import table, timed
 
 from pipeline_lib import squiggles as sq
 from pipeline_lib.device import pick_device, set_threads
-
-
-def timed(
-    fn: Callable[[], object], repeats: int, device: torch.device
-) -> tuple[float, float, object]:
-    """(median s, best s, last result) of ``repeats`` calls after one warm-up call."""
-
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    out = fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        sync()
-        t0 = time.perf_counter()
-        out = fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times), out
-
-
-def table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def fmt(r: list[str]) -> str:
-        cells = zip(r, widths, strict=True)
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(cells))
-
-    print(fmt(header))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print(fmt(r))
 
 
 def loop_curve(variant: str, z: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -241,7 +206,7 @@ def main() -> None:
         rows += r
         records[v] = rec
     print()
-    table(["variant", "stage", "ours ms", "loop ms", "ours/s", "loop/s", "ratio"], rows)
+    table(["variant", "stage", "ours ms", "loop ms", "ours/s", "loop/s", "ratio"], rows, left=2)
     print(
         "ratio = loop time / ours; 'total' = curve + render + label "
         "(generation + labelling); the loop is one process-local NumPy + shapely pass"

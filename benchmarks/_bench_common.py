@@ -1,0 +1,44 @@
+"""Helpers shared by the benchmark scripts: timing with CUDA sync and a plain-text table."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+
+def timed(
+    fn: Callable[[], object], repeats: int, device: torch.device
+) -> tuple[float, float, object]:
+    """(median s, best s, last result) of ``repeats`` calls after one warm-up call."""
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    out = fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        sync()
+        t0 = time.perf_counter()
+        out = fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), min(times), out
+
+
+def table(header: list[str], rows: list[list[str]], left: int = 1) -> None:
+    """Print ``rows`` under ``header``; the first ``left`` columns left-aligned."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def fmt(r: list[str]) -> str:
+        cells = zip(r, widths, strict=True)
+        return "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(cells))
+
+    print(fmt(header))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print(fmt(r))
