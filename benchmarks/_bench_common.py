@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import torch
 
+from pipeline_lib.device import pick_device, set_threads
+
 
 def timed(
     fn: Callable[[], object], repeats: int, device: torch.device
@@ -42,3 +44,11 @@ def table(header: list[str], rows: list[list[str]], left: int = 1) -> None:
     print("  ".join("-" * w for w in widths))
     for r in rows:
         print(fmt(r))
+
+
+def setup(device: str, threads: int | None) -> tuple[torch.device, str]:
+    """Apply ``--threads`` and pick ``--device``; returns the device and its name."""
+    if threads is not None:
+        set_threads(threads)
+    dev = pick_device(device)
+    return dev, torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"

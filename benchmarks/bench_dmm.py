@@ -32,10 +32,9 @@ import time
 import warnings
 
 import torch
-from _bench_common import table, timed
+from _bench_common import setup, table, timed
 
 from pipeline_lib.attacks import pgd, subspace_projector
-from pipeline_lib.device import pick_device, set_threads
 from pipeline_lib.models import MLPAutoencoder, MLPClassifier, VGGAutoencoder
 from pipeline_lib.natural import DatasetError, load_arrays
 from pipeline_lib.tangents import (
@@ -204,10 +203,7 @@ def main() -> None:
     args = ap.parse_args()
     # emitted from inside torch.func on the first jacfwd call (as filtered in pyproject's pytest)
     warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", FutureWarning)
-    if args.threads is not None:
-        set_threads(args.threads)
-    device = pick_device(args.device)
-    dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    device, dev_name = setup(args.device, args.threads)
     print(
         f"bench_dmm: torch {torch.__version__}, device {device} ({dev_name}), "
         f"threads {torch.get_num_threads()}, n {args.n}, repeats {args.repeats}"

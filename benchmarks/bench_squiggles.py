@@ -30,10 +30,9 @@ from pathlib import Path
 import numpy as np
 import shapely
 import torch
-from _bench_common import table, timed
+from _bench_common import setup, table, timed
 
 from pipeline_lib import squiggles as sq
-from pipeline_lib.device import pick_device, set_threads
 
 
 def loop_curve(variant: str, z: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -189,10 +188,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
-    if args.threads is not None:
-        set_threads(args.threads)
-    device = pick_device(args.device)
-    dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    device, dev_name = setup(args.device, args.threads)
     print(
         f"bench_squiggles: torch {torch.__version__}, shapely {shapely.__version__} "
         f"(GEOS {shapely.geos_version_string}), device {device} ({dev_name}), threads "

@@ -178,45 +178,23 @@ def shell_gallery(store: xr.Dataset, shell: str, n_show: int, class_names=None):
     picked = picked[: max(1, int(n_show))]
     nrow = len(picked)
     fig, axes = plt.subplots(nrow, 4, figsize=(7.6, 2.15 * nrow + 0.6), squeeze=False)
+    # columns: (head, image var, prediction var, confidence var, distance var, its label)
+    columns = (
+        ("x", "image", "base_pred", "base_conf", None, ""),
+        ("H(x)", "shell_clean_z", "shell_clean_pred", "shell_clean_conf", "shell_clean_dist", "d"),
+        ("x_adv", "base_adv", "base_adv_pred", "base_adv_conf", "base_adv_linf", "|d|inf"),
+        ("H(x_adv)", "shell_adv_z", "shell_adv_pred", "shell_adv_conf", "shell_adv_dist", "d"),
+    )
     for r, i in enumerate(picked):
         y = label[i]
-
-        def title(head, pred, conf, extra=""):
-            return f"{head}{extra}\n{_cname(pred, class_names)} ({float(conf):.2f})"
-
-        _show(
-            axes[r, 0],
-            s.image.values[i],
-            title(f"x [{_cname(y, class_names)}]", s.base_pred.values[i], s.base_conf.values[i]),
-            s.base_pred.values[i] != y,
-        )
-        cp = s.shell_clean_pred.values[i]
-        _show(
-            axes[r, 1],
-            s.shell_clean_z.values[i],
-            title(
-                "H(x)", cp, s.shell_clean_conf.values[i], f", d={s.shell_clean_dist.values[i]:.3f}"
-            ),
-            cp != y,
-        )
-        ap = s.base_adv_pred.values[i]
-        _show(
-            axes[r, 2],
-            s.base_adv.values[i],
-            title(
-                "x_adv", ap, s.base_adv_conf.values[i], f", |d|inf={s.base_adv_linf.values[i]:.3f}"
-            ),
-            ap != y,
-        )
-        hp = s.shell_adv_pred.values[i]
-        _show(
-            axes[r, 3],
-            s.shell_adv_z.values[i],
-            title(
-                "H(x_adv)", hp, s.shell_adv_conf.values[i], f", d={s.shell_adv_dist.values[i]:.3f}"
-            ),
-            hp != y,
-        )
+        for c, (head, img, pred, conf, dist, dname) in enumerate(columns):
+            p = s[pred].values[i]
+            if dist is None:
+                head = f"{head} [{_cname(y, class_names)}]"
+            else:
+                head = f"{head}, {dname}={s[dist].values[i]:.3f}"
+            title = f"{head}\n{_cname(p, class_names)} ({float(s[conf].values[i]):.2f})"
+            _show(axes[r, c], s[img].values[i], title, p != y)
         axes[r, 0].set_ylabel(f"point {int(s.test_index.values[i])}", fontsize=7)
     head = f"{_sname(shell)} shell: "
     head += (

@@ -412,8 +412,17 @@ def shell(model: nn.Module, x: torch.Tensor, cfg: dict, *, batch: int = 64) -> S
 # ----------------------------------------------------------------------------- attacks
 
 
-def _bpda(model, x, y, cfg, eps, step_size, steps, restarts, generator, start, batch):
-    """:func:`bpda_attack`, also returning the shell's result on the returned x_adv."""
+_START_TOL = 1e-6  # float32 rounding of x0 + delta may exceed eps by an ulp
+
+
+def _bpda(
+    model, x, y, cfg, eps, step_size, steps, restarts, generator, start, batch, start_result=None
+):
+    """:func:`bpda_attack`, also returning the shell's result on the returned x_adv.
+
+    ``start_result``: the shell's result on ``start`` when the caller has it already
+    (the transfer evaluation); used for the first iterate instead of a second identical
+    shell call when ``start`` lies in the ball and the box (so it is not moved)."""
     cfg = check_shell_cfg(cfg)
     if not eps >= 0 or not step_size > 0 or steps < 0 or restarts < 1:
         raise ValueError(
@@ -434,14 +443,22 @@ def _bpda(model, x, y, cfg, eps, step_size, steps, restarts, generator, start, b
         idx = (~done).nonzero()[:, 0]
         if idx.numel() == 0:
             break
-        if r == 0:
-            cur = x0[idx].clone() if start is None else start.detach()[idx].to(x0)
+        first = None
+        if r == 0 and start is not None:
+            cur = start.detach()[idx].to(x0)
+            # the base attack's own point: in the ball up to its float32 rounding
+            inside = ((cur - x0[idx]).abs() <= eps + _START_TOL) & (cur >= 0.0) & (cur <= 1.0)
+            if bool(inside.all()):
+                first = start_result  # restart 0 covers every sample: same rows as start
+            else:
+                cur = project(cur, idx)
+        elif r == 0:
+            cur = x0[idx].clone()
         else:
             u = torch.rand(x0[idx].shape, generator=generator, device="cpu").to(x0)
-            cur = x0[idx] + (2 * u - 1) * eps
-        cur = project(cur, idx)
+            cur = project(x0[idx] + (2 * u - 1) * eps, idx)
         for it in range(steps + 1):
-            res = shell(model, cur, cfg, batch=batch)
+            res = first if it == 0 and first is not None else shell(model, cur, cfg, batch=batch)
             won = res.pred != y[idx]
             with torch.enable_grad():
                 z = res.z.clone().requires_grad_(it < steps)
@@ -706,6 +723,7 @@ def evaluate(
                 gens[i],
                 base.x_adv,
                 64,
+                start_result=adv,
             )
             out["adaptive_success"][i, sl] = np_(res.success)
             out["adaptive_adv"][i, sl] = np_(res.x_adv)
