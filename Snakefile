@@ -25,6 +25,7 @@ include: "rules/lowdim.smk"
 include: "rules/dmm.smk"
 include: "rules/tilting.smk"
 include: "rules/shells.smk"
+include: "rules/squiggles.smk"
 include: "rules/figures.smk"
 
 

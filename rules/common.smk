@@ -20,6 +20,10 @@ DMM_FIGURES = (
 TILT = config["tilting"]
 TILT_FIGURES = ("angle", "plane", "perturbation")
 SHELLS = config["shells"]
+SQ = config["squiggles"]
+SQ_VARIANTS = SQ["variants"]
+SQ_ANALYSIS = SQ["analysis_variants"]
+SQ_FIGURES = ("latent", "distance", "pixel", "decomposition", "errors")
 GPU = 0 if config["device"] == "cpu" else 1
 
 
@@ -33,6 +37,10 @@ wildcard_constraints:
     tilt_what="|".join(TILT_FIGURES),
     base="clean|linf_adv",
     shell="mcn|ncn",
+    sqv="taylor|sinenet",
+    split="train|test",
+    sigma=r"\d+(\.\d+)?",
+    sq_what="|".join(SQ_FIGURES),
 
 
 def grid_res(wildcards):
@@ -98,6 +106,13 @@ def figure_rules():
         for b in SHELLS["bases"]:
             for sh in SHELLS["shells"]:
                 figs[f"shells_{d}_{b}_{sh}_gallery"] = "figure_shells_gallery"
+    for v in SQ_VARIANTS:
+        figs[f"squiggles_{v}_examples"] = "figure_squiggles_examples"
+    if SQ_VARIANTS:
+        figs["squiggles_generalization"] = "figure_squiggles_generalization"
+    for v in SQ_ANALYSIS:
+        for what in SQ_FIGURES:
+            figs[f"squiggles_{v}_{what}"] = "figure_squiggles"
     return figs
 
 
@@ -172,6 +187,7 @@ def metric_files():
         + [f"{RES}/dmm/{d}/metrics.json" for d in DMM["datasets"]]
         + [f"{RES}/tilting/metrics.json"]
         + [f"{RES}/shells/{d}/metrics.json" for d in SHELLS["datasets"]]
+        + ([f"{RES}/squiggles/metrics.json"] if SQ_VARIANTS else [])
     )
 
 
@@ -209,3 +225,75 @@ def shells_model(w):
     ):
         return dmm_run(d, "clean", seed, "model.pt")
     return shells_run(d, w.base, seed, "model.pt")
+
+
+def sq_sigma(s):
+    """Path form of a noise level: 0.0 -> '0', 0.08 -> '0.08'."""
+    return f"{float(s):g}"
+
+
+SQ_SIGMAS = [sq_sigma(s) for s in SQ["noise_sigmas"]]
+
+
+def sq_data(variant, split):
+    return f"{RES}/squiggles/data/{variant}-{split}.zarr"
+
+
+def sq_run(variant, sigma, seed, name):
+    """A per-model file: model.pt, training.zarr, pixel.zarr."""
+    return f"{RES}/squiggles/{variant}/sigma{sigma}/seed{seed}/{name}"
+
+
+def sq_seed_run(variant, seed, name):
+    """A per-seed file of an analysis variant: latent, distance, decomposition stores."""
+    return f"{RES}/squiggles/{variant}/seed{seed}/{name}"
+
+
+def sq_model_sigmas(variant):
+    """Noise levels trained for a variant: all for analysis variants, else only 0."""
+    return SQ_SIGMAS if variant in SQ_ANALYSIS else [sq_sigma(0.0)]
+
+
+def sq_trainings():
+    """Every training store, variant-major, then sigma, then seed."""
+    return [
+        sq_run(v, s, seed, "training.zarr")
+        for v in SQ_VARIANTS
+        for s in sq_model_sigmas(v)
+        for seed in SQ["seeds"]
+    ]
+
+
+def sq_other(variant):
+    return "taylor" if variant == "sinenet" else "sinenet"
+
+
+def sq_analysis_inputs(variant):
+    """The stores of one analysis variant, by kind, seed-major within each kind."""
+    seeds = SQ["seeds"]
+    return {
+        "latent": [sq_seed_run(variant, s, "latent.zarr") for s in seeds],
+        "distance": [sq_seed_run(variant, s, "distance.zarr") for s in seeds],
+        "pixel": [
+            sq_run(variant, g, s, "pixel.zarr") for g in SQ_SIGMAS for s in seeds
+        ],
+        "decomposition": [sq_seed_run(variant, s, "decomposition.zarr") for s in seeds],
+    }
+
+
+def sq_figure_inputs(w):
+    """Only the stores one Squiggles figure draws (the first seed for galleries)."""
+    a, s0 = sq_analysis_inputs(w.sqv), SQ["seeds"][0]
+    first = {
+        "training": sq_run(w.sqv, "0", s0, "training.zarr"),
+        "latent_first": sq_seed_run(w.sqv, s0, "latent.zarr"),
+        "pixel_first": [sq_run(w.sqv, g, s0, "pixel.zarr") for g in SQ_SIGMAS],
+    }
+    data = {"data": sq_data(w.sqv, "test")}
+    return {
+        "latent": {"latent": a["latent"]},
+        "distance": {k: a[k] for k in ("distance", "latent", "pixel")},
+        "pixel": {"pixel": a["pixel"]},
+        "decomposition": {"decomposition": a["decomposition"][:1], **data},
+        "errors": {**first, **data},
+    }[w.sq_what]

@@ -209,6 +209,58 @@ rule figure_shells_gallery:
         "../scripts/figure_shells_gallery.py"
 
 
+rule figure_squiggles_examples:
+    input:
+        sq_data("{sqv}", "test"),
+    output:
+        f"{FIG}/squiggles_{{sqv}}_examples.png",
+    log:
+        "logs/figures/squiggles_{sqv}_examples.log",
+    benchmark:
+        f"{RES}/benchmarks/figures/squiggles_{{sqv}}_examples.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        n=SQ["gallery_size"],
+        seed=SQ["data_seed"],
+    script:
+        "../scripts/figure_squiggles_examples.py"
+
+
+rule figure_squiggles_generalization:
+    input:
+        sq_trainings(),
+    output:
+        f"{FIG}/squiggles_generalization.png",
+    log:
+        "logs/figures/squiggles_generalization.log",
+    benchmark:
+        f"{RES}/benchmarks/figures/squiggles_generalization.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/figure_squiggles_generalization.py"
+
+
+rule figure_squiggles:
+    input:
+        unpack(sq_figure_inputs),
+    output:
+        f"{FIG}/squiggles_{{sqv}}_{{sq_what}}.png",
+    log:
+        "logs/figures/squiggles_{sqv}_{sq_what}.log",
+    benchmark:
+        f"{RES}/benchmarks/figures/squiggles_{{sqv}}_{{sq_what}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        sigmas=SQ_SIGMAS,
+        seeds=SQ["seeds"],
+        n=SQ["gallery_size"],
+    script:
+        "../scripts/figure_squiggles.py"
+
+
 rule gallery:
     input:
         figures=[f"{FIG}/{name}.png" for name in figure_names()],

@@ -146,6 +146,72 @@ SHELLS_GALLERY_CAPTION = (
 )
 
 
+SQUIGGLES_CAPTIONS = {
+    "examples": (
+        "Squiggles Fig. 1 (SineNet) / Fig. 20 (Taylor): random test curves of each class, "
+        "the computed self-intersection marked (Fig. 27); the title gives the label shares "
+        "(Table 4)."
+    ),
+    "generalization": (
+        "Squiggles Table 6: accuracy and ROC-AUC of the sigma-0 models within and across "
+        "variants, and test accuracy per epoch of every classifier (noise-trained included)."
+    ),
+    "latent": (
+        "Squiggles Fig. 9: latent-space (on-manifold) L2 PGD on the sigma-0 model, 100 "
+        "steps of eps/25 by default: accuracy against the true label recomputed after the "
+        "attack, and the fraction of curves whose true label did not change, per eps."
+    ),
+    "distance": (
+        "Squiggles Fig. 8 a-c: cumulative fraction of attacked test curves within a latent "
+        "distance of the true decision boundary (smallest eps at which the attack steered "
+        "by the other variant's model flips the true label), for all curves, misclassified "
+        "curves and adversarial errors of (a) the latent attack, (b) pixel PGD on the "
+        "sigma-0 model and (c) pixel PGD on the noise-trained model."
+    ),
+    "pixel": (
+        "Squiggles Fig. 10: accuracy under pixel-space L2 PGD (solid) and under Gaussian "
+        "noise of the same L2 norm (dashed) for models trained with each pixel-noise sigma; "
+        "dotted line: the focus eps."
+    ),
+    "decomposition": (
+        "Squiggles Fig. 11: attack vectors (latent attack rendered in pixel space, pixel "
+        "PGD on each model) split into their component in the tangent space of the curve "
+        "manifold (through the generator's Jacobian) and the rest; bottom: on-manifold "
+        "share against a random subspace of equal rank."
+    ),
+    "errors": (
+        "Squiggles Fig. 7 a-d: generalization errors of the sigma-0 model, latent-space "
+        "errors that keep the true label, pixel-space errors of the sigma-0 and of the "
+        "noise-trained model; self-intersections marked."
+    ),
+}
+SQUIGGLES_KEY_METRICS = {
+    "examples": [r"_self_intersecting_fraction$"],
+    "generalization": [r"/(test|cross_\w+)_(accuracy|roc_auc)$"],
+    "latent": [r"/latent_(best_eps|min_accuracy|unchanged_at_best|accuracy_monotone)$"],
+    "distance": [r"/distance_\w+_(below_min_eps|median)$"],
+    "pixel": [r"/pixel_(pgd|noise)_accuracy_at_focus$", r"/noise_training_explained_fraction$"],
+    "decomposition": [
+        r"_on_manifold_share_median$",
+        r"_random_subspace_share_median$",
+        r"_(on|off)_component_fools$",
+        r"/tangent_rank_median$",
+    ],
+    "errors": [r"-sigma[\d.]+/test_accuracy$", r"/pixel_pgd_accuracy_at_focus$"],
+}
+
+
+def _squiggles_name(name: str) -> tuple[str, str] | None:
+    """``squiggles_<variant>_<what>`` / ``squiggles_generalization`` -> (variant, what)."""
+    if name == "squiggles_generalization":
+        return "", "generalization"
+    if name.startswith("squiggles_"):
+        parts = name[len("squiggles_") :].split("_", 1)
+        if len(parts) == 2 and parts[1] in SQUIGGLES_CAPTIONS:
+            return parts[0], parts[1]
+    return None
+
+
 def _dmm_name(name: str) -> tuple[str, str] | None:
     """``dmm_<dataset>_<what>`` -> (dataset, what) for the natural-image DMM figures."""
     for what in DMM_CAPTIONS:
@@ -180,6 +246,9 @@ def caption_for(name: str) -> str:
         if base == "adv":  # linf_adv splits in two
             ds, base = ds.rsplit("_", 1)[0], "linf_adv"
         return f"{ds}, {base} base, {shell.upper()} shell: {SHELLS_GALLERY_CAPTION}"
+    sq = _squiggles_name(name)
+    if sq is not None:
+        return f"{sq[0]}: {SQUIGGLES_CAPTIONS[sq[1]]}" if sq[0] else SQUIGGLES_CAPTIONS[sq[1]]
     if name.startswith("data_") and name.endswith("_samples"):
         ds = name[len("data_") : -len("_samples")]
         return f"Random training images per class of the prepared {ds} subset (data check)."
@@ -234,6 +303,12 @@ def key_metrics(name: str, metrics: dict) -> list[tuple[str, str]]:
         ds = name[len("shells_") : -len("_success")]
         pat = re.compile(r"/(base_attack_success_rate|\w+_(transfer|adaptive)_success_rate)$")
         keys = [k for k in metrics if k.startswith(f"shells/{ds}-") and pat.search(k)]
+    elif _squiggles_name(name) is not None:
+        v, what = _squiggles_name(name)
+        pats = [re.compile(p) for p in SQUIGGLES_KEY_METRICS[what]]
+        keys = [
+            k for k in metrics if k.startswith(f"squiggles/{v}") and any(p.search(k) for p in pats)
+        ]
     else:
         keys = []
     return [(k, _fmt(metrics[k])) for k in sorted(keys)]

@@ -129,7 +129,51 @@ class VGGAutoencoder(nn.Module):
         return self.decode(self.encode(x))
 
 
+class SquiggleCNN(nn.Module):
+    """CPU-sized classifier for Squiggles images: ``blocks`` stages of two 3x3 conv +
+    batch norm + ReLU layers and a 2x2 max pool, widths ``width * 2**stage``, then a
+    global max pool (a self-intersection can be anywhere in the image) and a linear head."""
+
+    def __init__(self, in_shape=(1, 60, 60), n_classes=2, width=8, blocks=3):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = in_shape[0]
+        for b in range(blocks):
+            o = width * 2**b
+            layers += [
+                nn.Conv2d(c, o, 3, padding=1),
+                nn.BatchNorm2d(o),
+                nn.ReLU(),
+                nn.Conv2d(o, o, 3, padding=1),
+                nn.BatchNorm2d(o),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
+            c = o
+        self.features = nn.Sequential(*layers, nn.AdaptiveMaxPool2d(1), nn.Flatten())
+        self.head = nn.Linear(c, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class ResNet34Gray(nn.Module):
+    """torchvision's ResNet-34 (Squiggles Sec. 4.1) with a one-channel first conv."""
+
+    def __init__(self, in_shape=(1, 60, 60), n_classes=2):
+        super().__init__()
+        from torchvision.models import resnet34
+
+        self.net = resnet34(weights=None, num_classes=n_classes)
+        self.net.conv1 = nn.Conv2d(in_shape[0], 64, 7, stride=2, padding=3, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
 MODELS: dict[str, type[nn.Module]] = {
+    "squiggle_cnn": SquiggleCNN,
+    "resnet34_gray": ResNet34Gray,
     "mlp_classifier": MLPClassifier,
     "small_convnet": SmallConvNet,
     "mlp_autoencoder": MLPAutoencoder,

@@ -1,0 +1,39 @@
+"""Rule squiggles_summary: headline numbers of the Squiggles study (Tables 4, 6; Fig. 8-11)."""
+
+from pipeline_lib.metrics import write_json
+from pipeline_lib.runtime import rule_context
+from pipeline_lib.squiggle_experiments import squiggle_metrics
+from pipeline_lib.zarr_io import open_store
+
+smk = snakemake  # noqa: F821
+with rule_context(smk) as log:
+    p = smk.params
+    datas = [open_store(f, load=False) for f in smk.input.data]
+    trainings = [open_store(f) for f in smk.input.trainings]
+    stores = [open_store(f) for f in smk.input.analysis]
+    analysis = {}
+    for v in p.analysis:
+        mine = [s for s in stores if s.attrs["variant"] == v]
+        kinds = {"latent": "latent", "distance": "distance", "decomposition": "decomposition"}
+        a = {
+            k: sorted(
+                (s for s in mine if s.attrs["store_kind"] == kind),
+                key=lambda s: s.attrs["seed"],
+            )
+            for k, kind in kinds.items()
+        }
+        a["pixel"] = {
+            g: sorted(
+                (
+                    s
+                    for s in mine
+                    if s.attrs["store_kind"] == "pixel" and f"{s.attrs['sigma']:g}" == g
+                ),
+                key=lambda s: s.attrs["seed"],
+            )
+            for g in p.sigmas
+        }
+        analysis[v] = a
+    metrics = squiggle_metrics(datas, trainings, analysis)
+    write_json(metrics, smk.output[0])
+    log.info("%d metrics", len(metrics))

@@ -1,0 +1,786 @@
+"""Experiments of the Squiggles study (Kindermans & Staats, Sec. 3-4): classifiers
+trained with optional Gaussian pixel noise, within/cross-variant generalization
+(Table 6), latent-space (on-manifold) PGD with the true label recomputed (Fig. 9),
+the distance to the true decision boundary steered by a navigator model (Sec. 3,
+Fig. 8), pixel-space PGD against a Gaussian-noise attack of equal L2 norm (Fig. 10)
+and the on/off-manifold decomposition of attack vectors through the generator's
+Jacobian (Fig. 11).
+
+Choices where the paper leaves room (each also in the README):
+
+* Latent PGD is plain L2 PGD (CleverHans style: no random start, no early stop,
+  ``steps`` iterations of ``eps / step_ratio`` along the normalised gradient of the
+  model's cross-entropy, projected onto the eps-ball around the clean latent). Taylor
+  latents are also clipped to their prior's support [-1, 1] (leaving it leaves the
+  data distribution); SineNet latents are unbounded (phase is periodic, a, b, omega
+  Gaussian).
+* Distance to the true boundary: the navigator model (trained on the other variant)
+  is attacked towards the opposite of the sample's true label at every eps of the
+  grid; the distance is the smallest eps whose final iterate has a different true
+  label (inf when none does). A sample whose label flips at some eps is not attacked
+  at larger eps (its minimum is already known).
+* Pixel attacks are not clipped to [0, 1]: the paper's noise training is unclipped
+  (its "expected l2 norm 4.8" of sigma = 0.08 noise on 3600 pixels), so both the
+  PGD and the Gaussian-noise attack perturb the image as a vector in R^(n*n), with
+  exactly norm eps for the noise. PGD uses the project's greedy PGD (a sample stops
+  when misclassified, which does not change which samples can be fooled).
+* Gaussian-noise attack: ``draws`` directions ``u ~ N(0, I)`` rescaled to norm eps;
+  the reported accuracy is the mean over draws (the accuracy under random noise of
+  that norm), with also the fraction of samples that at least one draw fools.
+* Tangent space of the image manifold at ``x = decode(z)``: the column space of the
+  decoder Jacobian ``d decode / d z`` (forward mode), truncated to the singular values
+  above ``rtol`` times the largest: the decoder is rank-deficient by construction
+  (0.8-extent rescale) and SineNet's is numerically low-rank. The on-manifold share
+  of an attack vector ``d`` is ``|U^T d|^2 / |d|^2``; the control is the share of
+  ``d`` in a random subspace of the same rank (expected rank / n^2).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import xarray as xr
+from scipy.stats import rankdata
+from torch import nn
+from torch.func import jacfwd
+
+from . import squiggles as sq
+from .attacks import pgd
+from .models import build_model
+from .training import check_finite
+from .zarr_io import var
+
+ARCHS = {"cnn": "squiggle_cnn", "resnet34": "resnet34_gray"}
+BIG = 1e6  # "no box" for the project's PGD
+
+
+def _progress(iterable, total: int, desc: str):
+    """tqdm progress bar into stderr (the rule's log under Snakemake)."""
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, mininterval=5.0, ascii=True)
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def build_classifier(cfg: dict, resolution: int) -> tuple[nn.Module, str, dict]:
+    """The configured classifier for ``resolution`` x ``resolution`` images, 2 classes."""
+    kind = ARCHS[cfg["arch"]]
+    kwargs: dict = {"in_shape": (1, int(resolution), int(resolution)), "n_classes": 2}
+    if cfg["arch"] == "cnn":
+        kwargs.update(width=int(cfg["width"]), blocks=int(cfg["blocks"]))
+    return build_model(kind, **kwargs), kind, kwargs
+
+
+def train_classifier(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    noise_sigma: float,
+    seed: int,
+    name: str = "classifier",
+    evaluate: Callable[[nn.Module], dict] | None = None,
+    log: Callable[[str], None] = print,
+) -> xr.Dataset:
+    """Adam (beta 0.9 / 0.999, eps 1e-8, Table 5) with cosine decay of the learning rate
+    to 0 over all steps; every batch gets fresh Gaussian pixel noise of std
+    ``noise_sigma`` (unclipped, Sec. 4.6) when it is > 0. ``evaluate(model)`` runs
+    after every epoch (e.g. test accuracy). Returns the per-epoch history."""
+    dev = next(model.parameters()).device
+    n = x.shape[0]
+    per_epoch = math.ceil(n / batch_size)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs * per_epoch))
+    shuffle = torch.Generator().manual_seed(seed)
+    noise = torch.Generator().manual_seed(seed + 1_000_003)
+    hist: dict[str, list[float]] = {"loss": [], "lr": []}
+    evals: dict[str, list[float]] = {}
+    for epoch in range(1, epochs + 1):
+        model.train()
+        perm = torch.randperm(n, generator=shuffle)
+        total = 0.0
+        bar = _progress(range(0, n, batch_size), per_epoch, f"{name} epoch {epoch}/{epochs}")
+        for s in bar:
+            idx = perm[s : s + batch_size]
+            xb = x[idx]
+            if noise_sigma > 0:
+                xb = xb + noise_sigma * torch.randn(xb.shape, generator=noise)
+            loss = nn.functional.cross_entropy(model(xb.to(dev)), y[idx].to(dev))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        mean = total / n
+        check_finite(mean, name, epoch)
+        hist["loss"].append(mean)
+        hist["lr"].append(sched.get_last_lr()[0])
+        model.eval()
+        stats = evaluate(model) if evaluate is not None else {}
+        for k, v in stats.items():
+            evals.setdefault(k, []).append(float(v))
+        log(
+            f"{name} epoch {epoch}: loss {mean:.4f} "
+            + " ".join(f"{k} {v:.4f}" for k, v in stats.items())
+        )
+    model.eval()
+    data = {
+        "loss": var(np.array(hist["loss"]), ("epoch",), "mean training cross-entropy"),
+        "lr": var(np.array(hist["lr"]), ("epoch",), "learning rate at the end of the epoch"),
+    }
+    for k, v in evals.items():
+        data[k] = var(np.array(v), ("epoch",), f"{k} after the epoch")
+    return xr.Dataset(data, coords={"epoch": np.arange(1, epochs + 1)})
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, x: torch.Tensor, batch: int = 500) -> np.ndarray:
+    """P(label 1 = self-intersecting) for every image (model in eval mode)."""
+    model.eval()
+    dev = next(model.parameters()).device
+    out = [
+        model(x[i : i + batch].to(dev)).softmax(1)[:, 1].cpu() for i in range(0, x.shape[0], batch)
+    ]
+    return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
+
+
+def roc_auc(y, score) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties count 1/2); NaN with one class."""
+    y = np.asarray(y).astype(bool)
+    score = np.asarray(score, dtype=np.float64)
+    n1, n0 = int(y.sum()), int((~y).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def generalization(model: nn.Module, tests: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict:
+    """Accuracy and ROC-AUC of one model on each variant's test set (Table 6)."""
+    out = {}
+    for v, (x, y) in tests.items():
+        p = predict_proba(model, x)
+        out[v] = {
+            "accuracy": float(((p > 0.5).astype(int) == y.numpy()).mean()),
+            "roc_auc": roc_auc(y.numpy(), p),
+            "proba": p,
+        }
+    return out
+
+
+# ----------------------------------------------------------------------------- latent PGD
+
+
+def latent_box(variant: str) -> tuple[float, float] | None:
+    """The prior's support to clip latents to: Taylor [-1, 1]; SineNet unbounded."""
+    return (-1.0, 1.0) if variant == "taylor" else None
+
+
+def latent_pgd(
+    model: nn.Module,
+    variant: str,
+    z: torch.Tensor,
+    target: torch.Tensor,
+    eps: torch.Tensor,
+    *,
+    steps: int,
+    step_ratio: float,
+    resolution: int,
+    towards: bool = False,
+) -> torch.Tensor:
+    """L2 PGD in latent space through the exact decoder (see the module docstring).
+
+    ``eps`` is per sample. ``towards=False`` ascends the model's cross-entropy of label
+    ``target`` (untargeted attack on the true label); ``towards=True`` descends it (a
+    targeted attack towards ``target``). Returns the final latents (no early stop)."""
+    dev = next(model.parameters()).device
+    z0 = z.detach().to(dev)
+    eps = eps.to(z0)
+    step = (eps / step_ratio)[:, None]
+    target = target.to(dev)
+    box = latent_box(variant)
+    sign = -1.0 if towards else 1.0
+    d = torch.zeros_like(z0)
+    for _ in range(steps):
+        d.requires_grad_(True)
+        img = sq.decode(variant, z0 + d, resolution)
+        loss = sign * nn.functional.cross_entropy(model(img), target, reduction="sum")
+        (g,) = torch.autograd.grad(loss, d)
+        with torch.no_grad():
+            gn = g.norm(dim=1, keepdim=True).clamp_min(1e-12)
+            d = d.detach() + step * g / gn
+            dn = d.norm(dim=1, keepdim=True).clamp_min(1e-12)
+            d = d * torch.clamp(eps[:, None] / dn, max=1.0)
+            if box is not None:
+                d = (z0 + d).clamp(*box) - z0
+    return (z0 + d.detach()).cpu()
+
+
+@torch.no_grad()
+def true_labels(variant: str, z: torch.Tensor) -> np.ndarray:
+    """Recompute the ground-truth label of latents (Sec. 4.4)."""
+    return sq.labels(sq.curve_points(variant, z.float().cpu()).numpy())
+
+
+def _eps_batches(n: int, n_eps: int, batch: int):
+    """Flat (sample, eps) index pairs in chunks of ``batch``."""
+    flat = np.arange(n * n_eps)
+    for s in range(0, flat.size, batch):
+        f = flat[s : s + batch]
+        yield f, f // n_eps, f % n_eps
+
+
+def latent_attack(
+    model: nn.Module,
+    variant: str,
+    z: torch.Tensor,
+    y: torch.Tensor,
+    eps_grid,
+    *,
+    steps: int,
+    step_ratio: float,
+    resolution: int,
+    batch: int = 256,
+) -> xr.Dataset:
+    """Fig. 9: untargeted latent PGD on ``model`` at every eps of the grid; the true
+    label of each attacked latent is recomputed."""
+    eps_grid = np.asarray(eps_grid, dtype=np.float64)
+    n, ne = z.shape[0], eps_grid.size
+    dev = next(model.parameters()).device
+    z_adv = np.zeros((n, ne, z.shape[1]), np.float32)
+    pred = np.zeros((n, ne), np.int8)
+    bar = _progress(_eps_batches(n, ne, batch), math.ceil(n * ne / batch), "latent PGD")
+    for _, i, e in bar:
+        it = torch.as_tensor(i)
+        za = latent_pgd(
+            model,
+            variant,
+            z[it],
+            y[it],
+            torch.as_tensor(eps_grid[e], dtype=z.dtype),
+            steps=steps,
+            step_ratio=step_ratio,
+            resolution=resolution,
+        )
+        with torch.no_grad():
+            pred[i, e] = model(sq.decode(variant, za.to(dev), resolution)).argmax(1).cpu().numpy()
+        z_adv[i, e] = za.numpy()
+    true = true_labels(variant, torch.as_tensor(z_adv.reshape(n * ne, -1))).reshape(n, ne)
+    with torch.no_grad():
+        clean = predict_proba(model, sq.decode(variant, z, resolution))
+    dz = np.linalg.norm(z_adv - z.numpy()[:, None], axis=2)
+    return xr.Dataset(
+        {
+            "label": var(y.numpy().astype(np.int8), ("sample",), "true label of the clean sample"),
+            "clean_proba": var(clean, ("sample",), "model P(self-intersecting) on the clean image"),
+            "pred_adv": var(pred, ("sample", "eps"), "model prediction after the latent attack"),
+            "label_adv": var(
+                true.astype(np.int8), ("sample", "eps"), "true label recomputed after the attack"
+            ),
+            "latent_adv": var(z_adv, ("sample", "eps", "latent_dim"), "attacked latent code"),
+            "latent_norm": var(
+                dz.astype(np.float32), ("sample", "eps"), "L2 norm of the latent perturbation"
+            ),
+        },
+        coords={"eps": eps_grid},
+        attrs={
+            "store_kind": "latent",
+            "variant": variant,
+            "steps": steps,
+            "step_ratio": step_ratio,
+        },
+    )
+
+
+def latent_curves(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """Fig. 9 per eps: accuracy against the recomputed label, the fraction of unchanged
+    true labels, and the rate of adversarial errors (correct on the clean image, wrong
+    after the attack against the recomputed label)."""
+    y = ds["label"].values[:, None]
+    pred, lab = ds["pred_adv"].values, ds["label_adv"].values
+    clean_ok = ((ds["clean_proba"].values > 0.5).astype(int) == ds["label"].values)[:, None]
+    return {
+        "accuracy": (pred == lab).mean(0),
+        "unchanged": (lab == y).mean(0),
+        "adversarial_error": (clean_ok & (pred != lab)).mean(0),
+        "error_same_label": (clean_ok & (pred != lab) & (lab == y)).mean(0),
+    }
+
+
+def boundary_distance(
+    navigator: nn.Module,
+    variant: str,
+    z: torch.Tensor,
+    y: torch.Tensor,
+    eps_grid,
+    *,
+    steps: int,
+    step_ratio: float,
+    resolution: int,
+    batch: int = 256,
+) -> xr.Dataset:
+    """Sec. 3: upper bound on the latent L2 distance to the true decision boundary,
+    the smallest eps of the grid at which the navigator-steered attack towards the
+    other label flips the true label (inf when none does)."""
+    eps_grid = np.sort(np.asarray(eps_grid, dtype=np.float64))
+    n = z.shape[0]
+    flipped = np.zeros((n, eps_grid.size), dtype=bool)
+    attacked = np.zeros((n, eps_grid.size), dtype=bool)
+    active = np.ones(n, dtype=bool)
+    other = 1 - y
+    for e, eps in enumerate(_progress(eps_grid, eps_grid.size, "distance (eps grid)")):
+        idx = np.nonzero(active)[0]
+        for s in range(0, idx.size, batch):
+            b = torch.as_tensor(idx[s : s + batch])
+            za = latent_pgd(
+                navigator,
+                variant,
+                z[b],
+                other[b],
+                torch.full((b.numel(),), eps, dtype=z.dtype),
+                steps=steps,
+                step_ratio=step_ratio,
+                resolution=resolution,
+                towards=True,
+            )
+            flipped[b.numpy(), e] = true_labels(variant, za) != y[b].numpy()
+        attacked[idx, e] = True
+        active &= ~flipped[:, e]
+    first = np.where(flipped.any(1), eps_grid[flipped.argmax(1)], np.inf)
+    return xr.Dataset(
+        {
+            "label": var(y.numpy().astype(np.int8), ("sample",), "true label of the clean sample"),
+            "flipped": var(
+                flipped,
+                ("sample", "eps"),
+                "the navigator-steered latent attack flipped the true label",
+            ),
+            "attacked": var(
+                attacked,
+                ("sample", "eps"),
+                "attacked at this eps (not yet flipped at a smaller one)",
+            ),
+            "distance": var(
+                first,
+                ("sample",),
+                "smallest eps of the grid that flips the true label "
+                "(upper bound on the latent L2 distance to the true boundary; inf: none)",
+                units="latent L2",
+            ),
+        },
+        coords={"eps": eps_grid},
+        attrs={
+            "store_kind": "distance",
+            "variant": variant,
+            "steps": steps,
+            "step_ratio": step_ratio,
+        },
+    )
+
+
+# ----------------------------------------------------------------------------- pixel attacks
+
+
+def noise_attack(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps_grid,
+    draws: int,
+    seed: int,
+    batch: int = 1000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-noise attack: ``draws`` random directions of norm eps per sample and eps.
+    Returns (correct fraction over draws, fooled by at least one draw), (sample, eps)."""
+    eps_grid = np.asarray(eps_grid, dtype=np.float64)
+    gen = torch.Generator().manual_seed(seed)
+    dev = next(model.parameters()).device
+    n = x.shape[0]
+    acc = np.zeros((n, eps_grid.size))
+    fooled = np.zeros((n, eps_grid.size), dtype=bool)
+    with torch.no_grad():
+        for e, eps in enumerate(eps_grid):
+            for _ in range(draws):
+                u = torch.randn(x.shape, generator=gen)
+                u = u * (eps / u.flatten(1).norm(dim=1).clamp_min(1e-12)).reshape(-1, 1, 1, 1)
+                pred = torch.cat(
+                    [
+                        model((x[s : s + batch] + u[s : s + batch]).to(dev)).argmax(1).cpu()
+                        for s in range(0, n, batch)
+                    ]
+                )
+                ok = (pred == y).numpy()
+                acc[:, e] += ok / draws
+                fooled[:, e] |= ~ok
+    return acc, fooled
+
+
+def pixel_attack(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps_grid,
+    *,
+    steps: int,
+    step_ratio: float,
+    focus_eps: float,
+    noise_draws: int,
+    seed: int,
+    batch: int = 500,
+) -> xr.Dataset:
+    """Fig. 10: L2 PGD (greedy, unclipped) and the Gaussian-noise attack at every eps;
+    the PGD images at ``focus_eps`` are kept for galleries and the decomposition."""
+    eps_grid = np.asarray(eps_grid, dtype=np.float64)
+    if not np.isclose(eps_grid, focus_eps).any():
+        raise ValueError(
+            f"focus_eps {focus_eps} must be one of the pixel eps grid {eps_grid.tolist()}"
+        )
+    fe = int(np.argmin(np.abs(eps_grid - focus_eps)))
+    n, ne = x.shape[0], eps_grid.size
+    dev = next(model.parameters()).device
+    success = np.zeros((n, ne), dtype=bool)
+    norms = np.zeros((n, ne), np.float32)
+    x_focus = x.clone().numpy()
+    bar = _progress(_eps_batches(n, ne, batch), math.ceil(n * ne / batch), "pixel PGD")
+    for _, i, e in bar:
+        eps = torch.as_tensor(eps_grid[e], dtype=x.dtype)
+        res = pgd(
+            model,
+            x[i].to(dev),
+            y[i].to(dev),
+            norm="l2",
+            eps=eps.to(dev),
+            step_size=(eps / step_ratio).to(dev),
+            steps=steps,
+            early_stop=True,
+            box=(-BIG, BIG),
+        )
+        success[i, e] = res.success.cpu().numpy()
+        norms[i, e] = res.norm.cpu().numpy()
+        sel = e == fe
+        if sel.any():
+            x_focus[i[sel]] = res.x_adv[torch.as_tensor(sel).to(dev)].cpu().numpy()
+    noise_acc, noise_fooled = noise_attack(model, x, y, eps_grid, noise_draws, seed)
+    clean = predict_proba(model, x)
+    return xr.Dataset(
+        {
+            "label": var(y.numpy().astype(np.int8), ("sample",), "true label"),
+            "clean_proba": var(clean, ("sample",), "model P(self-intersecting) on the clean image"),
+            "pgd_success": var(
+                success, ("sample", "eps"), "L2 PGD found a misclassified image within eps"
+            ),
+            "pgd_norm": var(norms, ("sample", "eps"), "L2 norm of the PGD perturbation"),
+            "noise_accuracy": var(
+                noise_acc.astype(np.float32),
+                ("sample", "eps"),
+                "fraction of Gaussian-noise draws of norm eps classified correctly",
+            ),
+            "noise_fooled": var(
+                noise_fooled,
+                ("sample", "eps"),
+                "at least one noise draw of norm eps fools the model",
+            ),
+            "x_adv_focus": var(
+                x_focus.astype(np.float32),
+                ("sample", "channel", "row", "col"),
+                "PGD image at the focus eps (the clean image where PGD did not run)",
+            ),
+        },
+        coords={"eps": eps_grid},
+        attrs={
+            "store_kind": "pixel",
+            "focus_eps": float(eps_grid[fe]),
+            "noise_draws": int(noise_draws),
+            "steps": steps,
+            "step_ratio": step_ratio,
+        },
+    )
+
+
+def pixel_curves(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """Fig. 10 per eps: accuracy under PGD and under Gaussian noise of equal norm."""
+    return {
+        "pgd_accuracy": 1.0 - ds["pgd_success"].values.mean(0),
+        "noise_accuracy": ds["noise_accuracy"].values.mean(0),
+        "noise_any_accuracy": 1.0 - ds["noise_fooled"].values.mean(0),
+    }
+
+
+# ----------------------------------------------------------------------------- decomposition
+
+
+def tangent_basis(
+    variant: str, z: torch.Tensor, resolution: int, rtol: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Orthonormal basis (n^2, r) of the image manifold's tangent space at decode(z),
+    truncated at singular values > rtol * max (float64), and all singular values.
+
+    The decoder Jacobian factors as ``J = J_render (n^2 x 2P) @ J_points (2P x d)``;
+    with ``J_render = Q R`` (thin QR) the SVD of ``J`` is ``(Q U') S V'^T`` where
+    ``U' S V'^T`` is the SVD of the small ``R @ J_points`` (exact, and far cheaper than
+    an SVD of the n^2 x d Jacobian when d is large, e.g. SineNet's 1200)."""
+    z64 = z.detach().to(torch.float64)
+    pts = sq.curve_points(variant, z64[None])[0]
+
+    def points(c: torch.Tensor) -> torch.Tensor:
+        return sq.curve_points(variant, c[None])[0].reshape(-1)
+
+    def image(p: torch.Tensor) -> torch.Tensor:
+        return sq.render(p.reshape(1, -1, 2), resolution).reshape(-1)
+
+    j_pts = jacfwd(points)(z64)  # (2P, d)
+    j_img = jacfwd(image)(pts.reshape(-1))  # (n^2, 2P)
+    q, r = torch.linalg.qr(j_img)
+    u, s, _ = torch.linalg.svd(r @ j_pts, full_matrices=False)
+    k = int((s > rtol * s[0]).sum()) if s.numel() and s[0] > 0 else 0
+    return q @ u[:, :k], s
+
+
+def decompose(
+    models: dict[str, nn.Module],
+    variant: str,
+    z: torch.Tensor,
+    x: torch.Tensor,
+    deltas: dict[str, torch.Tensor],
+    *,
+    resolution: int,
+    rtol: float,
+    seed: int,
+    labels: torch.Tensor | None = None,
+) -> xr.Dataset:
+    """Fig. 11: split each attack vector into its component in the tangent space of the
+    image manifold at the clean image and the rest; the model's prediction on x + on and
+    x + off (``models[name]`` is the model that attack ``name`` was made against); the
+    share of a random subspace of equal rank as the control."""
+    n, feat = x.shape[0], x[0].numel()
+    names = list(deltas)
+    gen = torch.Generator().manual_seed(seed)
+    on_share = np.full((n, len(names)), np.nan)
+    rand_share = np.full((n, len(names)), np.nan)
+    on_img = np.zeros((n, len(names), *x.shape[1:]), np.float32)
+    ranks = np.zeros(n, np.int32)
+    for i in _progress(range(n), n, "tangent bases"):
+        basis, _ = tangent_basis(variant, z[i], resolution, rtol)
+        ranks[i] = basis.shape[1]
+        q, _ = torch.linalg.qr(
+            torch.randn(feat, max(1, ranks[i]), generator=gen, dtype=torch.float64)
+        )
+        q = q[:, : ranks[i]]
+        for j, name in enumerate(names):
+            d = deltas[name][i].reshape(-1).to(torch.float64)
+            dn2 = float(d @ d)
+            on = basis @ (basis.T @ d)
+            on_img[i, j] = on.reshape(x.shape[1:]).float().numpy()
+            if dn2 > 0:
+                on_share[i, j] = float(on @ on) / dn2
+                rand_share[i, j] = float((q.T @ d).pow(2).sum()) / dn2
+    on_t = torch.as_tensor(on_img)
+    pred_on = np.zeros((n, len(names)), np.int8)
+    pred_off = np.zeros((n, len(names)), np.int8)
+    pred_full = np.zeros((n, len(names)), np.int8)
+    pred_clean = np.zeros((n, len(names)), np.int8)
+    with torch.no_grad():
+        for j, name in enumerate(names):
+            model = models[name]
+            dev = next(model.parameters()).device
+            d = deltas[name].float()
+            pred_clean[:, j] = model(x.to(dev)).argmax(1).cpu().numpy()
+            pred_full[:, j] = model((x + d).to(dev)).argmax(1).cpu().numpy()
+            pred_on[:, j] = model((x + on_t[:, j]).to(dev)).argmax(1).cpu().numpy()
+            pred_off[:, j] = model((x + d - on_t[:, j]).to(dev)).argmax(1).cpu().numpy()
+    deltas_np = np.stack([deltas[k].float().numpy() for k in names], axis=1)
+    dims = ("sample", "attack")
+    return xr.Dataset(
+        {
+            "label": var(
+                (np.full(n, -1) if labels is None else labels.numpy()).astype(np.int8),
+                ("sample",),
+                "true label of the clean sample (-1: not given)",
+            ),
+            "tangent_rank": var(
+                ranks, ("sample",), f"tangent-space rank (singular values > {rtol} x max)"
+            ),
+            "on_share": var(on_share, dims, "|on-manifold component|^2 / |attack vector|^2"),
+            "random_share": var(
+                rand_share, dims, "share of the attack vector in a random subspace of equal rank"
+            ),
+            "delta": var(
+                deltas_np, (*dims, "channel", "row", "col"), "attack vector in pixel space"
+            ),
+            "delta_on": var(on_img, (*dims, "channel", "row", "col"), "on-manifold component"),
+            "pred_clean": var(pred_clean, dims, "the attacked model's prediction on x"),
+            "pred_full": var(pred_full, dims, "model prediction on x + delta"),
+            "pred_on": var(pred_on, dims, "model prediction on x + on-manifold component"),
+            "pred_off": var(pred_off, dims, "model prediction on x + off-manifold component"),
+        },
+        coords={"attack": names},
+        attrs={
+            "store_kind": "decomposition",
+            "variant": variant,
+            "rtol": float(rtol),
+            "n_features": int(feat),
+        },
+    )
+
+
+# ----------------------------------------------------------------------------- summaries
+
+
+def cdf(values, grid) -> np.ndarray:
+    """Fraction of finite-or-inf ``values`` <= each grid value (inf never counts)."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return np.full(len(grid), np.nan)
+    return np.array([(v <= g).mean() for g in grid])
+
+
+def _seed_stat(values) -> dict:
+    from .dmm import seed_stat
+
+    return seed_stat([float(v) for v in values])
+
+
+def _clean_ok(ds: xr.Dataset) -> np.ndarray:
+    return (ds["clean_proba"].values > 0.5).astype(int) == ds["label"].values
+
+
+def error_groups(
+    dist: xr.Dataset,
+    latent: xr.Dataset | None,
+    pixels: dict[str, xr.Dataset],
+    latent_eps: float | None = None,
+) -> dict[str, np.ndarray]:
+    """Distances (Fig. 8) of: all attacked samples, the sigma-0 model's misclassified
+    samples, and the adversarial errors of each attack (clean correct, wrong after it:
+    the latent attack at ``latent_eps`` (default: its most successful eps) against the
+    recomputed label, each pixel PGD at its focus eps)."""
+    d = dist["distance"].values
+    out = {"all": d}
+    ref = latent if latent is not None else next(iter(pixels.values()), None)
+    if ref is not None:
+        out["misclassified"] = d[~_clean_ok(ref)]
+    if latent is not None:
+        curves = latent_curves(latent)
+        e = (
+            int(np.argmin(curves["accuracy"]))
+            if latent_eps is None
+            else int(np.argmin(np.abs(latent["eps"].values - latent_eps)))
+        )
+        wrong = latent["pred_adv"].values[:, e] != latent["label_adv"].values[:, e]
+        out["adversarial_latent"] = d[_clean_ok(latent) & wrong]
+    for g, px in pixels.items():
+        fe = int(np.argmin(np.abs(px["eps"].values - px.attrs["focus_eps"])))
+        out[f"adversarial_pixel_sigma{g}"] = d[_clean_ok(px) & px["pgd_success"].values[:, fe]]
+    return out
+
+
+def squiggle_metrics(
+    datas: list[xr.Dataset],
+    trainings: list[xr.Dataset],
+    analysis: dict[str, dict],
+) -> dict:
+    """Headline numbers keyed ``squiggles/<variant>[-sigma<s>]/<metric>`` (README).
+
+    ``analysis[variant]`` has ``latent``, ``distance``, ``decomposition`` (lists over
+    seeds, same seed order) and ``pixel`` ({sigma string: list over seeds})."""
+    m: dict = {}
+    for ds in datas:
+        v, split = ds.attrs["variant"], ds.attrs["split"]
+        lab = ds["label"].values
+        m[f"squiggles/{v}/{split}_self_intersecting_fraction"] = float(lab.mean())
+        m[f"squiggles/{v}/{split}_n"] = int(lab.size)
+    groups: dict[tuple[str, float], list[xr.Dataset]] = {}
+    for t in trainings:
+        groups.setdefault((t.attrs["variant"], float(t.attrs["sigma"])), []).append(t)
+    for (v, s), runs in sorted(groups.items()):
+        key = f"squiggles/{v}-sigma{s:g}"
+        for tv in runs[0]["test_variant"].values:
+            tag = "test" if tv == v else f"cross_{tv}"
+            for metric in ("accuracy", "roc_auc"):
+                m[f"{key}/{tag}_{metric}"] = _seed_stat(
+                    [r[metric].sel(test_variant=tv).item() for r in runs]
+                )
+    for v, a in analysis.items():
+        key = f"squiggles/{v}"
+        lat = a["latent"]
+        curves = [latent_curves(s) for s in lat]
+        eps = lat[0]["eps"].values
+        mean_acc = np.mean([c["accuracy"] for c in curves], axis=0)
+        best = int(np.argmin(mean_acc))
+        m[f"{key}/latent_eps"] = eps.tolist()
+        for name in ("accuracy", "unchanged", "adversarial_error"):
+            m[f"{key}/latent_{name}_per_eps"] = np.mean([c[name] for c in curves], axis=0).tolist()
+        m[f"{key}/latent_best_eps"] = float(eps[best])
+        m[f"{key}/latent_min_accuracy"] = _seed_stat([c["accuracy"][best] for c in curves])
+        m[f"{key}/latent_unchanged_at_best"] = _seed_stat([c["unchanged"][best] for c in curves])
+        m[f"{key}/latent_accuracy_monotone"] = bool(np.all(np.diff(mean_acc) <= 0))
+        m[f"{key}/clean_accuracy_attacked"] = _seed_stat([_clean_ok(s).mean() for s in lat])
+        sig = sorted(a["pixel"], key=float)
+        focus = {}
+        for g in sig:
+            runs = a["pixel"][g]
+            pc = [pixel_curves(r) for r in runs]
+            fe = int(np.argmin(np.abs(runs[0]["eps"].values - runs[0].attrs["focus_eps"])))
+            focus[g] = [c["pgd_accuracy"][fe] for c in pc]
+            k = f"{key}-sigma{g}"
+            m[f"{k}/pixel_eps"] = runs[0]["eps"].values.tolist()
+            m[f"{k}/focus_eps"] = float(runs[0].attrs["focus_eps"])
+            m[f"{k}/pixel_clean_accuracy"] = _seed_stat([_clean_ok(r).mean() for r in runs])
+            m[f"{k}/pixel_pgd_accuracy_at_focus"] = _seed_stat(focus[g])
+            m[f"{k}/pixel_noise_accuracy_at_focus"] = _seed_stat(
+                [c["noise_accuracy"][fe] for c in pc]
+            )
+            for name in ("pgd_accuracy", "noise_accuracy"):
+                m[f"{k}/pixel_{name}_per_eps"] = np.mean([c[name] for c in pc], axis=0).tolist()
+        if len(sig) > 1:
+            lo, hi = np.array(focus[sig[0]]), np.array(focus[sig[-1]])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                frac = np.where(lo < 1, (hi - lo) / (1 - lo), np.nan)
+            m[f"{key}/noise_training_explained_fraction"] = _seed_stat(frac)
+        per_seed: dict[str, list] = {}
+        for i, dist in enumerate(a["distance"]):
+            pix = {g: a["pixel"][g][i] for g in sig}
+            for name, d in error_groups(dist, lat[i], pix).items():
+                per_seed.setdefault(name, []).append(d)
+        lowest = float(np.min(a["distance"][0]["eps"].values))
+        for name, ds_ in per_seed.items():
+            pooled = np.concatenate(ds_)
+            m[f"{key}/distance_{name}_n"] = int(pooled.size)
+            m[f"{key}/distance_{name}_below_min_eps"] = (
+                float((pooled <= lowest).mean()) if pooled.size else None
+            )
+            med = float(np.median(pooled)) if pooled.size else float("nan")
+            # null when empty or when more than half never flip within the largest eps
+            m[f"{key}/distance_{name}_median"] = med if np.isfinite(med) else None
+        decs = a["decomposition"]
+        for att in decs[0]["attack"].values:
+            on = [float(np.nanmedian(d["on_share"].sel(attack=att))) for d in decs]
+            rnd = [float(np.nanmedian(d["random_share"].sel(attack=att))) for d in decs]
+            m[f"{key}/{att}_on_manifold_share_median"] = _seed_stat(on)
+            m[f"{key}/{att}_random_subspace_share_median"] = _seed_stat(rnd)
+            fooled = [
+                (
+                    (d["pred_clean"].sel(attack=att) == d["label"])
+                    & (d["pred_full"].sel(attack=att) != d["label"])
+                ).values
+                for d in decs
+            ]
+            for part in ("on", "off"):
+                rates = []
+                for d, f in zip(decs, fooled, strict=True):
+                    wrong = (d[f"pred_{part}"].sel(attack=att) != d["label"]).values
+                    rates.append(wrong[f].mean() if f.any() else np.nan)
+                m[f"{key}/{att}_{part}_component_fools"] = _seed_stat(rates)
+        m[f"{key}/tangent_rank_median"] = float(
+            np.median(np.concatenate([d["tangent_rank"].values for d in decs]))
+        )
+    return m
