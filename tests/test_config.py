@@ -85,6 +85,30 @@ BAD = [
         "shells.fashion_mnist.mcn.norm",
         "'linf', 'l2'",
     ),
+    ({"squiggles": {"variants": ["spiral"]}}, "squiggles.variants[0]", "'taylor', 'sinenet'"),
+    (
+        {"squiggles": {"variants": ["taylor"], "analysis_variants": ["sinenet"]}},
+        "squiggles.analysis_variants",
+        "a subset of squiggles.variants",
+    ),
+    ({"squiggles": {"variants": ["sinenet"]}}, "squiggles.variants", "[taylor, sinenet]"),
+    ({"squiggles": {"noise_sigmas": [0.08]}}, "squiggles.noise_sigmas", "containing 0.0"),
+    ({"squiggles": {"noise_sigmas": [0.0, -0.1]}}, "squiggles.noise_sigmas[1]", ">= 0"),
+    (
+        {"squiggles": {"attack": {"focus_eps": 0.2}}},
+        "squiggles.attack.focus_eps",
+        "one of pixel_eps",
+    ),
+    ({"squiggles": {"attack": {"n_samples": 5000}}}, "squiggles.attack.n_samples", "1..2000"),
+    (
+        {"squiggles": {"decomposition": {"n_samples": 500}}},
+        "squiggles.decomposition.n_samples",
+        "1..100",
+    ),
+    ({"squiggles": {"attack": {"latent_step_ratio": 0.5}}}, "latent_step_ratio", ">= 1"),
+    ({"squiggles": {"classifier": {"arch": "vgg"}}}, "squiggles.classifier.arch", "'cnn'"),
+    ({"squiggles": {"resolution": 4}}, "squiggles.resolution", ">= 8"),
+    ({"squiggles": {"decomposition": {"rtol": 1.0}}}, "squiggles.decomposition.rtol", "< 1"),
 ]
 
 

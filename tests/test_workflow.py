@@ -95,6 +95,12 @@ def test_gallery(workdir, test_config):
             for b in ("clean", "linf_adv")
             for s in ("mcn", "ncn")
         }
+        | {f"squiggles_{v}_examples" for v in ("taylor", "sinenet")}
+        | {"squiggles_generalization"}
+        | {
+            f"squiggles_sinenet_{w}"
+            for w in ("latent", "distance", "pixel", "decomposition", "errors")
+        }
     )
     assert expected <= set(pngs)
     for p in fig.glob("*.png"):
@@ -106,6 +112,7 @@ def test_gallery(workdir, test_config):
     assert "DMM Table 2" in html and "dmm_natural/fashion_mnist-clean/norm_ratio" in html
     assert "Tilting article Fig. 6" in html and "tilting/fashion_mnist/tilting_angle_deg" in html
     assert "Wu et al. Table 1" in html and "shells/fashion_mnist-clean/" in html
+    assert "Squiggles Fig. 9" in html and "squiggles/sinenet/latent_min_accuracy" in html
 
 
 def test_metrics_are_sane(workdir, test_config):
@@ -311,3 +318,46 @@ def test_edit_dmm_classifier_gives_the_clean_shell_base_its_own_training(workdir
     jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
     bases = {w["base"] for r, w in jobs if r == "shells_base"}
     assert bases == {"clean"}  # no longer equal to shells' classifier: trained on its own
+
+
+def test_squiggles_metrics_and_stores(workdir, test_config):
+    sq = test_config["squiggles"]
+    m = json.loads((workdir / "figures" / "metrics.json").read_text())
+    for v in sq["variants"]:
+        data = xr.open_zarr(workdir / f"results/squiggles/data/{v}-test.zarr")
+        assert data.sizes["sample"] == sq["n_test"] and data.sizes["row"] == sq["resolution"]
+        frac = m[f"squiggles/{v}/test_self_intersecting_fraction"]
+        assert frac == pytest.approx(float(data["label"].mean()))
+        other = "taylor" if v == "sinenet" else "sinenet"
+        for name in ("test_accuracy", f"cross_{other}_accuracy", "test_roc_auc"):
+            assert 0 <= m[f"squiggles/{v}-sigma0/{name}"]["mean"] <= 1
+    v, n = "sinenet", sq["attack"]["n_samples"]
+    assert len(m[f"squiggles/{v}/latent_accuracy_per_eps"]) == len(sq["attack"]["latent_eps"])
+    assert m[f"squiggles/{v}/distance_all_n"] == n * len(sq["seeds"])
+    for g in ("0", "0.08"):
+        assert 0 <= m[f"squiggles/{v}-sigma{g}/pixel_pgd_accuracy_at_focus"]["mean"] <= 1
+        px = xr.open_zarr(workdir / f"results/squiggles/{v}/sigma{g}/seed0/pixel.zarr")
+        assert px.sizes["sample"] == n and px.attrs["focus_eps"] == sq["attack"]["focus_eps"]
+    lat = xr.open_zarr(workdir / f"results/squiggles/{v}/seed0/latent.zarr")
+    assert (lat["latent_norm"] <= lat["eps"] + 1e-4).all()
+    dec = xr.open_zarr(workdir / f"results/squiggles/{v}/seed0/decomposition.zarr")
+    assert list(dec["attack"].values) == ["latent", "pixel_sigma0", "pixel_sigma0.08"]
+    assert ((dec["on_share"] >= 0) & (dec["on_share"] <= 1 + 1e-6) | dec["on_share"].isnull()).all()
+    # only the analysis variant gets noise-trained models
+    assert not (workdir / "results/squiggles/taylor/sigma0.08").exists()
+
+
+def test_edit_squiggles_attack_reruns_no_training(workdir, test_config):
+    cfg = _edited(workdir, test_config, ["squiggles", "attack", "pixel_steps"], 4)
+    jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
+    rules = {r for r, _ in jobs}
+    assert "squiggles_pixel" in rules and "squiggles_train" not in rules
+    assert not rules & {"squiggles_dataset", "squiggles_latent", "squiggles_distance"}
+
+
+def test_edit_squiggles_noise_retrains_only_the_noise_model(workdir, test_config):
+    cfg = _edited(workdir, test_config, ["squiggles", "noise_sigmas"], [0.0, 0.05])
+    jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
+    trained = {(w["sqv"], w["sigma"]) for r, w in jobs if r == "squiggles_train"}
+    assert trained == {("sinenet", "0.05")}
+    assert "squiggles_latent" not in {r for r, _ in jobs}

@@ -541,9 +541,7 @@ def intersection_points(points: np.ndarray | torch.Tensor) -> np.ndarray:
         o = orient(x[:-1, None], y[:-1, None], x[1:, None], y[1:, None], x[None, :], y[None, :])
         # adjacent pairs folding back: p_k+2 on the line of s_k, pointing backwards
         d = p[1:] - p[:-1]
-        fold = (o[np.arange(m - 1), np.arange(2, m + 1)] == 0) & (
-            (d[:-1] * d[1:]).sum(axis=1) < 0
-        )
+        fold = (o[np.arange(m - 1), np.arange(2, m + 1)] == 0) & ((d[:-1] * d[1:]).sum(axis=1) < 0)
         i, j = np.triu_indices(m, k=2)
         o1, o2, o3, o4 = o[i, j], o[i, j + 1], o[j, i], o[j, i + 1]
         collinear = (o1 == 0) & (o2 == 0)

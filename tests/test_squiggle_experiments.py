@@ -1,0 +1,301 @@
+"""The Squiggles experiments (pipeline_lib.squiggle_experiments): training, ROC-AUC,
+latent PGD, distance to the true boundary, pixel attacks, the tangent decomposition
+and the headline metrics."""
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+from torch import nn
+from torch.func import jacfwd
+
+from pipeline_lib import squiggle_experiments as se
+from pipeline_lib import squiggles as sq
+
+RES = 16
+
+
+@pytest.fixture(scope="module")
+def taylor():
+    return sq.make_dataset("taylor", 24, 0, "test", RES)
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    torch.manual_seed(0)
+    model, _, _ = se.build_classifier({"arch": "cnn", "width": 2, "blocks": 2}, RES)
+    return model.eval()
+
+
+def test_roc_auc_matches_pairwise_count_with_ties():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    s = np.round(rng.random(200), 1)  # many ties
+    pos, neg = s[y == 1], s[y == 0]
+    brute = ((pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()) / (
+        pos.size * neg.size
+    )
+    assert se.roc_auc(y, s) == pytest.approx(brute)
+    assert se.roc_auc(y, y) == 1.0
+    assert se.roc_auc(y, -y) == 0.0
+    assert np.isnan(se.roc_auc(np.ones(5), np.arange(5)))
+
+
+def _bright_task(n=256, seed=0):
+    """Class 1: a bright 3x3 blob somewhere; class 0: empty. Learnable in one epoch."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(n, 1, RES, RES)
+    y = torch.randint(0, 2, (n,), generator=g)
+    pos = torch.randint(1, RES - 2, (n, 2), generator=g)
+    for i in range(n):
+        if y[i]:
+            r, c = pos[i]
+            x[i, 0, r - 1 : r + 2, c - 1 : c + 2] = 1.0
+    return x, y
+
+
+def test_training_learns_decays_lr_and_is_seeded():
+    x, y = _bright_task()
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        m, _, _ = se.build_classifier({"arch": "cnn", "width": 4, "blocks": 2}, RES)
+        hist = se.train_classifier(
+            m,
+            x,
+            y,
+            epochs=10,  # BN running statistics need ~50+ steps
+            lr=0.01,
+            batch_size=32,
+            noise_sigma=0.05,
+            seed=3,
+            evaluate=lambda mm: {
+                "acc": float(((se.predict_proba(mm, x) > 0.5) == y.numpy()).mean())
+            },
+            log=lambda s: None,
+        )
+        runs.append((m, hist))
+    (m1, h1), (m2, h2) = runs
+    assert h1["acc"].values[-1] > 0.9
+    assert h1["lr"].values[-1] < 1e-6 < h1["lr"].values[0]  # cosine decay to 0
+    for a, b in zip(m1.state_dict().values(), m2.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_training_divergence_names_model_and_epoch():
+    x, y = _bright_task(64)
+    m, _, _ = se.build_classifier({"arch": "cnn", "width": 2, "blocks": 1}, RES)
+    with pytest.raises(FloatingPointError, match=r"net-x diverged at epoch 1"):
+        se.train_classifier(
+            m,
+            x * float("nan"),
+            y,
+            epochs=2,
+            lr=0.01,
+            batch_size=32,
+            noise_sigma=0.0,
+            seed=0,
+            name="net-x",
+            log=lambda s: None,
+        )
+
+
+def test_resnet34_gray_builds_for_one_channel():
+    m, kind, kw = se.build_classifier({"arch": "resnet34"}, 60)
+    assert kind == "resnet34_gray" and kw["in_shape"] == (1, 60, 60)
+    assert m.eval()(torch.zeros(2, 1, 60, 60)).shape == (2, 2)
+
+
+def test_latent_pgd_stays_in_ball_and_box(taylor, cnn):
+    z = torch.as_tensor(taylor["latent"].values[:6])
+    y = torch.as_tensor(taylor["label"].values[:6]).long()
+    eps = torch.tensor([0.01, 0.1, 0.5, 1.0, 2.0, 4.0])
+    za = se.latent_pgd(cnn, "taylor", z, y, eps, steps=5, step_ratio=2.0, resolution=RES)
+    assert ((za - z).norm(dim=1) <= eps + 1e-5).all()
+    assert za.abs().max() <= 1.0 + 1e-6  # Taylor's prior support
+    assert (za - z).norm(dim=1)[-1] > 0.5  # it moved
+
+
+def test_latent_pgd_towards_lowers_target_loss(cnn):
+    ds = sq.make_dataset("sinenet", 8, 1, "test", RES)
+    z = torch.as_tensor(ds["latent"].values)
+    target = torch.ones(8, dtype=torch.long)
+
+    def loss(zz):
+        with torch.no_grad():
+            return nn.functional.cross_entropy(cnn(sq.decode("sinenet", zz, RES)), target).item()
+
+    za = se.latent_pgd(
+        cnn,
+        "sinenet",
+        z,
+        target,
+        torch.full((8,), 0.5),
+        steps=10,
+        step_ratio=5,
+        resolution=RES,
+        towards=True,
+    )
+    assert loss(za) < loss(z)
+
+
+def test_latent_attack_recomputes_true_labels(taylor, cnn):
+    n = 6
+    z = torch.as_tensor(taylor["latent"].values[:n])
+    y = torch.as_tensor(taylor["label"].values[:n]).long()
+    ds = se.latent_attack(cnn, "taylor", z, y, [0.05, 2.0], steps=3, step_ratio=2, resolution=RES)
+    assert ds["pred_adv"].shape == (n, 2) and ds["latent_adv"].shape == (n, 2, 14)
+    za = torch.as_tensor(ds["latent_adv"].values.reshape(2 * n, 14))
+    expect = sq.labels(sq.curve_points("taylor", za).numpy()).reshape(n, 2)
+    assert (ds["label_adv"].values == expect).all()
+    assert (ds["latent_norm"].values <= np.array([0.05, 2.0]) + 1e-5).all()
+    c = se.latent_curves(ds)
+    assert c["accuracy"].shape == (2,)
+    assert ((0 <= c["unchanged"]) & (c["unchanged"] <= 1)).all()
+
+
+def test_boundary_distance_is_smallest_flipping_eps(taylor, cnn):
+    n = 12
+    z = torch.as_tensor(taylor["latent"].values[:n])
+    y = torch.as_tensor(taylor["label"].values[:n]).long()
+    grid = [2.0, 0.05, 0.5]  # unsorted on purpose
+    ds = se.boundary_distance(cnn, "taylor", z, y, grid, steps=4, step_ratio=2, resolution=RES)
+    eps = ds["eps"].values
+    assert list(eps) == sorted(grid)
+    fl, att, d = ds["flipped"].values, ds["attacked"].values, ds["distance"].values
+    for i in range(n):
+        hits = np.nonzero(fl[i])[0]
+        if hits.size:
+            assert d[i] == eps[hits[0]]
+            assert not att[i, hits[0] + 1 :].any()  # never attacked again after a flip
+        else:
+            assert np.isinf(d[i]) and att[i].all()
+    assert not (fl & ~att).any()
+
+
+def test_noise_attack_uses_exact_norm():
+    seen = []
+
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            seen.append(x.flatten(1).norm(dim=1))
+            return torch.stack([x.flatten(1).sum(1), torch.zeros(x.shape[0])], 1)
+
+    x = torch.zeros(5, 1, RES, RES)
+    acc, fooled = se.noise_attack(Probe(), x, torch.zeros(5, dtype=torch.long), [0.3, 2.0], 3, 0)
+    norms = torch.cat(seen)
+    assert torch.allclose(norms[:15], torch.full((15,), 0.3), atol=1e-5)
+    assert torch.allclose(norms[15:], torch.full((15,), 2.0), atol=1e-5)
+    assert acc.shape == (5, 2) and ((acc < 1) == fooled).all()
+
+
+def test_pixel_attack_focus_and_norms(taylor, cnn):
+    x = torch.as_tensor(taylor["image"].values[:8])
+    y = torch.as_tensor(taylor["label"].values[:8]).long()
+    with pytest.raises(ValueError, match="focus_eps"):
+        se.pixel_attack(
+            cnn, x, y, [0.1, 1.0], steps=2, step_ratio=2, focus_eps=0.5, noise_draws=1, seed=0
+        )
+    ds = se.pixel_attack(
+        cnn, x, y, [0.1, 3.0], steps=5, step_ratio=2, focus_eps=3.0, noise_draws=2, seed=0
+    )
+    assert (ds["pgd_norm"].values <= np.array([0.1, 3.0]) + 1e-4).all()
+    d = (ds["x_adv_focus"].values - x.numpy()).reshape(8, -1)
+    assert (np.linalg.norm(d, axis=1) <= 3.0 + 1e-4).all()
+    with torch.no_grad():
+        pred = cnn(torch.as_tensor(ds["x_adv_focus"].values)).argmax(1).numpy()
+    assert ((pred != y.numpy()) == ds["pgd_success"].values[:, 1]).all()
+    c = se.pixel_curves(ds)
+    assert c["pgd_accuracy"].shape == (2,)
+
+
+@pytest.mark.parametrize("variant", ["taylor", "sinenet"])
+def test_tangent_basis_matches_full_jacobian_svd(variant):
+    z = torch.as_tensor(sq.make_dataset(variant, 1, 2, "test", RES)["latent"].values[0])
+    basis, s = se.tangent_basis(variant, z, RES, 1e-4)
+    jac = jacfwd(lambda c: sq.decode(variant, c[None], RES).reshape(-1))(z.double())
+    u, s2, _ = torch.linalg.svd(jac, full_matrices=False)
+    k = basis.shape[1]
+    assert 0 < k < z.numel() + 1
+    assert torch.allclose(s[:k], s2[:k], rtol=1e-6, atol=1e-12)
+    assert torch.allclose(basis.T @ basis, torch.eye(k, dtype=basis.dtype), atol=1e-10)
+    # the same subspace: all principal cosines 1
+    assert torch.linalg.svdvals(basis.T @ u[:, :k]).min() > 1 - 1e-8
+
+
+def test_decompose_tangent_vector_is_on_manifold(taylor, cnn):
+    n = 3
+    z = torch.as_tensor(taylor["latent"].values[:n])
+    x = torch.as_tensor(taylor["image"].values[:n])
+    on_vecs, rnd = [], torch.randn(n, 1, RES, RES, generator=torch.Generator().manual_seed(0))
+    for i in range(n):
+        b, _ = se.tangent_basis("taylor", z[i], RES, 1e-3)
+        on_vecs.append((b @ torch.ones(b.shape[1], dtype=b.dtype)).reshape(1, RES, RES).float())
+    deltas = {"tangent": 0.1 * torch.stack(on_vecs), "random": rnd}
+    ds = se.decompose(
+        {"tangent": cnn, "random": cnn},
+        "taylor",
+        z,
+        x,
+        deltas,
+        resolution=RES,
+        rtol=1e-3,
+        seed=0,
+        labels=torch.as_tensor(taylor["label"].values[:n]).long(),
+    )
+    share = ds["on_share"]
+    assert np.allclose(share.sel(attack="tangent"), 1.0, atol=1e-5)
+    k = ds["tangent_rank"].values
+    # a random vector: a small share, close to rank / n^2 like the random-subspace control
+    assert (share.sel(attack="random").values < 0.5).all()
+    assert np.allclose(ds["random_share"].sel(attack="random").values, k / RES**2, atol=0.15)
+    off = ds["delta"] - ds["delta_on"]
+    assert np.allclose(
+        (ds["delta_on"] ** 2).sum(("channel", "row", "col"))
+        + (off**2).sum(("channel", "row", "col")),
+        (ds["delta"] ** 2).sum(("channel", "row", "col")),
+        rtol=1e-4,
+    )
+
+
+def _store(kind, **data):
+    return xr.Dataset({k: (dims, v) for k, (dims, v) in data.items()}, attrs={"store_kind": kind})
+
+
+def test_error_groups_and_metrics_on_hand_made_stores():
+    eps = np.array([0.1, 1.0])
+    dist = xr.Dataset(
+        {
+            "distance": ("sample", np.array([0.1, 1.0, np.inf, 0.1])),
+            "label": ("sample", np.array([0, 1, 0, 1])),
+        },
+        coords={"eps": eps},
+    )
+    latent = xr.Dataset(
+        {
+            "label": ("sample", np.array([0, 1, 0, 1])),
+            "clean_proba": ("sample", np.array([0.1, 0.2, 0.3, 0.9])),  # sample 1 wrong
+            "pred_adv": (("sample", "eps"), np.array([[1, 0], [0, 0], [0, 0], [0, 1]])),
+            "label_adv": (("sample", "eps"), np.array([[0, 0], [1, 1], [0, 0], [1, 1]])),
+        },
+        coords={"eps": eps},
+    )
+    pix = xr.Dataset(
+        {
+            "label": ("sample", np.array([0, 1, 0, 1])),
+            "clean_proba": ("sample", np.array([0.1, 0.2, 0.3, 0.9])),
+            "pgd_success": (("sample", "eps"), np.array([[0, 1], [1, 1], [1, 1], [0, 0]], bool)),
+        },
+        coords={"eps": eps},
+        attrs={"focus_eps": 1.0},
+    )
+    g = se.error_groups(dist, latent, {"0": pix})
+    assert g["misclassified"].tolist() == [1.0]
+    # latent: best eps is 0.1 (accuracy 1/4 vs 2/4); errors among clean-correct 0, 2, 3
+    assert g["adversarial_latent"].tolist() == [0.1, 0.1]
+    assert g["adversarial_pixel_sigma0"].tolist() == [0.1, np.inf]
+    assert se.cdf(g["all"], eps).tolist() == [0.5, 0.75]

@@ -1,0 +1,460 @@
+"""Squiggles figures on tiny real stores (SquiggleCNN trained one epoch, a few test
+curves, 2-3 eps, 2 attack steps) built with the experiment functions, plus synthetic
+stores where exact values are asserted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+from matplotlib.figure import Figure
+
+from pipeline_lib import squiggle_experiments as se
+from pipeline_lib import squiggle_plots as sp
+from pipeline_lib import squiggles as sq
+
+RES = 24
+CFG = {"arch": "cnn", "width": 4, "blocks": 2}
+
+
+def _tensors(ds):
+    return torch.as_tensor(ds["image"].values), torch.as_tensor(ds["label"].values).long()
+
+
+def build_stores(
+    *,
+    n_train: int = 48,
+    n_test: int = 14,
+    resolution: int = RES,
+    epochs: int = 1,
+    sigmas=(0.0, 0.08),
+    seeds=(0,),
+    latent_eps=(0.0375, 0.3, 1.2),
+    distance_eps=(0.0375, 0.3, 1.2),
+    pixel_eps=(0.15, 0.6, 2.4),
+    focus_eps: float = 0.6,
+    steps: int = 2,
+    step_ratio: float = 2.0,
+    noise_draws: int = 2,
+    n_decomp: int = 3,
+    variant: str = "taylor",
+    batch_size: int = 16,
+    lr: float = 3e-3,
+    cfg: dict | None = None,
+) -> dict:
+    """Stores in the formats of the workflow's scripts (attrs and sample coords included);
+    ``variant`` is the analysis variant, the other variant's sigma-0 model navigates."""
+    variants = list(sq.VARIANTS)
+    data = {v: sq.make_dataset(v, n_test, 0, "test", resolution) for v in variants}
+    train = {v: sq.make_dataset(v, n_train, 0, "train", resolution) for v in variants}
+    tests = {v: _tensors(data[v]) for v in variants}
+    trainings: dict = {}
+    models: dict = {}
+    for v in variants:
+        for s in sigmas if v == variant else (0.0,):
+            for seed in seeds:
+                torch.manual_seed(seed)
+                model = se.build_classifier(cfg or CFG, resolution)[0]
+                own = tests[v]
+
+                def evaluate(m, own=own):
+                    p = se.predict_proba(m, own[0])
+                    return {"test_accuracy": float(((p > 0.5) == own[1].numpy()).mean())}
+
+                x, y = _tensors(train[v])
+                hist = se.train_classifier(
+                    model, x, y, epochs=epochs, lr=lr, batch_size=batch_size,
+                    noise_sigma=s, seed=seed, evaluate=evaluate, log=lambda _: None,
+                )  # fmt: skip
+                gen = se.generalization(model, tests)
+                hist = hist.assign(
+                    accuracy=("test_variant", [gen[t]["accuracy"] for t in variants]),
+                    roc_auc=("test_variant", [gen[t]["roc_auc"] for t in variants]),
+                    test_proba=(
+                        ("test_variant", "sample"),
+                        np.stack([gen[t]["proba"] for t in variants]),
+                    ),
+                ).assign_coords(test_variant=variants, sample=np.arange(n_test))
+                hist.attrs.update({"variant": v, "sigma": float(s), "seed": seed})
+                trainings.setdefault((v, float(s)), []).append(hist)
+                models[(v, float(s), seed)] = model
+    d = data[variant]
+    z, (x, y) = torch.as_tensor(d["latent"].values), tests[variant]
+    other = next(v for v in variants if v != variant)
+    latents, distances, decs = [], [], []
+    pixels: dict = {float(s): [] for s in sigmas}
+    for seed in seeds:
+        m0 = models[(variant, 0.0, seed)]
+        kw = dict(steps=steps, step_ratio=step_ratio, resolution=resolution)
+        lat = se.latent_attack(m0, variant, z, y, latent_eps, **kw)
+        lat = lat.assign_coords(sample=d["sample"].values)
+        lat.attrs.update({"variant": variant, "sigma": 0.0, "seed": seed})
+        latents.append(lat)
+        dist = se.boundary_distance(models[(other, 0.0, seed)], variant, z, y, distance_eps, **kw)
+        dist = dist.assign_coords(sample=d["sample"].values)
+        dist.attrs.update({"variant": variant, "seed": seed})
+        distances.append(dist)
+        deltas = {}
+        best = int(np.argmin(se.latent_curves(lat)["accuracy"]))
+        with torch.no_grad():
+            za = torch.as_tensor(lat["latent_adv"].values[:n_decomp, best])
+            deltas["latent"] = sq.decode(variant, za, resolution) - x[:n_decomp]
+        dmodels = {"latent": m0}
+        for s in sigmas:
+            px = se.pixel_attack(
+                models[(variant, float(s), seed)], x, y, pixel_eps, steps=steps,
+                step_ratio=step_ratio, focus_eps=focus_eps, noise_draws=noise_draws, seed=seed,
+            )  # fmt: skip
+            px = px.assign_coords(sample=d["sample"].values)
+            px.attrs.update({"variant": variant, "sigma": float(s), "seed": seed})
+            pixels[float(s)].append(px)
+            name = f"pixel_sigma{s:g}"
+            deltas[name] = torch.as_tensor(px["x_adv_focus"].values[:n_decomp]) - x[:n_decomp]
+            dmodels[name] = models[(variant, float(s), seed)]
+        dec = se.decompose(
+            dmodels, variant, z[:n_decomp], x[:n_decomp], deltas, resolution=resolution,
+            rtol=1e-6, seed=seed, labels=y[:n_decomp],
+        )  # fmt: skip
+        dec = dec.assign_coords(sample=d["sample"].values[:n_decomp])
+        dec.attrs.update({"variant": variant, "seed": seed})
+        decs.append(dec)
+    return {
+        "data": data,
+        "variant": variant,
+        "trainings": trainings,
+        "latents": latents,
+        "distances": distances,
+        "pixels": pixels,
+        "decs": decs,
+    }
+
+
+@pytest.fixture(scope="module")
+def stores():
+    return build_stores()
+
+
+def _images(fig) -> list:
+    return [im for ax in fig.axes for im in ax.get_images()]
+
+
+def _lines(ax, gid):
+    return [ln for ln in ax.get_lines() if ln.get_gid() == gid]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def test_wilson_interval_known_values():
+    lo, hi = sp.wilson(np.array([0, 5, 10]), 10)
+    assert lo[0] == 0 and 0 < hi[0] < 0.35  # 0 of 10: [0, 0.278]
+    np.testing.assert_allclose([lo[1], hi[1]], [0.2366, 0.7634], atol=1e-4)
+    assert hi[2] == pytest.approx(1.0) and 0.65 < lo[2] < 0.75
+    assert np.isnan(sp.wilson(0, 0)[0])
+
+
+# ----------------------------------------------------------------------------- Fig. 1
+
+
+def test_examples_figure_marks_intersections(stores):
+    data = stores["data"]["taylor"]
+    n = 4
+    fig = sp.examples_figure(data, n=n, seed=3)
+    assert isinstance(fig, Figure)
+    lab = data["label"].values
+    n1, n0 = min(n, int((lab == 1).sum())), min(n, int((lab == 0).sum()))
+    assert len(_images(fig)) == n1 + n0
+    sub_a, sub_b = fig.subfigs
+    marks = [ln for ax in sub_a.axes for ln in _lines(ax, "intersection")]
+    assert len(marks) == n1 and not [ln for ax in sub_b.axes for ln in _lines(ax, "intersection")]
+    # the marks are the intersection points of the shown curves, transposed to (col, row)
+    rng = np.random.default_rng(3)
+    pick = np.sort(rng.choice(np.flatnonzero(lab == 1), n1, replace=False))
+    ip = sq.intersection_points(data["points"].values[pick])
+    got = np.array([[ln.get_xdata()[0], ln.get_ydata()[0]] for ln in marks])
+    np.testing.assert_allclose(got, ip[:, ::-1] * (RES - 1), atol=1e-9)
+    assert "Table 4" in fig._suptitle.get_text()
+    assert f"{(lab == 1).mean():.1%}" in fig._suptitle.get_text()
+    # the mark sits on the curve: the image is bright at the marked pixel
+    img = data["image"].values[pick[0], 0]
+    r, c = np.round(ip[0] * (RES - 1)).astype(int)
+    assert img[r, c] > 0.3
+    with pytest.raises(ValueError, match="no samples"):
+        sp.examples_figure(data.isel(sample=slice(0, 0)))
+
+
+# ----------------------------------------------------------------------------- Table 6
+
+
+def test_generalization_figure(stores):
+    tr = stores["trainings"]
+    fig = sp.generalization_figure(tr)
+    heat, acc_ax, loss_ax = fig.axes[0], fig.axes[2], fig.axes[3]
+    texts = [t.get_text() for t in heat.texts]
+    assert len(texts) == len(tr) * 2  # every model on both test sets
+    one = tr[("taylor", 0.0)][0]
+    a = float(one["accuracy"].sel(test_variant="sinenet"))
+    u = float(one["roc_auc"].sel(test_variant="sinenet"))
+    assert any(f"acc {100 * a:.1f}%" in t and f"AUC {u:.4f}" in t for t in texts)
+    assert sum("(within)" in t for t in texts) == len(tr)
+    # one accuracy curve and one loss curve per (variant, sigma)
+    labeled = [ln for ln in acc_ax.get_lines() if not ln.get_label().startswith("_")]
+    assert len(labeled) == len(tr)
+    ln = next(ln for ln in labeled if ln.get_label() == "taylor, σ = 0")
+    np.testing.assert_allclose(ln.get_ydata(), one["test_accuracy"].values)
+    assert len([ln for ln in loss_ax.get_lines() if ln.get_marker() == "o"]) == len(tr)
+    with pytest.raises(ValueError, match="no training stores"):
+        sp.generalization_figure({})
+    # two seeds: mean ± sd in the cell text
+    two = dict(tr)
+    b = one.copy(deep=True)
+    b["accuracy"] = b["accuracy"] * 0 + 0.5
+    two[("taylor", 0.0)] = [one, b]
+    fig = sp.generalization_figure(two)
+    assert any("±" in t.get_text() for t in fig.axes[0].texts)
+
+
+# ----------------------------------------------------------------------------- Fig. 9
+
+
+def test_latent_figure_matches_latent_curves(stores):
+    lat = stores["latents"]
+    fig = sp.latent_figure(lat)
+    assert len(fig.axes) == 3
+    curves = se.latent_curves(lat[0])
+    eps = lat[0]["eps"].values
+    lines = {ln.get_label(): ln for ax in fig.axes for ln in ax.get_lines()}
+    np.testing.assert_allclose(lines["accuracy"].get_ydata(), curves["accuracy"])
+    np.testing.assert_allclose(lines["true label unchanged"].get_ydata(), curves["unchanged"])
+    adv = next(v for k, v in lines.items() if k.startswith("adversarial errors"))
+    np.testing.assert_allclose(adv.get_ydata(), curves["adversarial_error"])
+    (star,) = _lines(fig.axes[0], "lowest")
+    k = int(np.argmin(curves["accuracy"]))
+    assert star.get_xdata()[0] == eps[k] and star.get_ydata()[0] == curves["accuracy"][k]
+    assert sp.lowest_accuracy_eps(lat) == eps[k]
+    assert fig.axes[0].get_xscale() == "log"
+    # two seeds (the same store twice, different seed attr): per-seed dots appear
+    b = lat[0].copy()
+    b.attrs["seed"] = 1
+    fig2 = sp.latent_figure([lat[0], b])
+    assert len(fig2.axes[0].get_lines()) > len(fig.axes[0].get_lines())
+    with pytest.raises(ValueError, match="no latent stores"):
+        sp.latent_figure([])
+
+
+# ----------------------------------------------------------------------------- Fig. 8
+
+
+def test_distance_figure_cdf_values(stores):
+    dist, lat, px = stores["distances"], stores["latents"], stores["pixels"]
+    fig = sp.distance_figure(dist, lat, px)
+    assert len(fig.axes) == 3
+    d = dist[0]["distance"].values
+    grid = dist[0]["eps"].values
+    for ax in fig.axes:
+        (all_line,) = _lines(ax, "all")
+        y = all_line.get_ydata()
+        assert y[-1] == pytest.approx(np.isfinite(d).mean())  # ends at the finite fraction
+        np.testing.assert_allclose(y[:-1], se.cdf(d, grid))
+        assert all_line.get_label().startswith(f"all samples (n = {d.size};")
+        assert ax.get_xscale() == "log"
+    # panel (b): misclassified = the sigma-0 model's clean errors, adversarial = PGD wins
+    p0 = px[0.0][0]
+    ok = ((p0["clean_proba"].values > 0.5).astype(int)) == p0["label"].values
+    fe = int(np.argmin(np.abs(p0["eps"].values - p0.attrs["focus_eps"])))
+    adv = ok & p0["pgd_success"].values[:, fe]
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert any(t.startswith(f"misclassified (clean) (n = {int((~ok).sum())}") for t in labels)
+    assert any(t.startswith(f"adversarial errors (n = {int(adv.sum())}") for t in labels)
+    # matches the experiment library's grouping (the summary metrics)
+    groups = se.error_groups(dist[0], lat[0], {"0.0": p0})
+    assert groups["adversarial_pixel_sigma0.0"].size == int(adv.sum())
+    # an explicit latent eps shows in the title of panel (a)
+    e = float(lat[0]["eps"].values[0])
+    fig = sp.distance_figure(dist, lat, px, latent_eps=e)
+    assert f"ε = {e:g}" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="no distance stores"):
+        sp.distance_figure([], lat, px)
+    with pytest.raises(ValueError, match="not in the store's grid"):
+        sp.distance_figure(dist, lat, px, latent_eps=123.0)
+
+
+def test_distance_figure_synthetic_pooling():
+    """Two seeds pooled: the CDF is over the union of samples, matched per seed."""
+    grid = np.array([0.1, 1.0, 10.0])
+
+    def dstore(seed, dist, lab):
+        return xr.Dataset(
+            {"distance": ("sample", dist), "label": ("sample", lab)},
+            coords={"eps": grid, "sample": np.arange(len(dist))},
+            attrs={"seed": seed},
+        )
+
+    def pstore(seed, proba, lab, success):
+        return xr.Dataset(
+            {
+                "label": ("sample", lab),
+                "clean_proba": ("sample", proba),
+                "pgd_success": (("sample", "eps"), np.repeat(success[:, None], 2, 1)),
+            },
+            coords={"eps": [0.15, 0.3], "sample": np.arange(len(lab))},
+            attrs={"seed": seed, "focus_eps": 0.15},
+        )
+
+    lab = np.array([1, 0, 1, 0])
+    d0 = dstore(0, np.array([0.1, 1.0, np.inf, 10.0]), lab)
+    d1 = dstore(1, np.array([0.1, 0.1, 0.1, np.inf]), lab)
+    # seed 1's model misclassifies sample 0 only; seed 0's none; pixel stores in reverse
+    p = [
+        pstore(1, np.array([0.2, 0.1, 0.9, 0.1]), lab, np.array([0, 1, 0, 0], bool)),
+        pstore(0, np.array([0.9, 0.1, 0.9, 0.1]), lab, np.array([0, 0, 1, 1], bool)),
+    ]
+    fig = sp.distance_figure([d0, d1], [], {0.0: p, 0.08: p})
+    ax = fig.axes[1]
+    np.testing.assert_allclose(_lines(ax, "all")[0].get_ydata()[:-1], [4 / 8, 5 / 8, 6 / 8])
+    # misclassified: seed 1 sample 0 (d 0.1); adversarial: seed 0 samples 2, 3 (inf, 10)
+    # and seed 1 sample 1 (0.1)
+    np.testing.assert_allclose(_lines(ax, "mis")[0].get_ydata()[:-1], [1, 1, 1])
+    np.testing.assert_allclose(_lines(ax, "adv")[0].get_ydata()[:-1], [1 / 3, 1 / 3, 2 / 3])
+    assert "no stores" in fig.axes[0].texts[0].get_text()  # no latent stores given
+
+
+# ----------------------------------------------------------------------------- Fig. 10
+
+
+def test_pixel_figure(stores):
+    px = stores["pixels"]
+    fig = sp.pixel_figure(px)
+    (ax,) = fig.axes
+    for s, runs in px.items():
+        c = se.pixel_curves(runs[0])
+        (pgd,) = _lines(ax, f"pgd sigma={s:g}")
+        (noise,) = _lines(ax, f"noise sigma={s:g}")
+        np.testing.assert_allclose(pgd.get_ydata(), c["pgd_accuracy"])
+        np.testing.assert_allclose(noise.get_ydata(), c["noise_accuracy"])
+        assert noise.get_linestyle() == "--" and pgd.get_linestyle() == "-"
+    (focus,) = _lines(ax, "focus")
+    assert focus.get_xdata()[0] == px[0.0][0].attrs["focus_eps"]
+    assert ax.get_xscale() == "log"
+    with pytest.raises(ValueError, match="no pixel stores"):
+        sp.pixel_figure({})
+
+
+# ----------------------------------------------------------------------------- Fig. 11
+
+
+def test_decomposition_figure(stores):
+    dec, data = stores["decs"][0], stores["data"]["taylor"]
+    n_att = dec.sizes["attack"]
+    fig = sp.decomposition_figure(dec, data, n_rows=2)
+    top, bottom = fig.subfigs
+    assert len(top.axes) == 2 * (1 + 3 * n_att)
+    imgs = [im for ax in top.axes for im in ax.get_images()]
+    # per (row, attack): delta, on, off share one symmetric colour scale; off = delta - on
+    first_attack = imgs[1:4]
+    lims = {im.get_clim() for im in first_attack}
+    assert len(lims) == 1 and lims.pop()[0] < 0
+    d, on, off = (np.asarray(im.get_array()) for im in first_attack)
+    np.testing.assert_allclose(off, d - on, atol=1e-6)
+    assert all(im.get_cmap().name == "RdBu_r" for im in first_attack)
+    (share_ax,) = bottom.axes
+    assert share_ax.get_yscale() == "log"
+    dots = _lines(share_ax, "on_share")  # one dot series per attack: the on-manifold shares
+    assert len(dots) == n_att
+    for ln, a in zip(dots, dec["attack"].values, strict=True):
+        v = dec["on_share"].sel(attack=a).values
+        np.testing.assert_allclose(np.sort(ln.get_ydata()), np.sort(v[np.isfinite(v) & (v > 0)]))
+    med = float(np.median(dec["tangent_rank"].values))
+    assert f"median {med:g}" in share_ax.get_title()
+    with pytest.raises(ValueError, match="empty"):
+        sp.decomposition_figure(dec.isel(sample=slice(0, 0)), data)
+
+
+def test_decomposition_rows_prefer_fooled_samples(stores):
+    dec, data = stores["decs"][0].copy(deep=True), stores["data"]["taylor"]
+    lab = dec["label"].values
+    # make only the last sample fooled by the sigma-0 pixel attack
+    pf = dec["pred_full"].values
+    k = list(dec["attack"].values).index("pixel_sigma0")
+    pf[:, k] = lab
+    pf[-1, k] = 1 - lab[-1]
+    dec["pred_clean"].values[:, k] = lab
+    fig = sp.decomposition_figure(dec, data, n_rows=1)
+    title = fig.subfigs[0].axes[0].get_title()
+    assert f"sample {int(dec['sample'].values[-1])}" in title and "fooled" in title
+
+
+# ----------------------------------------------------------------------------- Fig. 7
+
+
+def test_errors_figure(stores):
+    data = stores["data"]["taylor"]
+    tr = stores["trainings"][("taylor", 0.0)][0]
+    lat = stores["latents"][0]
+    px = {s: v[0] for s, v in stores["pixels"].items()}
+    e = sp.lowest_accuracy_eps([lat])
+    n = 4
+    fig = sp.errors_figure(data, tr, lat, px, e, n=n)
+    assert len(fig.subfigs) == 4
+    lab = data["label"].values
+    err = (tr["test_proba"].sel(test_variant="taylor").values > 0.5).astype(int) != lab
+    sub_a = fig.subfigs[0]
+    n_shown = min(n, int(err.sum()))
+    assert sum(len(ax.get_images()) for ax in sub_a.axes) == n_shown
+    # marks only on self-intersecting errors, shown first
+    n1 = min(n, int((err & (lab == 1)).sum()))
+    assert sum(len(_lines(ax, "intersection")) for ax in sub_a.axes) == n1
+    # (c): pixel errors of the sigma-0 model at the focus eps
+    p0 = px[0.0]
+    fe = int(np.argmin(np.abs(p0["eps"].values - p0.attrs["focus_eps"])))
+    ok = (p0["clean_proba"].values > 0.5).astype(int) == p0["label"].values
+    n_c = min(n, int((ok & p0["pgd_success"].values[:, fe]).sum()))
+    imgs = [im for ax in fig.subfigs[2].axes for im in ax.get_images()]
+    assert len(imgs) == n_c
+    if n_c == 0:
+        assert any("none" in t.get_text() for ax in fig.subfigs[2].axes for t in ax.texts)
+    # panels without stores say so
+    fig = sp.errors_figure(data, tr, None, {0.0: px[0.0]}, e, n=n)
+    texts = [t.get_text() for sf in fig.subfigs[1::2] for ax in sf.axes for t in ax.texts]
+    assert "no latent store" in texts and "no noise-trained (σ > 0) store" in texts
+    with pytest.raises(ValueError, match="no samples"):
+        sp.errors_figure(data.isel(sample=slice(0, 0)), tr, lat, px, e)
+
+
+def test_errors_figure_latent_panel_rerenders(stores):
+    """A synthetic latent store whose every sample is a label-unchanged error: panel (b)
+    shows decode(latent_adv) and marks the attacked curve's intersection."""
+    data = stores["data"]["taylor"]
+    tr = stores["trainings"][("taylor", 0.0)][0]
+    lab = data["label"].values.astype(np.int8)
+    z = data["latent"].values
+    za = np.clip(z + 0.01, -1, 1).astype(np.float32)[:, None]
+    lab_adv = sq.labels(sq.curve_points("taylor", torch.as_tensor(za[:, 0])).numpy())
+    keep = lab_adv == lab
+    lat = xr.Dataset(
+        {
+            "label": ("sample", lab),
+            "clean_proba": ("sample", lab.astype(float)),  # all correct
+            "pred_adv": (("sample", "eps"), (1 - lab)[:, None]),  # all wrong
+            "label_adv": (("sample", "eps"), lab_adv[:, None]),
+            "latent_adv": (("sample", "eps", "latent_dim"), za),
+        },
+        coords={"eps": [0.075], "sample": data["sample"].values},
+    )
+    n = 30
+    fig = sp.errors_figure(data, tr, lat, {}, 0.075, n=n)
+    sub_b = fig.subfigs[1]
+    imgs = [im for ax in sub_b.axes for im in ax.get_images()]
+    assert len(imgs) == int(keep.sum())
+    order = np.concatenate([np.flatnonzero(keep & (lab == 1)), np.flatnonzero(keep & (lab == 0))])
+    shown = np.stack([np.asarray(im.get_array()) for im in imgs])
+    expect = sq.decode("taylor", torch.as_tensor(za[order, 0]), RES).numpy()[:, 0]
+    # each shown image is one re-rendered attacked curve, each curve shown once
+    diff = np.abs(shown[:, None] - expect[None]).max(axis=(2, 3))
+    match = diff.argmin(axis=1)
+    assert (diff.min(axis=1) < 1e-6).all() and len(set(match.tolist())) == len(imgs)
+    # ... and differs from the clean image (it was re-rendered, not copied)
+    assert np.abs(expect - data["image"].values[order, 0]).max() > 1e-3
+    marks = [ln for ax in sub_b.axes for ln in _lines(ax, "intersection")]
+    assert len(marks) == int((keep & (lab == 1)).sum())
