@@ -24,8 +24,8 @@ def _tensors(ds):
 
 def build_stores(
     *,
-    n_train: int = 48,
-    n_test: int = 14,
+    n_train: int = 32,
+    n_test: int = 12,
     resolution: int = RES,
     epochs: int = 1,
     sigmas=(0.0, 0.08),
@@ -37,7 +37,7 @@ def build_stores(
     steps: int = 2,
     step_ratio: float = 2.0,
     noise_draws: int = 2,
-    n_decomp: int = 3,
+    n_decomp: int = 2,
     variant: str = "taylor",
     batch_size: int = 16,
     lr: float = 3e-3,
@@ -164,6 +164,7 @@ def test_examples_figure_marks_intersections(stores):
     assert isinstance(fig, Figure)
     lab = data["label"].values
     n1, n0 = min(n, int((lab == 1).sum())), min(n, int((lab == 0).sum()))
+    assert n1 >= 1 and n0 >= 1  # the fixed test seed gives both classes
     assert len(_images(fig)) == n1 + n0
     sub_a, sub_b = fig.subfigs
     marks = [ln for ax in sub_a.axes for ln in _lines(ax, "intersection")]
@@ -360,11 +361,15 @@ def test_decomposition_figure(stores):
     assert all(im.get_cmap().name == "RdBu_r" for im in first_attack)
     (share_ax,) = bottom.axes
     assert share_ax.get_yscale() == "log"
-    dots = _lines(share_ax, "on_share")  # one dot series per attack: the on-manifold shares
-    assert len(dots) == n_att
-    for ln, a in zip(dots, dec["attack"].values, strict=True):
-        v = dec["on_share"].sel(attack=a).values
-        np.testing.assert_allclose(np.sort(ln.get_ydata()), np.sort(v[np.isfinite(v) & (v > 0)]))
+    # one dot series per attack with any share (NaN: zero attack vector, e.g. a sample
+    # the model already got wrong, which greedy PGD leaves alone)
+    dots = _lines(share_ax, "on_share")
+    shares = [dec["on_share"].sel(attack=a).values for a in dec["attack"].values]
+    shares = [np.sort(v[np.isfinite(v) & (v > 0)]) for v in shares]
+    shares = [v for v in shares if v.size]
+    assert len(dots) == len(shares) >= 1
+    for ln, v in zip(dots, shares, strict=True):
+        np.testing.assert_allclose(np.sort(ln.get_ydata()), v)
     med = float(np.median(dec["tangent_rank"].values))
     assert f"median {med:g}" in share_ax.get_title()
     with pytest.raises(ValueError, match="empty"):

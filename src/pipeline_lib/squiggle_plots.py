@@ -19,7 +19,7 @@ Conventions:
   per-seed values as dots; with one seed, rates carry a 95% Wilson interval over the
   samples (a mean of per-sample fractions, such as the Gaussian-noise accuracy, a
   normal 95% interval over samples). CDFs of the distance to the boundary pool the
-  samples of all seeds (Wilson band over the pooled samples, thin lines per seed).
+  samples of all seeds (Wilson band over the pooled samples).
 * Stores of the same seed are matched by their ``seed`` attribute when every store has
   one, else by position in the lists; samples by their ``sample`` coordinate.
 """
@@ -525,7 +525,6 @@ def _distance_groups(
 
 def _cdf_panel(ax, grid: np.ndarray, groups: dict[str, list[np.ndarray]]) -> None:
     x = np.append(grid, grid[-1] * 1.6)  # the last step drawn out to the right edge
-    many = len(groups["all"]) > 1
     for name, st in CDF_STYLES.items():
         vals = np.concatenate(groups[name]) if groups[name] else np.zeros(0)
         n = vals.size
@@ -546,19 +545,6 @@ def _cdf_panel(ax, grid: np.ndarray, groups: dict[str, list[np.ndarray]]) -> Non
             alpha=0.12,
             lw=0,
         )
-        if many:
-            for v in groups[name]:
-                if v.size:
-                    cs = cdf(v, grid)
-                    ax.step(
-                        x,
-                        np.append(cs, cs[-1]),
-                        where="post",
-                        color=st["color"],
-                        ls=st["ls"],
-                        lw=0.7,
-                        alpha=0.5,
-                    )
     ax.set_xscale("log")
     ax.set_xlim(grid[0] / 1.3, x[-1])
     ax.set_ylim(-0.02, 1.02)
@@ -617,8 +603,8 @@ def distance_figure(
     fig.suptitle(
         f"Fig. 8 ({v}): distance to the true decision boundary (smallest ε of the "
         f"navigator-steered latent attack that flips the true label), {len(distances)} "
-        "seed(s) pooled\nbands: 95% Wilson interval over the pooled samples"
-        + ("; thin lines: seeds" if len(distances) > 1 else ""),
+        "seed(s) pooled\nbands: 95% Wilson interval over the pooled samples; legend: n, "
+        "fraction at the smallest ε, fraction with a finite distance",
         fontsize=10,
     )
     return fig
@@ -756,13 +742,13 @@ def decomposition_figure(dec: xr.Dataset, data: xr.Dataset, n_rows: int = 4):
             heads = [
                 f"{a}: δ\n|δ| = {np.linalg.norm(d):.3g}, ±{vmax:.2g}",
                 f"on-manifold\nshare {share:.1%}",
-                "off-manifold\n",
+                "off-manifold",
             ]
             for q, (img, head, p) in enumerate(zip(parts, heads, preds, strict=True)):
                 ax = axes[r, 1 + 3 * j + q]
                 ax.imshow(img, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
                 _bare(ax)
-                ax.set_title(f"{head}pred {p}", fontsize=6, color="tab:red" if p != lab else "k")
+                ax.set_title(f"{head}\npred {p}", fontsize=6, color="tab:red" if p != lab else "k")
     top.suptitle(
         "attack vectors δ and their on/off-manifold components (blue < 0 < red; scale "
         "±max per attack and row); 'pred': model's class on x + that vector, red = wrong",
