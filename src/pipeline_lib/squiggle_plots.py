@@ -834,8 +834,8 @@ def errors_figure(
     sfs = fig.subfigures(2, 2, wspace=0.03, hspace=0.03).ravel()
 
     def counts(lab_sel, err) -> str:
-        return (
-            f"{int((err & (lab_sel == 1)).sum())} self-intersecting + "
+        return (  # on its own line: the panels' titles would overlap otherwise
+            f"\n{int((err & (lab_sel == 1)).sum())} self-intersecting + "
             f"{int((err & (lab_sel == 0)).sum())} non-intersecting of {lab_sel.size}"
         )
 
