@@ -9,7 +9,7 @@ CORES ?= $(shell n=$$(nproc 2>/dev/null || echo 8); [ $$n -lt 8 ] && echo $$n ||
 CONFIG ?= config/config.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup env data figures test bench lint format dryrun clean
+.PHONY: setup env data figures report test bench lint format dryrun clean
 
 setup: env data
 
@@ -39,6 +39,10 @@ data:
 figures: setup
 	$(VENV)/bin/snakemake --cores $(CORES) figures/ --configfile $(CONFIG)
 
+# Snakemake's self-contained HTML report of the figures (run after `make figures`).
+report: env
+	$(VENV)/bin/snakemake --report report.html figures/ --configfile $(CONFIG)
+
 dryrun: env
 	$(VENV)/bin/snakemake -n figures/ --configfile $(CONFIG)
 
@@ -61,4 +65,4 @@ format: env
 	$(VENV)/bin/snakefmt Snakefile rules/
 
 clean:
-	rm -rf results figures logs .snakemake
+	rm -rf results figures logs .snakemake report.html

@@ -10,6 +10,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 # Clear, key-naming errors first; then Snakemake's own validation (fills defaults).
 # check_config returns every mapping with sorted keys, so the order keys are written in
 # a config file never changes rule params (and never triggers a rerun).

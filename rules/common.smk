@@ -1,5 +1,8 @@
 # Shared helpers: run lists, figure lists, resources.
 
+import re
+from pathlib import Path
+
 from pipeline_lib.synthetic import get_manifold
 
 RES = "results"
@@ -297,3 +300,11 @@ def sq_figure_inputs(w):
         "decomposition": {"decomposition": a["decomposition"][:1], **data},
         "errors": {**first, **data},
     }[w.sq_what]
+
+
+def figure_caption(wildcards, output):
+    """The gallery's caption of a figure, RST-escaped, for its Snakemake report entry."""
+    from pipeline_lib.gallery import caption_for
+
+    text = caption_for(Path(output[0]).stem)
+    return re.sub(r"([\\*`|_])", r"\\\1", text)

@@ -5,13 +5,19 @@ rule figure_lowdim_clinging:
     input:
         summary=f"{RES}/lowdim/summary.zarr",
     output:
-        f"{FIG}/dmm_lowdim_clinging.png",
+        report(
+            f"{FIG}/dmm_lowdim_clinging.png",
+            caption="../report/figure.rst",
+            category="Low-dimensional DMM (Sec. 6)",
+        ),
     log:
         "logs/figures/dmm_lowdim_clinging.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_clinging.tsv"
     conda:
         "../envs/pipeline.yaml"
+    params:
+        caption=figure_caption,
     script:
         "../scripts/figure_lowdim_clinging.py"
 
@@ -21,13 +27,19 @@ rule figure_lowdim_boundary_2d:
         data=lowdim_data(LINES),
         runs=lowdim_figure_runs(LINES, ["clean"]),
     output:
-        f"{FIG}/dmm_lowdim_boundary_2d.png",
+        report(
+            f"{FIG}/dmm_lowdim_boundary_2d.png",
+            caption="../report/figure.rst",
+            category="Low-dimensional DMM (Sec. 6)",
+        ),
     log:
         "logs/figures/dmm_lowdim_boundary_2d.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_boundary_2d.tsv"
     conda:
         "../envs/pipeline.yaml"
+    params:
+        caption=figure_caption,
     script:
         "../scripts/figure_lowdim_boundary_2d.py"
 
@@ -37,13 +49,19 @@ rule figure_lowdim_height_maps:
         data=lowdim_data(["plane"]),
         runs=lowdim_figure_runs(["plane"], ["clean"]),
     output:
-        f"{FIG}/dmm_lowdim_height_maps.png",
+        report(
+            f"{FIG}/dmm_lowdim_height_maps.png",
+            caption="../report/figure.rst",
+            category="Low-dimensional DMM (Sec. 6)",
+        ),
     log:
         "logs/figures/dmm_lowdim_height_maps.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_height_maps.tsv"
     conda:
         "../envs/pipeline.yaml"
+    params:
+        caption=figure_caption,
     script:
         "../scripts/figure_lowdim_height_maps.py"
 
@@ -53,13 +71,19 @@ rule figure_lowdim_gradients:
         data=lowdim_data(LOW["manifolds"]),
         runs=lowdim_figure_runs(LOW["manifolds"], ["clean"]),
     output:
-        f"{FIG}/dmm_lowdim_gradients.png",
+        report(
+            f"{FIG}/dmm_lowdim_gradients.png",
+            caption="../report/figure.rst",
+            category="Low-dimensional DMM (Sec. 6)",
+        ),
     log:
         "logs/figures/dmm_lowdim_gradients.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_gradients.tsv"
     conda:
         "../envs/pipeline.yaml"
+    params:
+        caption=figure_caption,
     script:
         "../scripts/figure_lowdim_gradients.py"
 
@@ -70,7 +94,11 @@ rule figure_lowdim_adversarial:
         clean=lowdim_figure_runs(LOW["manifolds"], ["clean"]),
         other=lowdim_figure_runs(LOW["manifolds"], ["adversarial"]),
     output:
-        f"{FIG}/dmm_lowdim_adversarial.png",
+        report(
+            f"{FIG}/dmm_lowdim_adversarial.png",
+            caption="../report/figure.rst",
+            category="Low-dimensional DMM (Sec. 6)",
+        ),
     log:
         "logs/figures/dmm_lowdim_adversarial.log",
     benchmark:
@@ -78,6 +106,7 @@ rule figure_lowdim_adversarial:
     conda:
         "../envs/pipeline.yaml"
     params:
+        caption=figure_caption,
         title="adversarial (1-step L2 PGD)",
     script:
         "../scripts/figure_lowdim_compare.py"
@@ -89,7 +118,11 @@ rule figure_lowdim_random_labels:
         clean=lowdim_figure_runs(LOW["manifolds"], ["clean"]),
         other=lowdim_figure_runs(LOW["manifolds"], ["random_labels"]),
     output:
-        f"{FIG}/dmm_lowdim_random_labels.png",
+        report(
+            f"{FIG}/dmm_lowdim_random_labels.png",
+            caption="../report/figure.rst",
+            category="Low-dimensional DMM (Sec. 6)",
+        ),
     log:
         "logs/figures/dmm_lowdim_random_labels.log",
     benchmark:
@@ -97,6 +130,7 @@ rule figure_lowdim_random_labels:
     conda:
         "../envs/pipeline.yaml"
     params:
+        caption=figure_caption,
         title="random labels (control)",
     script:
         "../scripts/figure_lowdim_compare.py"
@@ -106,7 +140,12 @@ rule figure_natural_samples:
     input:
         f"{RES}/data/{{dataset}}.zarr",
     output:
-        figure=f"{FIG}/data_{{dataset}}_samples.png",
+        figure=report(
+            f"{FIG}/data_{{dataset}}_samples.png",
+            caption="../report/figure.rst",
+            category="Data",
+            subcategory="{dataset}",
+        ),
         metrics=f"{RES}/data/{{dataset}}_metrics.json",
     log:
         "logs/figures/data_{dataset}_samples.log",
@@ -114,6 +153,8 @@ rule figure_natural_samples:
         f"{RES}/benchmarks/figures/data_{{dataset}}_samples.tsv"
     conda:
         "../envs/pipeline.yaml"
+    params:
+        caption=figure_caption,
     script:
         "../scripts/figure_natural_samples.py"
 
@@ -122,7 +163,12 @@ rule figure_dmm:
     input:
         unpack(dmm_figure_inputs),
     output:
-        f"{FIG}/dmm_{{dataset}}_{{what}}.png",
+        report(
+            f"{FIG}/dmm_{{dataset}}_{{what}}.png",
+            caption="../report/figure.rst",
+            category="Natural-image DMM",
+            subcategory="{dataset}",
+        ),
     log:
         "logs/figures/dmm_{dataset}_{what}.log",
     benchmark:
@@ -130,6 +176,7 @@ rule figure_dmm:
     conda:
         "../envs/pipeline.yaml"
     params:
+        caption=figure_caption,
         variants=DMM_VARIANTS,
         attack_variants=DMM_ATTACK_VARIANTS,
         seeds=DMM["seeds"],
@@ -145,13 +192,20 @@ rule figure_tilting:
         data=f"{RES}/data/{{dataset}}.zarr",
         sweep=f"{RES}/tilting/{{dataset}}/sweep.zarr",
     output:
-        f"{FIG}/tilting_{{dataset}}_{{tilt_what}}.png",
+        report(
+            f"{FIG}/tilting_{{dataset}}_{{tilt_what}}.png",
+            caption="../report/figure.rst",
+            category="Boundary tilting",
+            subcategory="{dataset}",
+        ),
     log:
         "logs/figures/tilting_{dataset}_{tilt_what}.log",
     benchmark:
         f"{RES}/benchmarks/figures/tilting_{{dataset}}_{{tilt_what}}.tsv"
     conda:
         "../envs/pipeline.yaml"
+    params:
+        caption=figure_caption,
     script:
         "../scripts/figure_tilting.py"
 
@@ -160,13 +214,19 @@ rule figure_tilting_toy:
     input:
         f"{RES}/tilting/toy.zarr",
     output:
-        f"{FIG}/tilting_toy.png",
+        report(
+            f"{FIG}/tilting_toy.png",
+            caption="../report/figure.rst",
+            category="Boundary tilting",
+        ),
     log:
         "logs/figures/tilting_toy.log",
     benchmark:
         f"{RES}/benchmarks/figures/tilting_toy.tsv"
     conda:
         "../envs/pipeline.yaml"
+    params:
+        caption=figure_caption,
     script:
         "../scripts/figure_tilting_toy.py"
 
@@ -175,7 +235,12 @@ rule figure_shells_success:
     input:
         lambda w: shells_evaluations(w.dataset),
     output:
-        f"{FIG}/shells_{{dataset}}_success.png",
+        report(
+            f"{FIG}/shells_{{dataset}}_success.png",
+            caption="../report/figure.rst",
+            category="Model shells (MCN / NCN)",
+            subcategory="{dataset}",
+        ),
     log:
         "logs/figures/shells_{dataset}_success.log",
     benchmark:
@@ -183,6 +248,7 @@ rule figure_shells_success:
     conda:
         "../envs/pipeline.yaml"
     params:
+        caption=figure_caption,
         bases=SHELLS["bases"],
         seeds=SHELLS["seeds"],
     script:
@@ -196,7 +262,12 @@ rule figure_shells_gallery:
             "{dataset}", "{base}", SHELLS["figure_seed"], "evaluation.zarr"
         ),
     output:
-        f"{FIG}/shells_{{dataset}}_{{base}}_{{shell}}_gallery.png",
+        report(
+            f"{FIG}/shells_{{dataset}}_{{base}}_{{shell}}_gallery.png",
+            caption="../report/figure.rst",
+            category="Model shells (MCN / NCN)",
+            subcategory="{dataset}",
+        ),
     log:
         "logs/figures/shells_{dataset}_{base}_{shell}_gallery.log",
     benchmark:
@@ -204,6 +275,7 @@ rule figure_shells_gallery:
     conda:
         "../envs/pipeline.yaml"
     params:
+        caption=figure_caption,
         gallery_samples=SHELLS["gallery_samples"],
     script:
         "../scripts/figure_shells_gallery.py"
@@ -213,7 +285,12 @@ rule figure_squiggles_examples:
     input:
         sq_data("{sqv}", "test"),
     output:
-        f"{FIG}/squiggles_{{sqv}}_examples.png",
+        report(
+            f"{FIG}/squiggles_{{sqv}}_examples.png",
+            caption="../report/figure.rst",
+            category="Squiggles",
+            subcategory="{sqv}",
+        ),
     log:
         "logs/figures/squiggles_{sqv}_examples.log",
     benchmark:
@@ -221,6 +298,7 @@ rule figure_squiggles_examples:
     conda:
         "../envs/pipeline.yaml"
     params:
+        caption=figure_caption,
         n=SQ["gallery_size"],
         seed=SQ["data_seed"],
     script:
@@ -231,13 +309,19 @@ rule figure_squiggles_generalization:
     input:
         sq_trainings(),
     output:
-        f"{FIG}/squiggles_generalization.png",
+        report(
+            f"{FIG}/squiggles_generalization.png",
+            caption="../report/figure.rst",
+            category="Squiggles",
+        ),
     log:
         "logs/figures/squiggles_generalization.log",
     benchmark:
         f"{RES}/benchmarks/figures/squiggles_generalization.tsv"
     conda:
         "../envs/pipeline.yaml"
+    params:
+        caption=figure_caption,
     script:
         "../scripts/figure_squiggles_generalization.py"
 
@@ -246,7 +330,12 @@ rule figure_squiggles:
     input:
         unpack(sq_figure_inputs),
     output:
-        f"{FIG}/squiggles_{{sqv}}_{{sq_what}}.png",
+        report(
+            f"{FIG}/squiggles_{{sqv}}_{{sq_what}}.png",
+            caption="../report/figure.rst",
+            category="Squiggles",
+            subcategory="{sqv}",
+        ),
     log:
         "logs/figures/squiggles_{sqv}_{sq_what}.log",
     benchmark:
@@ -254,6 +343,7 @@ rule figure_squiggles:
     conda:
         "../envs/pipeline.yaml"
     params:
+        caption=figure_caption,
         sigmas=SQ_SIGMAS,
         seeds=SQ["seeds"],
         n=SQ["gallery_size"],

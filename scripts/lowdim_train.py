@@ -1,5 +1,6 @@
 """Rule lowdim_train: train the 2-layer network, record the boundary at snapshots."""
 
+import os
 import time
 
 import torch
@@ -44,7 +45,9 @@ with rule_context(smk) as log:
         data_provenance=data.attrs["provenance"]["config"],
     )
     ckpt["provenance"] = prov
-    torch.save(ckpt, smk.output.model)
+    tmp = f"{smk.output.model}.tmp"  # written whole, then renamed: never half a checkpoint
+    torch.save(ckpt, tmp)
+    os.replace(tmp, smk.output.model)
     write_store(
         ds,
         smk.output.store,

@@ -143,6 +143,8 @@ def test_every_store_follows_the_contract(workdir):
         prov = ds.attrs["provenance"]
         assert isinstance(prov["config"], dict) and prov["config"], p
         assert "torch" in prov["packages"] and "xarray" in prov["packages"], p
+        assert prov["git_commit"] and prov["device"] in ("cpu", "cuda"), p
+        assert prov["wall_time_s"] >= 0, p
         for name, v in ds.data_vars.items():
             assert v.attrs.get("description"), (p, name)
         assert all(d for d in ds.dims), p
@@ -151,6 +153,12 @@ def test_every_store_follows_the_contract(workdir):
     assert run.gradient_angle.attrs["units"] == "degree"
     assert run.attrs["provenance"]["device"] == "cpu"
     assert not list((workdir / "results").rglob("*.tmp-*"))
+    checkpoints = sorted((workdir / "results").rglob("*.pt"))
+    assert len(checkpoints) >= 10
+    for p in checkpoints:
+        prov = torch.load(p, map_location="cpu", weights_only=False)["provenance"]
+        assert prov["config"] and prov["git_commit"] and prov["wall_time_s"] >= 0, p
+        assert prov["device"] in ("cpu", "cuda"), p
 
 
 def test_noop_rerun(workdir):
@@ -362,3 +370,17 @@ def test_edit_squiggles_noise_retrains_only_the_noise_model(workdir, test_config
     trained = {(w["sqv"], w["sigma"]) for r, w in jobs if r == "squiggles_train"}
     assert trained == {("sinenet", "0.05")}
     assert "squiggles_latent" not in {r for r, _ in jobs}
+
+
+def test_snakemake_report_has_every_figure_with_its_caption(workdir):
+    smk(workdir, "--report", "report.html", "figures/")
+    page = (workdir / "report.html").read_text()
+    for name in ("dmm_lowdim_clinging", "tilting_toy", "squiggles_sinenet_latent"):
+        assert f"{name}.png" in page
+    for caption in (
+        "DMM Fig. 5a",
+        "Tilting article Fig. 6",
+        "Wu et al. Table 1",
+        "Squiggles Fig. 9",
+    ):
+        assert caption in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -42,12 +43,22 @@ def jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
 
+# Set by runtime.rule_context when a rule's script starts: the default wall time.
+JOB_START: float | None = None
+
+
 def make_provenance(params: Any, **extra: Any) -> dict[str, Any]:
-    """The config subset that produced an output plus package versions and git commit."""
+    """The config subset that produced an output plus package versions, git commit,
+    device and wall time. ``device`` defaults to ``cpu`` (NumPy-only steps; torch steps
+    pass the device they used); ``wall_time_s`` defaults to the seconds since the rule's
+    script started (:func:`pipeline_lib.runtime.rule_context`), when known."""
     rec = {
         "config": jsonable(params),
         "packages": package_versions(),
         "git_commit": git_commit(),
+        "device": "cpu",
     }
+    if JOB_START is not None:
+        rec["wall_time_s"] = round(time.time() - JOB_START, 2)
     rec.update(jsonable(extra))
     return rec

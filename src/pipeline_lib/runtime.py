@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from . import provenance
 from .device import set_threads
 
 
@@ -27,6 +28,7 @@ def rule_context(smk: Any) -> Iterator[logging.Logger]:
     logger.propagate = False
     set_threads(getattr(smk, "threads", 1))
     t0 = time.time()
+    provenance.JOB_START = t0
     logger.info("rule %s, wildcards %s, threads %s", smk.rule, dict(smk.wildcards), smk.threads)
     try:
         yield logger
