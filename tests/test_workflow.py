@@ -352,6 +352,12 @@ def test_squiggles_metrics_and_stores(workdir, test_config):
     dec = xr.open_zarr(workdir / f"results/squiggles/{v}/seed0/decomposition.zarr")
     assert list(dec["attack"].values) == ["latent", "pixel_sigma0", "pixel_sigma0.08"]
     assert ((dec["on_share"] >= 0) & (dec["on_share"] <= 1 + 1e-6) | dec["on_share"].isnull()).all()
+    # progress bars end up in the jobs' logs
+    train_log = (workdir / "logs/squiggles_train/sinenet-sigma0-seed0.log").read_text()
+    assert "epoch 1/" in train_log and "100%" in train_log
+    assert "latent PGD" in (workdir / "logs/squiggles_latent/sinenet-seed0.log").read_text()
+    lowdim_logs = list((workdir / "logs/lowdim_train").glob("*.log"))
+    assert lowdim_logs and "low-dim training (epochs)" in lowdim_logs[0].read_text()
     # only the analysis variant gets noise-trained models
     assert not (workdir / "results/squiggles/taylor/sigma0.08").exists()
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.func import grad, vmap
 
+from .progress import bar
 from .training import check_finite, run_epoch
 
 
@@ -102,8 +103,9 @@ def train(
         return nn.functional.binary_cross_entropy_with_logits(model(xb), yb)
 
     record(0)
-    for epoch in range(1, epochs + 1):
-        run_epoch(model, opt, x.shape[0], batch_size, gen, batch_loss, "the low-dim network", epoch)
+    for epoch in bar(range(1, epochs + 1), epochs, "low-dim training (epochs)"):
+        name = "the low-dim network"
+        run_epoch(model, opt, x.shape[0], batch_size, gen, batch_loss, name, epoch, progress=False)
         record(epoch)
     return {"loss": np.asarray(losses), "accuracy": np.asarray(accs)}
 

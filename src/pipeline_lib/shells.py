@@ -40,6 +40,7 @@ from torch import nn
 
 from .attacks import AttackResult, margin_loss, pgd
 from .dmm import frozen, seed_stat
+from .progress import bar
 from .zarr_io import var
 
 Log = Callable[..., None]
@@ -691,7 +692,7 @@ def evaluate(
 
     gen_base = torch.Generator().manual_seed(seed + 1)
     gens = [torch.Generator().manual_seed(seed + 2 + i) for i in range(n_sh)]
-    for b in range(n_batches):
+    for b in bar(range(n_batches), n_batches, "shell evaluation (batches)"):
         sl = slice(b * batch_size, (b + 1) * batch_size)
         xb, yb = x_sel[sl].to(device), y_sel[sl].to(device)
         with torch.no_grad():

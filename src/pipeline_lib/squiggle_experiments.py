@@ -38,7 +38,6 @@ Choices where the paper leaves room (each also in the README):
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -51,6 +50,7 @@ from torch.func import jacfwd
 from . import squiggles as sq
 from .attacks import pgd
 from .models import build_model
+from .progress import bar
 from .training import check_finite
 from .zarr_io import var
 
@@ -60,9 +60,7 @@ BIG = 1e6  # "no box" for the project's PGD
 
 def _progress(iterable, total: int, desc: str):
     """tqdm progress bar into stderr (the rule's log under Snakemake)."""
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, mininterval=5.0, ascii=True)
+    return bar(iterable, total, desc)
 
 
 # ----------------------------------------------------------------------------- models

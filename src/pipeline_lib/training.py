@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .attacks import pgd
+from .progress import bar
 
 
 def batches(n: int, batch_size: int, gen: torch.Generator):
@@ -27,11 +28,14 @@ def run_epoch(
     batch_loss: Callable[[torch.Tensor], torch.Tensor],
     name: str,
     epoch: int,
+    progress: bool = True,
 ) -> float:
     """One pass over shuffled batches; ``batch_loss(idx)`` returns the mean batch loss.
     Returns the sample-weighted mean loss, failing loudly if it is not finite."""
     total, count = 0.0, 0
-    for idx in batches(n, batch_size, gen):
+    steps = -(-n // batch_size)
+    it = batches(n, batch_size, gen)
+    for idx in bar(it, steps, f"{name} epoch {epoch}") if progress else it:
         loss = batch_loss(idx)
         opt.zero_grad(set_to_none=True)
         loss.backward()
