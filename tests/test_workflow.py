@@ -17,7 +17,7 @@ import yaml
 pytestmark = pytest.mark.slow
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-COPY = ("Snakefile", "rules", "scripts", "config", "envs", "profiles")
+COPY = ("Snakefile", "rules", "scripts", "config", "envs", "profiles", "report")
 
 
 def smk(workdir: Path, *args: str, configfile: str = "config/test.yaml", check=True):
