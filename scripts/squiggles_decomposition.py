@@ -18,10 +18,8 @@ smk = snakemake  # noqa: F821
 with rule_context(smk) as log:
     p, w = smk.params, smk.wildcards
     device = pick_device(p.device)
-    data = open_store(smk.input.data).isel(sample=slice(0, p.n))
+    data, z, x, y = se.attack_inputs(open_store(smk.input.data), p.n)
     res = data.attrs["resolution"]
-    z = torch.as_tensor(data["latent"].values)
-    x = torch.as_tensor(data["image"].values)
     latent = open_store(smk.input.latent).isel(sample=slice(0, p.n))
     best = int(np.argmin(se.latent_curves(latent)["accuracy"]))
     latent_eps = float(latent["eps"].values[best])
@@ -48,7 +46,7 @@ with rule_context(smk) as log:
         resolution=res,
         rtol=p.rtol,
         seed=p.seed,
-        labels=torch.as_tensor(data["label"].values).long(),
+        labels=y,
     )
     for a in ds["attack"].values:
         log.info(

@@ -4,7 +4,6 @@ boundary, steered by the other variant's sigma-0 model (Sec. 3)."""
 import time
 
 import numpy as np
-import torch
 
 from pipeline_lib import squiggle_experiments as se
 from pipeline_lib.device import pick_device
@@ -17,10 +16,8 @@ smk = snakemake  # noqa: F821
 with rule_context(smk) as log:
     p, w = smk.params, smk.wildcards
     device = pick_device(p.device)
-    data = open_store(smk.input.data).isel(sample=slice(0, p.n))
+    data, z, x, y = se.attack_inputs(open_store(smk.input.data), p.n)
     navigator = load_model(smk.input.navigator).to(device)
-    z = torch.as_tensor(data["latent"].values)
-    y = torch.as_tensor(data["label"].values).long()
     t0 = time.time()
     ds = se.boundary_distance(
         navigator,

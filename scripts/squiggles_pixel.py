@@ -3,8 +3,6 @@ on one model (Fig. 10)."""
 
 import time
 
-import torch
-
 from pipeline_lib import squiggle_experiments as se
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import load_model
@@ -16,10 +14,8 @@ smk = snakemake  # noqa: F821
 with rule_context(smk) as log:
     p, w = smk.params, smk.wildcards
     device = pick_device(p.device)
-    data = open_store(smk.input.data).isel(sample=slice(0, p.n))
+    data, z, x, y = se.attack_inputs(open_store(smk.input.data), p.n)
     model = load_model(smk.input.model).to(device)
-    x = torch.as_tensor(data["image"].values)
-    y = torch.as_tensor(data["label"].values).long()
     t0 = time.time()
     ds = se.pixel_attack(
         model,

@@ -14,13 +14,12 @@ with rule_context(smk) as log:
     analysis = {}
     for v in p.analysis:
         mine = [s for s in stores if s.attrs["variant"] == v]
-        kinds = {"latent": "latent", "distance": "distance", "decomposition": "decomposition"}
         a = {
-            k: sorted(
+            kind: sorted(
                 (s for s in mine if s.attrs["store_kind"] == kind),
                 key=lambda s: s.attrs["seed"],
             )
-            for k, kind in kinds.items()
+            for kind in ("latent", "distance", "decomposition")
         }
         a["pixel"] = {
             g: sorted(

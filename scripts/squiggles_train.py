@@ -15,7 +15,8 @@ from pipeline_lib.zarr_io import open_store, var, write_store
 
 
 def tensors(ds):
-    return torch.as_tensor(ds["image"].values), torch.as_tensor(ds["label"].values).long()
+    _, _, x, y = se.attack_inputs(ds)
+    return x, y
 
 
 smk = snakemake  # noqa: F821

@@ -58,11 +58,6 @@ ARCHS = {"cnn": "squiggle_cnn", "resnet34": "resnet34_gray"}
 BIG = 1e6  # "no box" for the project's PGD
 
 
-def _progress(iterable, total: int, desc: str):
-    """tqdm progress bar into stderr (the rule's log under Snakemake)."""
-    return bar(iterable, total, desc)
-
-
 # ----------------------------------------------------------------------------- models
 
 
@@ -106,8 +101,7 @@ def train_classifier(
         model.train()
         perm = torch.randperm(n, generator=shuffle)
         total = 0.0
-        bar = _progress(range(0, n, batch_size), per_epoch, f"{name} epoch {epoch}/{epochs}")
-        for s in bar:
+        for s in bar(range(0, n, batch_size), per_epoch, f"{name} epoch {epoch}/{epochs}"):
             idx = perm[s : s + batch_size]
             xb = x[idx]
             if noise_sigma > 0:
@@ -175,6 +169,18 @@ def generalization(model: nn.Module, tests: dict[str, tuple[torch.Tensor, torch.
     return out
 
 
+def attack_inputs(data: xr.Dataset, n: int | None = None):
+    """The first ``n`` curves of a dataset store and their tensors: (subset, latent z,
+    image x, label y as int64)."""
+    sub = data if n is None else data.isel(sample=slice(0, n))
+    return (
+        sub,
+        torch.as_tensor(sub["latent"].values),
+        torch.as_tensor(sub["image"].values),
+        torch.as_tensor(sub["label"].values).long(),
+    )
+
+
 # ----------------------------------------------------------------------------- latent PGD
 
 
@@ -230,11 +236,11 @@ def true_labels(variant: str, z: torch.Tensor) -> np.ndarray:
 
 
 def _eps_batches(n: int, n_eps: int, batch: int):
-    """Flat (sample, eps) index pairs in chunks of ``batch``."""
+    """(sample, eps) index arrays of the flattened grid, in chunks of ``batch``."""
     flat = np.arange(n * n_eps)
     for s in range(0, flat.size, batch):
         f = flat[s : s + batch]
-        yield f, f // n_eps, f % n_eps
+        yield f // n_eps, f % n_eps
 
 
 def latent_attack(
@@ -256,8 +262,7 @@ def latent_attack(
     dev = next(model.parameters()).device
     z_adv = np.zeros((n, ne, z.shape[1]), np.float32)
     pred = np.zeros((n, ne), np.int8)
-    bar = _progress(_eps_batches(n, ne, batch), math.ceil(n * ne / batch), "latent PGD")
-    for _, i, e in bar:
+    for i, e in bar(_eps_batches(n, ne, batch), math.ceil(n * ne / batch), "latent PGD"):
         it = torch.as_tensor(i)
         za = latent_pgd(
             model,
@@ -305,7 +310,7 @@ def latent_curves(ds: xr.Dataset) -> dict[str, np.ndarray]:
     after the attack against the recomputed label)."""
     y = ds["label"].values[:, None]
     pred, lab = ds["pred_adv"].values, ds["label_adv"].values
-    clean_ok = ((ds["clean_proba"].values > 0.5).astype(int) == ds["label"].values)[:, None]
+    clean_ok = clean_correct(ds)[:, None]
     return {
         "accuracy": (pred == lab).mean(0),
         "unchanged": (lab == y).mean(0),
@@ -335,7 +340,7 @@ def boundary_distance(
     attacked = np.zeros((n, eps_grid.size), dtype=bool)
     active = np.ones(n, dtype=bool)
     other = 1 - y
-    for e, eps in enumerate(_progress(eps_grid, eps_grid.size, "distance (eps grid)")):
+    for e, eps in enumerate(bar(eps_grid, eps_grid.size, "distance (eps grid)")):
         idx = np.nonzero(active)[0]
         for s in range(0, idx.size, batch):
             b = torch.as_tensor(idx[s : s + batch])
@@ -448,8 +453,7 @@ def pixel_attack(
     success = np.zeros((n, ne), dtype=bool)
     norms = np.zeros((n, ne), np.float32)
     x_focus = x.clone().numpy()
-    bar = _progress(_eps_batches(n, ne, batch), math.ceil(n * ne / batch), "pixel PGD")
-    for _, i, e in bar:
+    for i, e in bar(_eps_batches(n, ne, batch), math.ceil(n * ne / batch), "pixel PGD"):
         eps = torch.as_tensor(eps_grid[e], dtype=x.dtype)
         res = pgd(
             model,
@@ -566,7 +570,7 @@ def decompose(
     rand_share = np.full((n, len(names)), np.nan)
     on_img = np.zeros((n, len(names), *x.shape[1:]), np.float32)
     ranks = np.zeros(n, np.int32)
-    for i in _progress(range(n), n, "tangent bases"):
+    for i in bar(range(n), n, "tangent bases"):
         basis, _ = tangent_basis(variant, z[i], resolution, rtol)
         ranks[i] = basis.shape[1]
         q, _ = torch.linalg.qr(
@@ -647,7 +651,8 @@ def _seed_stat(values) -> dict:
     return seed_stat([float(v) for v in values])
 
 
-def _clean_ok(ds: xr.Dataset) -> np.ndarray:
+def clean_correct(ds: xr.Dataset) -> np.ndarray:
+    """Per sample: the attacked model classified the clean image correctly."""
     return (ds["clean_proba"].values > 0.5).astype(int) == ds["label"].values
 
 
@@ -665,7 +670,7 @@ def error_groups(
     out = {"all": d}
     ref = latent if latent is not None else next(iter(pixels.values()), None)
     if ref is not None:
-        out["misclassified"] = d[~_clean_ok(ref)]
+        out["misclassified"] = d[~clean_correct(ref)]
     if latent is not None:
         curves = latent_curves(latent)
         e = (
@@ -674,10 +679,10 @@ def error_groups(
             else int(np.argmin(np.abs(latent["eps"].values - latent_eps)))
         )
         wrong = latent["pred_adv"].values[:, e] != latent["label_adv"].values[:, e]
-        out["adversarial_latent"] = d[_clean_ok(latent) & wrong]
+        out["adversarial_latent"] = d[clean_correct(latent) & wrong]
     for g, px in pixels.items():
         fe = int(np.argmin(np.abs(px["eps"].values - px.attrs["focus_eps"])))
-        out[f"adversarial_pixel_sigma{g}"] = d[_clean_ok(px) & px["pgd_success"].values[:, fe]]
+        out[f"adversarial_pixel_sigma{g}"] = d[clean_correct(px) & px["pgd_success"].values[:, fe]]
     return out
 
 
@@ -721,7 +726,7 @@ def squiggle_metrics(
         m[f"{key}/latent_min_accuracy"] = _seed_stat([c["accuracy"][best] for c in curves])
         m[f"{key}/latent_unchanged_at_best"] = _seed_stat([c["unchanged"][best] for c in curves])
         m[f"{key}/latent_accuracy_monotone"] = bool(np.all(np.diff(mean_acc) <= 0))
-        m[f"{key}/clean_accuracy_attacked"] = _seed_stat([_clean_ok(s).mean() for s in lat])
+        m[f"{key}/clean_accuracy_attacked"] = _seed_stat([clean_correct(s).mean() for s in lat])
         sig = sorted(a["pixel"], key=float)
         focus = {}
         for g in sig:
@@ -732,7 +737,7 @@ def squiggle_metrics(
             k = f"{key}-sigma{g}"
             m[f"{k}/pixel_eps"] = runs[0]["eps"].values.tolist()
             m[f"{k}/focus_eps"] = float(runs[0].attrs["focus_eps"])
-            m[f"{k}/pixel_clean_accuracy"] = _seed_stat([_clean_ok(r).mean() for r in runs])
+            m[f"{k}/pixel_clean_accuracy"] = _seed_stat([clean_correct(r).mean() for r in runs])
             m[f"{k}/pixel_pgd_accuracy_at_focus"] = _seed_stat(focus[g])
             m[f"{k}/pixel_noise_accuracy_at_focus"] = _seed_stat(
                 [c["noise_accuracy"][fe] for c in pc]

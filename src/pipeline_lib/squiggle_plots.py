@@ -40,7 +40,7 @@ import xarray as xr  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from . import squiggles as sq  # noqa: E402
-from .squiggle_experiments import cdf  # noqa: E402
+from .squiggle_experiments import cdf, clean_correct  # noqa: E402
 
 PALETTE = sns.color_palette("colorblind")
 LABEL_COLORS = {1: PALETTE[1], 0: PALETTE[0]}  # frames: self-intersecting / not
@@ -100,10 +100,6 @@ def _eps_index(eps: np.ndarray, value: float, what: str) -> int:
     if not np.isclose(eps[k], value, rtol=1e-6):
         raise ValueError(f"{what}: eps {value} is not in the store's grid {eps.tolist()}")
     return k
-
-
-def _clean_ok(ds: xr.Dataset) -> np.ndarray:
-    return (ds["clean_proba"].values > 0.5).astype(int) == ds["label"].values
 
 
 def _sigma_keys(pixels: dict) -> tuple[float | None, float | None]:
@@ -388,7 +384,7 @@ def _latent_indicators(ds: xr.Dataset) -> dict[str, np.ndarray]:
     """Per-sample (sample, eps) indicators whose means are ``latent_curves``."""
     y = ds["label"].values[:, None]
     pred, lab = ds["pred_adv"].values, ds["label_adv"].values
-    ok = _clean_ok(ds)[:, None]
+    ok = clean_correct(ds)[:, None]
     return {
         "accuracy": pred == lab,
         "unchanged": lab == y,
@@ -438,7 +434,7 @@ def latent_figure(latents: list[xr.Dataset]):
         gid="lowest",
         zorder=4,
     )
-    clean = np.mean([_clean_ok(s).mean() for s in latents])
+    clean = np.mean([clean_correct(s).mean() for s in latents])
     ax.axhline(clean, color="0.4", ls=":", lw=1, label=f"clean accuracy {clean:.1%}")
     ax.set_ylabel("accuracy against the recomputed true label")
     ax.set_title("(a) Fig. 9 left: accuracy after the latent attack", fontsize=9)
@@ -515,7 +511,7 @@ def _distance_groups(
             e = _eps_index(a_eps, float(a.attrs["focus_eps"]), "pixel store")
             wrong = a["pgd_success"].values[:, e].astype(bool)
         used = float(a_eps[e])
-        ok = _clean_ok(a)
+        ok = clean_correct(a)
         dist = np.asarray(d["distance"].values, dtype=np.float64)
         groups["all"].append(dist)
         groups["mis"].append(dist[~ok])
@@ -629,7 +625,7 @@ def pixel_figure(pixels: dict[float, list[xr.Dataset]]):
         eps = _same_eps(stores, f"pixel σ = {s:g}")
         col = PALETTE[i % len(PALETTE)]
         n_samples = int(stores[0].sizes["sample"])
-        clean = np.mean([_clean_ok(d).mean() for d in stores])
+        clean = np.mean([clean_correct(d).mean() for d in stores])
         fe = float(stores[0].attrs.get("focus_eps", np.nan))
         pgd = _spread(
             ax,
@@ -866,7 +862,7 @@ def errors_figure(
         e = _eps_index(eps, latent_eps, "errors_figure latent store")
         y = latent["label"].values.astype(int)
         lab_adv = latent["label_adv"].values[:, e].astype(int)
-        err = _clean_ok(latent) & (latent["pred_adv"].values[:, e] != lab_adv) & (lab_adv == y)
+        err = clean_correct(latent) & (latent["pred_adv"].values[:, e] != lab_adv) & (lab_adv == y)
         pick = _pick_errors(y, err, n, rng)
         if pick.size:
             z = torch.as_tensor(np.asarray(latent["latent_adv"].values[pick, e], np.float32))
@@ -891,7 +887,7 @@ def errors_figure(
         fe = float(ds.attrs["focus_eps"])
         e = _eps_index(eps, fe, "errors_figure pixel store")
         y = ds["label"].values.astype(int)
-        err = _clean_ok(ds) & ds["pgd_success"].values[:, e].astype(bool)
+        err = clean_correct(ds) & ds["pgd_success"].values[:, e].astype(bool)
         pick = _pick_errors(y, err, n, rng)
         clean_pts = data["points"].sel(sample=ds["sample"].values[pick]).values
         marks = sq.intersection_points(clean_pts) if pick.size else []
