@@ -1,8 +1,10 @@
+import sys
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
 from pipeline_lib.config import check_config
+from pipeline_lib.resources import limit_local_cores
 
 min_version("9.0")
 
@@ -20,6 +22,8 @@ _checked = check_config(config, Path(workflow.basedir) / "config" / "schema.yaml
 config.clear()
 config.update(_checked)
 validate(config, "config/schema.yaml")
+# Locally, never more busy threads than CPUs (a --cores above them is lowered).
+limit_local_cores(workflow, lambda msg: print(f"note: {msg}", file=sys.stderr))
 
 
 include: "rules/common.smk"

@@ -16,6 +16,9 @@ rule figure_lowdim_clinging:
         f"{RES}/benchmarks/figures/dmm_lowdim_clinging.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
     script:
@@ -38,6 +41,9 @@ rule figure_lowdim_boundary_2d:
         f"{RES}/benchmarks/figures/dmm_lowdim_boundary_2d.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
     script:
@@ -60,6 +66,9 @@ rule figure_lowdim_height_maps:
         f"{RES}/benchmarks/figures/dmm_lowdim_height_maps.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
     script:
@@ -82,6 +91,9 @@ rule figure_lowdim_gradients:
         f"{RES}/benchmarks/figures/dmm_lowdim_gradients.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
     script:
@@ -105,6 +117,9 @@ rule figure_lowdim_adversarial:
         f"{RES}/benchmarks/figures/dmm_lowdim_adversarial.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
         title="adversarial (1-step L2 PGD)",
@@ -129,6 +144,9 @@ rule figure_lowdim_random_labels:
         f"{RES}/benchmarks/figures/dmm_lowdim_random_labels.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
         title="random labels (control)",
@@ -153,6 +171,9 @@ rule figure_natural_samples:
         f"{RES}/benchmarks/figures/data_{{dataset}}_samples.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
     script:
@@ -175,6 +196,9 @@ rule figure_dmm:
         f"{RES}/benchmarks/figures/dmm_{{dataset}}_{{what}}.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
         variants=DMM_VARIANTS,
@@ -204,6 +228,9 @@ rule figure_tilting:
         f"{RES}/benchmarks/figures/tilting_{{dataset}}_{{tilt_what}}.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
     script:
@@ -225,6 +252,9 @@ rule figure_tilting_toy:
         f"{RES}/benchmarks/figures/tilting_toy.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
     script:
@@ -247,6 +277,9 @@ rule figure_shells_success:
         f"{RES}/benchmarks/figures/shells_{{dataset}}_success.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
         bases=SHELLS["bases"],
@@ -274,6 +307,9 @@ rule figure_shells_gallery:
         f"{RES}/benchmarks/figures/shells_{{dataset}}_{{base}}_{{shell}}_gallery.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
         gallery_samples=SHELLS["gallery_samples"],
@@ -297,6 +333,9 @@ rule figure_squiggles_examples:
         f"{RES}/benchmarks/figures/squiggles_{{sqv}}_examples.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
         n=SQ["gallery_size"],
@@ -320,6 +359,9 @@ rule figure_squiggles_generalization:
         f"{RES}/benchmarks/figures/squiggles_generalization.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
     script:
@@ -342,6 +384,9 @@ rule figure_squiggles:
         f"{RES}/benchmarks/figures/squiggles_{{sqv}}_{{sq_what}}.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         caption=figure_caption,
         sigmas=SQ_SIGMAS,
@@ -363,6 +408,9 @@ rule gallery:
         f"{RES}/benchmarks/gallery.tsv"
     conda:
         "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
     params:
         names=figure_names(),
         rules=figure_rules(),

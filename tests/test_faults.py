@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-import torch
 import xarray as xr
 import yaml
+from compare import assert_same_model, assert_same_store
 
 from pipeline_lib.zarr_io import ALL_CHUNKS_ATTR, StoreError, open_store, var, write_store
 
@@ -141,32 +141,6 @@ def leftovers(path: Path) -> list[Path]:
     return sorted(path.parent.glob(f"{path.name}.tmp-*")) + sorted(
         path.parent.glob(f"{path.name}.old-*")
     )
-
-
-def assert_same_store(a: Path, b: Path):
-    """Every variable (data and coordinates) bitwise equal; attrs equal but provenance
-    (which records wall time)."""
-    da, db = open_store(a), open_store(b)
-    assert sorted(da.variables) == sorted(db.variables), (a, b)
-    for name in da.variables:
-        va, vb = da[name].values, db[name].values
-        assert va.dtype == vb.dtype and va.shape == vb.shape, (a, name)
-        if va.dtype.kind == "O":
-            assert va.tolist() == vb.tolist(), (a, name)
-        else:
-            assert va.tobytes() == vb.tobytes(), f"{a}: variable {name} differs"
-        assert da[name].attrs == db[name].attrs, (a, name)
-    strip = lambda d: {k: v for k, v in d.attrs.items() if k != "provenance"}  # noqa: E731
-    assert strip(da) == strip(db), a
-
-
-def assert_same_model(a: Path, b: Path):
-    ca, cb = (torch.load(p, map_location="cpu", weights_only=False) for p in (a, b))
-    assert (ca["kind"], ca["kwargs"]) == (cb["kind"], cb["kwargs"])
-    sa, sb = ca["state_dict"], cb["state_dict"]
-    assert list(sa) == list(sb)
-    for k in sa:
-        assert torch.equal(sa[k], sb[k]), f"{a}: {k} differs"
 
 
 def smk(wd: Path, *args: str, check=True):

@@ -13,6 +13,9 @@ import pytest
 import torch
 import xarray as xr
 import yaml
+from compare import assert_same_model, assert_same_store
+
+from pipeline_lib.resources import available_cpus
 
 pytestmark = pytest.mark.slow
 
@@ -41,17 +44,30 @@ def planned_jobs(output: str) -> list[tuple[str, dict]]:
     return jobs
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory, root):
-    wd = tmp_path_factory.mktemp("workflow")
+def copy_workflow(root: Path, wd: Path) -> Path:
     for name in COPY:
         src = root / name
         if src.is_dir():
             shutil.copytree(src, wd / name)
         else:
             shutil.copy2(src, wd / name)
+    return wd
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, root):
+    wd = copy_workflow(root, tmp_path_factory.mktemp("workflow"))
     smk(wd, "--cores", "2", "figures/")
     return wd
+
+
+@pytest.fixture(scope="module")
+def second_run(tmp_path_factory, root, workdir):
+    """The same config again in another directory, asking for more cores than the
+    machine has (8): the determinism and the resources tests read it."""
+    wd = copy_workflow(root, tmp_path_factory.mktemp("workflow_again"))
+    res = smk(wd, "--cores", "8", "figures/")
+    return wd, res.stdout + res.stderr
 
 
 @pytest.fixture(scope="module")
@@ -390,3 +406,86 @@ def test_snakemake_report_has_every_figure_with_its_caption(workdir):
         "Squiggles Fig. 9",
     ):
         assert caption in page
+
+
+def test_two_runs_give_bitwise_identical_results(workdir, second_run):
+    """Determinism on CPU: every Zarr store (all variables and coordinates, bitwise),
+    every checkpoint and metrics.json equal between two runs in separate directories,
+    the second one scheduled differently (--cores 8)."""
+    other, _ = second_run
+    stores = sorted(p.relative_to(workdir) for p in (workdir / "results").rglob("*.zarr"))
+    assert stores == sorted(p.relative_to(other) for p in (other / "results").rglob("*.zarr"))
+    assert len(stores) >= 20
+    for rel in stores:
+        assert_same_store(workdir / rel, other / rel)
+    models = sorted(p.relative_to(workdir) for p in (workdir / "results").rglob("*.pt"))
+    assert models == sorted(p.relative_to(other) for p in (other / "results").rglob("*.pt"))
+    for rel in models:
+        assert_same_model(workdir / rel, other / rel)
+    a = (workdir / "figures" / "metrics.json").read_text()
+    assert a == (other / "figures" / "metrics.json").read_text()
+    assert len(json.loads(a)) > 100
+
+
+_STAMP = r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})"
+
+
+def _job_spans(logs: Path) -> list[tuple[float, float, str]]:
+    """(start, end, log) of every job from its log's first and 'done in' lines."""
+    from datetime import datetime
+
+    def t(stamp: str) -> float:
+        return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+    spans = []
+    for log in logs.rglob("*.log"):
+        text = log.read_text()
+        start = re.search(rf"^{_STAMP} INFO rule ", text, re.M)
+        end = re.search(rf"^{_STAMP} INFO done in ", text, re.M)
+        assert start and end, log
+        spans.append((t(start.group(1)), t(end.group(1)), str(log)))
+    return spans
+
+
+def test_more_cores_than_cpus_does_not_oversubscribe(second_run, root):
+    """--cores 8 on a smaller machine: Snakemake is given the CPUs there are, every job
+    runs torch with its rule's threads, and no more jobs run at once than CPUs."""
+    wd, out = second_run
+    cpus = available_cpus()
+    assert f"Provided cores: {min(8, cpus)}" in out
+    if cpus < 8:
+        assert f"--cores 8 is more than the {cpus} CPUs" in out
+    threads = {}
+    for rule_file in (root / "rules").glob("*.smk"):
+        for m in re.finditer(r"^rule (\w+):(.*?)(?=^rule |\Z)", rule_file.read_text(), re.M | re.S):
+            th = re.search(r"^\s+threads: (\d+)", m.group(2), re.M)
+            threads[m.group(1)] = int(th.group(1)) if th else 1
+    logs = list((wd / "logs").rglob("*.log"))
+    assert len(logs) >= 80
+    for log in logs:
+        m = re.search(
+            r"INFO rule (\w+), wildcards .*, threads (\d+), torch threads (\d+)$",
+            log.read_text(),
+            re.M,
+        )
+        assert m, log
+        assert int(m.group(3)) == int(m.group(2)) == threads[m.group(1)], log
+    events = sorted(
+        [(s, 1) for s, _, _ in _job_spans(wd / "logs")]
+        + [(e, -1) for _, e, _ in _job_spans(wd / "logs")],
+        key=lambda e: (e[0], e[1]),
+    )
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    assert 1 < peak <= min(8, cpus)
+
+
+def test_memory_heavy_rules_declare_mem_mb(root):
+    """Every rule that runs a script declares mem_mb (Slurm and --resources use it)."""
+    for rule_file in (root / "rules").glob("*.smk"):
+        for m in re.finditer(r"^rule (\w+):(.*?)(?=^rule |\Z)", rule_file.read_text(), re.M | re.S):
+            body = m.group(2)
+            if "script:" in body:
+                assert re.search(r"^\s+mem_mb=", body, re.M), f"{rule_file.name}: {m.group(1)}"

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .invariants import check_ball, check_box
+
 Hook = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -146,6 +148,9 @@ def pgd(
         d = _project_ball(d + _bshape(step_t[idx], g) * step, eps_t[idx], norm)
         delta[idx] = (x0[idx] + d).clamp(lo, hi) - x0[idx]
     x_adv = (x0 + delta).detach()
+    check_ball(x_adv, x0, eps_t, norm, f"{norm} PGD")
+    if random_start or steps > 0:  # the start x itself is the caller's
+        check_box(x_adv, lo, hi, f"{norm} PGD")
     with torch.no_grad():
         success = succeeded(model(x_adv), torch.arange(n, device=x0.device))
     taken = torch.where(success, taken, torch.full_like(taken, -1))

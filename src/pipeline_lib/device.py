@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from threadpoolctl import threadpool_limits
 
 
 def pick_device(preference: str = "auto") -> torch.device:
@@ -20,6 +21,7 @@ def set_threads(threads: int) -> None:
     """Make torch use exactly the cores Snakemake granted the job."""
     threads = max(1, int(threads))
     torch.set_num_threads(threads)
+    threadpool_limits(threads)  # NumPy/SciPy's BLAS and OpenMP pools too
     try:
         torch.set_num_interop_threads(threads)
     except RuntimeError:

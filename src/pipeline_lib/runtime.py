@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import torch
+
 from . import provenance
 from .device import set_threads
 
@@ -29,7 +31,13 @@ def rule_context(smk: Any) -> Iterator[logging.Logger]:
     set_threads(getattr(smk, "threads", 1))
     t0 = time.time()
     provenance.JOB_START = t0
-    logger.info("rule %s, wildcards %s, threads %s", smk.rule, dict(smk.wildcards), smk.threads)
+    logger.info(
+        "rule %s, wildcards %s, threads %s, torch threads %d",
+        smk.rule,
+        dict(smk.wildcards),
+        smk.threads,
+        torch.get_num_threads(),
+    )
     try:
         yield logger
         logger.info("done in %.1f s", time.time() - t0)

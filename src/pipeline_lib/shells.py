@@ -40,6 +40,7 @@ from torch import nn
 
 from .attacks import AttackResult, margin_loss, pgd
 from .dmm import frozen, seed_stat
+from .invariants import check_ball, check_box
 from .progress import bar
 from .zarr_io import var
 
@@ -149,6 +150,8 @@ def _mcn(model, x, delta, norm, steps, step_size):
         else:
             step = g.sign()
         z = (x0 + _project_ball(z + step_size * step - x0, delta, norm)).clamp(0.0, 1.0)
+    check_ball(best_z, x0, delta, norm, f"MCN search ({norm})")
+    check_box(best_z, 0.0, 1.0, f"MCN search ({norm})")
     shape = (x.shape[0], c, *x.shape[1:])
     return best_z.reshape(shape), best_lp.reshape(x.shape[0], c)
 
@@ -248,6 +251,7 @@ def _ncn(model, x, p, norm, alphas, steps, lr):
     visit(None)  # the last iterate of the last alpha
     f = _bshape(feasible, x0)
     z_out = torch.where(f, found, best_z)
+    check_box(z_out, 0.0, 1.0, f"NCN search ({norm})")
     lp_out = torch.where(feasible, found_lp, best_lp)
     dist = _norm(z_out - x0, norm)
     n = x.shape[0]
@@ -477,6 +481,9 @@ def _bpda(
             (g,) = torch.autograd.grad(margin.sum(), z)  # straight-through: dH/dx := I
             idx, cur = idx[keep], cur[keep]
             cur = project(cur + step_size * g[keep].sign(), idx)
+    # a start taken as is may sit outside the ball by its float32 rounding
+    check_ball(x_adv, x0, eps + _START_TOL, "linf", "BPDA attack on the shelled model")
+    check_box(x_adv, 0.0, 1.0, "BPDA attack on the shelled model")
     final = shell(model, x_adv, cfg, batch=batch)
     success = final.pred != y
     taken = torch.where(success, taken, torch.full_like(taken, -1))

@@ -49,6 +49,7 @@ from torch.func import jacfwd
 
 from . import squiggles as sq
 from .attacks import pgd
+from .invariants import check_ball, check_box, check_orthonormal
 from .models import build_model
 from .progress import bar
 from .training import check_finite
@@ -226,7 +227,11 @@ def latent_pgd(
             d = d * torch.clamp(eps[:, None] / dn, max=1.0)
             if box is not None:
                 d = (z0 + d).clamp(*box) - z0
-    return (z0 + d.detach()).cpu()
+    z_adv = z0 + d.detach()
+    check_ball(z_adv, z0, eps, "l2", f"{variant} latent PGD")
+    if box is not None and steps > 0:
+        check_box(z_adv, *box, f"{variant} latent PGD")
+    return z_adv.cpu()
 
 
 @torch.no_grad()
@@ -544,7 +549,9 @@ def tangent_basis(
     q, r = torch.linalg.qr(j_img)
     u, s, _ = torch.linalg.svd(r @ j_pts, full_matrices=False)
     k = int((s > rtol * s[0]).sum()) if s.numel() and s[0] > 0 else 0
-    return q @ u[:, :k], s
+    basis = q @ u[:, :k]
+    check_orthonormal(basis, f"{variant} tangent basis", rows=False)
+    return basis, s
 
 
 def decompose(

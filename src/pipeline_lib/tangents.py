@@ -9,6 +9,8 @@ from collections.abc import Callable
 import torch
 from torch.func import jacfwd, vmap
 
+from .invariants import check_orthonormal
+
 # a decoder module or any code -> image callable, e.g. an autoencoder's bound ``decode``
 Decoder = Callable[[torch.Tensor], torch.Tensor]
 
@@ -42,7 +44,9 @@ def orthonormal_basis(jac: torch.Tensor, rtol: float = 1e-6) -> torch.Tensor:
             f"decoder Jacobian is rank-deficient for samples {idx[:10]}: the code dimension "
             "is larger than the local dimension of the decoder's manifold there"
         )
-    return q.transpose(1, 2).contiguous()
+    basis = q.transpose(1, 2).contiguous()
+    check_orthonormal(basis, "tangent basis (QR of the decoder Jacobian)")
+    return basis
 
 
 @torch.no_grad()

@@ -1,0 +1,48 @@
+"""Bitwise comparison of two runs' outputs (Zarr stores and model checkpoints)."""
+
+from pathlib import Path
+
+import torch
+
+from pipeline_lib.zarr_io import open_store
+
+
+def assert_same_store(a: Path, b: Path):
+    """Every variable (data and coordinates) bitwise equal; attrs equal but provenance
+    (which records wall time)."""
+    da, db = open_store(a), open_store(b)
+    assert sorted(da.variables) == sorted(db.variables), (a, b)
+    for name in da.variables:
+        va, vb = da[name].values, db[name].values
+        assert va.dtype == vb.dtype and va.shape == vb.shape, (a, name)
+        if va.dtype.kind == "O":
+            assert va.tolist() == vb.tolist(), (a, name)
+        else:
+            assert va.tobytes() == vb.tobytes(), f"{a}: variable {name} differs"
+        assert da[name].attrs == db[name].attrs, (a, name)
+    strip = lambda d: {k: v for k, v in d.attrs.items() if k != "provenance"}  # noqa: E731
+    assert strip(da) == strip(db), a
+
+
+def _same(a, b, where: str) -> None:
+    assert type(a) is type(b), f"{where}: {type(a).__name__} vs {type(b).__name__}"
+    if isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and torch.equal(a, b), f"{where} differs"
+    elif isinstance(a, dict):
+        assert list(a) == list(b), f"{where}: keys {list(a)} vs {list(b)}"
+        for k in a:
+            _same(a[k], b[k], f"{where}/{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), f"{where}: lengths differ"
+        for i, (u, v) in enumerate(zip(a, b, strict=True)):
+            _same(u, v, f"{where}[{i}]")
+    else:
+        assert a == b or (a != a and b != b), f"{where}: {a!r} vs {b!r}"  # NaN == NaN
+
+
+def assert_same_model(a: Path, b: Path):
+    """Everything in two checkpoints equal (tensors bitwise) but their provenance."""
+    ca, cb = (torch.load(p, map_location="cpu", weights_only=False) for p in (a, b))
+    ca.pop("provenance", None)
+    cb.pop("provenance", None)
+    _same(ca, cb, str(a))
