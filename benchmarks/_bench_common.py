@@ -32,6 +32,30 @@ def timed(
     return statistics.median(times), min(times), out
 
 
+def interleaved(
+    fns: dict[str, Callable[[], object]], repeats: int, device: torch.device
+) -> dict[str, tuple[float, float, object]]:
+    """Like :func:`timed` for several functions, their calls interleaved round-robin
+    (one warm-up each), so a slow phase of a shared machine hits all of them alike.
+    Returns name -> (median s, best s, last result)."""
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    out = {name: fn() for name, fn in fns.items()}
+    sync()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            sync()
+            t0 = time.perf_counter()
+            out[name] = fn()
+            sync()
+            times[name].append(time.perf_counter() - t0)
+    return {n: (statistics.median(t), min(t), out[n]) for n, t in times.items()}
+
+
 def table(header: list[str], rows: list[list[str]], left: int = 1) -> None:
     """Print ``rows`` under ``header``; the first ``left`` columns left-aligned."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

@@ -48,7 +48,10 @@ def _too_small(raw: Path) -> None:
 
 
 CASES = {
-    "missing files": (_missing, ["Fashion-MNIST not found", "apt-get install dataset-fashion-mnist"]),
+    "missing files": (
+        _missing,
+        ["Fashion-MNIST not found", "apt-get install dataset-fashion-mnist"],
+    ),
     "truncated IDX": (_truncated, ["truncated, corrupt"]),
     "corrupt gzip archive": (_corrupt_archive, ["corrupt"]),
     "labels do not match images": (_labels_do_not_match, ["do not belong together"]),

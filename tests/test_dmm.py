@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+import zarr
 
 from pipeline_lib import dmm
 from pipeline_lib.metrics import write_json
+from pipeline_lib.zarr_io import open_store, write_store
 
 AE = {"kind": "mlp", "k": 3, "hidden": [32], "width": 8, "epochs": 30, "lr": 0.01, "batch_size": 16}
 CLF = {
@@ -185,6 +187,38 @@ def test_autoencoder_and_tangent_store(trained):
     # jacfwd basis agrees with the App. D.2 finite-difference basis
     assert float(tg.fd_min_cosine.min()) > 0.99
     np.testing.assert_array_equal(tg.sample.values, trained["ds"].sample.values[90:120])
+
+
+def test_streamed_tangent_store_equals_in_memory(trained, tmp_path):
+    """write_tangent_store (pieces of 7 samples, 23 = 3 * 7 + 2) writes bitwise what
+    tangent_store returns, read back from a lazily opened data store."""
+    ds, ae, cpu = trained["ds"], trained["ae"], torch.device("cpu")
+    data = open_store(write_store(ds, tmp_path / "data.zarr", "toy data", {}), load=False)
+    want = dmm.tangent_store(ds, ae, 23, cpu, chunk=7)
+    calls, logged = [], []
+
+    def prov():
+        calls.append(1)
+        return {"n_samples": 23}
+
+    path = dmm.write_tangent_store(
+        data, ae, 23, cpu, tmp_path / "t.zarr", "tangents", prov, chunk=7, log=logged.append
+    )
+    assert calls == [1] and logged[-1] == "tangent bases 23/23" and len(logged) == 4
+    got = open_store(path)
+    assert set(got.variables) == set(want.variables)
+    for name, v in want.variables.items():
+        assert got[name].dims == v.dims and got[name].dtype == v.dtype, name
+        assert got[name].values.tobytes() == v.values.tobytes(), name
+        assert got[name].attrs.get("description") == v.attrs.get("description"), name
+    assert {k: got.attrs[k] for k in want.attrs} == want.attrs
+    assert got.attrs["provenance"] == {"n_samples": 23} and got.attrs["description"] == "tangents"
+    assert zarr.open_group(path, mode="r")["basis"].chunks == (7, 3, 64)
+    # images, labels and sample ids are split()'s, read lazily
+    x, y, ids = dmm.split(ds, "test")
+    np.testing.assert_array_equal(want.image.values, x[:23].reshape(23, -1).numpy())
+    np.testing.assert_array_equal(want.label.values, y[:23].numpy())
+    np.testing.assert_array_equal(want.sample.values, ids[:23])
 
 
 def test_classifier_variants_and_checkpoints(trained, tmp_path):

@@ -58,3 +58,38 @@ def test_rank_deficient_decoder_is_reported():
 
     with pytest.raises(RankDeficientError, match="rank-deficient"):
         tangent_bases(Degenerate(), torch.randn(3, 3, dtype=torch.float64))
+
+
+def test_mlp_fast_path_equals_autodiff():
+    """Eval-mode MLP decoders take the hand-written forward-mode pass; it must equal
+    torch.func's JVPs (the generic path, reached through a plain callable)."""
+    from pipeline_lib.tangents import _mlp_layers
+
+    torch.manual_seed(3)
+    nn = torch.nn
+    dec = nn.Sequential(
+        nn.Linear(5, 24),
+        nn.ReLU(),
+        nn.Dropout(0.3),
+        nn.Linear(24, 16),
+        nn.Tanh(),
+        nn.Linear(16, 12),
+        nn.Sigmoid(),
+        nn.Unflatten(1, (3, 4)),
+    ).double()
+    codes = torch.randn(7, 5, dtype=torch.float64)
+    assert _mlp_layers(dec) is None  # training mode (dropout active): generic path
+    dec.eval()
+    assert _mlp_layers(dec) is not None
+    fast = decoder_jacobian(dec, codes)
+    generic = decoder_jacobian(lambda c: dec(c), codes)
+    assert fast.shape == generic.shape == (7, 12, 5)
+    torch.testing.assert_close(fast, generic, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(
+        tangent_bases(dec, codes), tangent_bases(lambda c: dec(c), codes), rtol=1e-10, atol=1e-12
+    )
+    lin = nn.Linear(3, 6).double().eval()
+    one = decoder_jacobian(nn.Sequential(lin).eval(), codes[:, :3])
+    torch.testing.assert_close(one, lin.weight.detach().expand(7, 6, 3))
+    conv = nn.Sequential(nn.Linear(5, 16), nn.Unflatten(1, (1, 4, 4)), nn.Conv2d(1, 1, 3)).eval()
+    assert _mlp_layers(conv) is None  # not an MLP: generic path

@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,10 +21,15 @@ from torch import nn
 
 from .attacks import margin_loss, min_distance, pgd, subspace_projector
 from .models import build_model
-from .tangents import finite_difference_jacobian, orthonormal_basis, principal_cosines
+from .tangents import (
+    finite_difference_jacobian,
+    orthonormal_basis,
+    principal_cosines,
+    tangent_decoder,
+)
 from .tangents import tangent_bases as _tangent_bases
 from .training import accuracy, reconstruction_errors, train_autoencoder, train_classifier
-from .zarr_io import var
+from .zarr_io import var, write_store_stream
 
 Log = Callable[..., None]
 
@@ -238,6 +244,104 @@ def _encode(ae: nn.Module, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
     return torch.cat([ae.encode(x[i : i + batch]) for i in range(0, x.shape[0], batch)])
 
 
+def split_head(ds: xr.Dataset, part: str, n: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """``split(ds, part)`` cut to its first ``n`` samples, reading only those images:
+    ``ds`` may be a lazily opened store (``open_store(path, load=False)``) whose
+    images need not fit in memory."""
+    idx = np.flatnonzero(ds.split.values == part)[:n]
+    x = torch.as_tensor(np.asarray(ds.image.isel(sample=idx).values, dtype=np.float32))
+    y = torch.as_tensor(class_positions(ds.label.values[idx], ds.class_index.values))
+    return x, y.long(), ds.sample.values[idx]
+
+
+def _tangent_piece(
+    ae: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    ids: np.ndarray,
+    device: torch.device,
+    fd_h: float,
+    shape: tuple[int, int, int],
+) -> xr.Dataset:
+    """The tangent-store piece of the images ``x`` (one chunk): bases on the CPU."""
+    codes = _encode(ae, x.to(device))
+    b = _tangent_bases(tangent_decoder(ae), codes, chunk=codes.shape[0])
+    fd = orthonormal_basis(finite_difference_jacobian(ae.decode, codes, h=fd_h))
+    fd_cos = principal_cosines(b, fd).amin(1).cpu()
+    del fd
+    with torch.no_grad():
+        rec = ae.decode(codes).cpu()
+    basis = b.cpu().numpy()
+    del b
+    m, k, n = basis.shape
+    return xr.Dataset(
+        {
+            "basis": var(
+                basis,
+                ("sample", "tangent", "feature"),
+                "orthonormal basis (rows) of the decoder Jacobian's column space at encode(x)",
+            ),
+            "code": var(codes.cpu().numpy(), ("sample", "latent"), "encode(x)"),
+            "image": var(x.reshape(m, -1).numpy(), ("sample", "feature"), "test image x"),
+            "reconstruction": var(
+                rec.reshape(m, -1).numpy(), ("sample", "feature"), "x' = decode(encode(x))"
+            ),
+            "label": var(y.numpy(), ("sample",), "class position 0..C-1"),
+            "fd_min_cosine": var(
+                fd_cos.numpy(),
+                ("sample",),
+                "smallest principal cosine between the forward-mode basis and the finite-"
+                "difference basis (App. D.2); 1 = same subspace",
+            ),
+        },
+        coords={
+            "sample": ids,
+            "tangent": np.arange(k),
+            "feature": np.arange(n),
+            "latent": np.arange(codes.shape[1]),
+        },
+        attrs={"k": k, "n_features": n, "image_shape": list(shape), "fd_h": fd_h},
+    )
+
+
+# one chunk of bases in float32; the stage holds about six such arrays at once (the
+# Jacobian, its QR, the transposed basis, the finite-difference check's two, a copy)
+TANGENT_CHUNK_BYTES = 48 * 2**20
+
+
+def tangent_chunk(k: int, n_features: int, budget: int = TANGENT_CHUNK_BYTES) -> int:
+    """Samples per tangent chunk: 64, fewer where one chunk's bases would exceed
+    ``budget`` bytes (2000 CIFAR images with k = 128 stream in chunks of 32)."""
+    return max(1, min(64, budget // (4 * k * n_features)))
+
+
+def tangent_parts(
+    ds: xr.Dataset,
+    ae: nn.Module,
+    n_samples: int,
+    device: torch.device,
+    fd_h: float = 1e-3,
+    chunk: int | None = None,
+    log: Log = _quiet,
+) -> Iterator[xr.Dataset]:
+    """The tangent store of :func:`tangent_store` as pieces of ``chunk`` samples along
+    ``sample`` (each with every variable, coordinate and attr), computed one at a time:
+    encode, decode, Jacobian bases and the finite-difference check per chunk. Only
+    the first ``n_samples`` test images are read from ``ds`` (see :func:`split_head`).
+    ``chunk=None`` picks it from a memory budget (:func:`tangent_chunk`)."""
+    x, y, ids = split_head(ds, "test", n_samples)
+    shape = image_shape(ds)
+    ae = ae.to(device).eval()
+    if chunk is None:
+        with torch.no_grad():
+            k = _encode(ae, x[:1].to(device)).shape[1]
+        chunk = tangent_chunk(k, int(np.prod(shape)))
+    for i in range(0, len(ids), chunk):
+        j = slice(i, i + chunk)
+        yield _tangent_piece(ae, x[j], y[j], ids[j], device, fd_h, shape)
+        log(f"tangent bases {min(i + chunk, len(ids))}/{len(ids)}")
+
+
 def tangent_store(
     ds: xr.Dataset,
     ae: nn.Module,
@@ -248,52 +352,30 @@ def tangent_store(
     log: Log = _quiet,
 ) -> xr.Dataset:
     """Orthonormal tangent bases of the autoencoder's manifold at encode(x) for the first
-    ``n_samples`` test images (App. D.2), with the finite-difference check per image."""
-    x, y, ids = split(ds, "test")
-    x, y, ids = x[:n_samples], y[:n_samples], ids[:n_samples]
-    ae = ae.to(device).eval()
-    codes = _encode(ae, x.to(device))
-    bases, fd_cos = [], []
-    for i in range(0, len(ids), chunk):
-        c = codes[i : i + chunk]
-        b = _tangent_bases(ae.decode, c, chunk=chunk)
-        fd = orthonormal_basis(finite_difference_jacobian(ae.decode, c, h=fd_h))
-        bases.append(b.cpu())
-        fd_cos.append(principal_cosines(b, fd).amin(1).cpu())
-        log(f"tangent bases {min(i + chunk, len(ids))}/{len(ids)}")
-    with torch.no_grad():
-        rec = torch.cat([ae.decode(codes[i : i + 500]) for i in range(0, len(ids), 500)]).cpu()
-    basis = torch.cat(bases).numpy()
-    k = basis.shape[1]
-    n = basis.shape[2]
-    return xr.Dataset(
-        {
-            "basis": var(
-                basis,
-                ("sample", "tangent", "feature"),
-                "orthonormal basis (rows) of the decoder Jacobian's column space at encode(x)",
-            ),
-            "code": var(codes.cpu().numpy(), ("sample", "latent"), "encode(x)"),
-            "image": var(x.reshape(len(ids), -1).numpy(), ("sample", "feature"), "test image x"),
-            "reconstruction": var(
-                rec.reshape(len(ids), -1).numpy(), ("sample", "feature"), "x' = decode(encode(x))"
-            ),
-            "label": var(y.numpy(), ("sample",), "class position 0..C-1"),
-            "fd_min_cosine": var(
-                torch.cat(fd_cos).numpy(),
-                ("sample",),
-                "smallest principal cosine between the jacfwd basis and the finite-difference "
-                "basis (App. D.2); 1 = same subspace",
-            ),
-        },
-        coords={
-            "sample": ids,
-            "tangent": np.arange(k),
-            "feature": np.arange(n),
-            "latent": np.arange(codes.shape[1]),
-        },
-        attrs={"k": k, "n_features": n, "image_shape": list(image_shape(ds)), "fd_h": fd_h},
-    )
+    ``n_samples`` test images (App. D.2), with the finite-difference check per image:
+    the pieces of :func:`tangent_parts` concatenated in memory (small runs and tests;
+    the workflow streams them to Zarr with :func:`write_tangent_store`)."""
+    parts = list(tangent_parts(ds, ae, n_samples, device, fd_h=fd_h, chunk=chunk, log=log))
+    return xr.concat(parts, "sample", data_vars="minimal", coords="minimal", join="exact")
+
+
+def write_tangent_store(
+    ds: xr.Dataset,
+    ae: nn.Module,
+    n_samples: int,
+    device: torch.device,
+    path,
+    description: str,
+    provenance: dict | Callable[[], dict],
+    fd_h: float = 1e-3,
+    chunk: int | None = None,
+    log: Log = _quiet,
+) -> Path:
+    """The tangent store of :func:`tangent_store` written to ``path`` chunk by chunk
+    (:func:`~pipeline_lib.zarr_io.write_store_stream`): peak memory is one chunk's
+    bases, not all of them (2000 CIFAR images with k = 128 are 3 GB of bases)."""
+    parts = tangent_parts(ds, ae, n_samples, device, fd_h=fd_h, chunk=chunk, log=log)
+    return write_store_stream(parts, path, description, provenance, append_dim="sample")
 
 
 # ----------------------------------------------------------------------------- analyses

@@ -9,6 +9,8 @@ import re
 import shutil
 import uuid
 import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,38 +36,40 @@ def _leftovers(path: Path) -> list[Path]:
     return [p for p in path.parent.iterdir() if pat.fullmatch(p.name)]
 
 
-def write_store(ds: xr.Dataset, path: str | Path, description: str, provenance: dict) -> Path:
-    """Write ``ds`` as a Zarr store at ``path`` atomically.
-
-    The store is written under ``<path>.tmp-<random>`` next to the target, then
-    renamed. Any pre-existing store at ``path`` is replaced (renamed aside first, so a
-    kill never leaves it half deleted), and leftovers of a killed earlier write of
-    the same path are removed.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _prepare(ds: xr.Dataset) -> xr.Dataset:
+    """A shallow copy of ``ds`` ready for Zarr: every data variable described (else
+    :class:`StoreError`), variable attrs JSON-able, fixed-width unicode variables as
+    variable-length strings (fixed-width unicode has no stable Zarr v3 encoding)."""
     ds = ds.copy()
-    ds.attrs = {
-        **jsonable(ds.attrs),
-        "description": description,
-        "provenance": jsonable(provenance),
-        ALL_CHUNKS_ATTR: True,
-    }
     for name, v in ds.variables.items():
         if "description" not in v.attrs and name in ds.data_vars:
             raise StoreError(f"variable {name!r} has no 'description' attribute")
         v.attrs = jsonable(v.attrs)
-    # fixed-width unicode has no stable Zarr v3 encoding; variable-length strings do
     ustr = [n for n, v in ds.variables.items() if v.dtype.kind == "U"]
     ds = ds.assign_coords({n: ds[n].astype(object) for n in ustr if n in ds.coords})
-    ds = ds.assign({n: ds[n].astype(object) for n in ustr if n in ds.data_vars})
+    return ds.assign({n: ds[n].astype(object) for n in ustr if n in ds.data_vars})
+
+
+def _store_attrs(attrs: dict, description: str, provenance: dict) -> dict:
+    return {
+        **jsonable(attrs),
+        "description": description,
+        "provenance": jsonable(provenance),
+        ALL_CHUNKS_ATTR: True,
+    }
+
+
+@contextmanager
+def _atomic_target(path: Path) -> Iterator[Path]:
+    """Yield a fresh temporary path next to ``path``; when the block ends normally,
+    rename it into place (an existing store at ``path`` renamed aside first, so a kill
+    never leaves it half deleted). Leftovers of a killed earlier write of the same
+    path are removed first; the temporary path is removed whatever happens."""
     for p in _leftovers(path):
         shutil.rmtree(p, ignore_errors=True)
     tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-            ds.to_zarr(tmp, mode="w", consolidated=True, write_empty_chunks=True)
+        yield tmp
         old = None
         if path.exists():
             old = path.with_name(f"{path.name}.old-{uuid.uuid4().hex[:8]}")
@@ -76,6 +80,85 @@ def write_store(ds: xr.Dataset, path: str | Path, description: str, provenance: 
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_store(ds: xr.Dataset, path: str | Path, description: str, provenance: dict) -> Path:
+    """Write ``ds`` as a Zarr store at ``path`` atomically.
+
+    The store is written under ``<path>.tmp-<random>`` next to the target, then
+    renamed. Any pre-existing store at ``path`` is replaced (renamed aside first, so a
+    kill never leaves it half deleted), and leftovers of a killed earlier write of
+    the same path are removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    attrs = _store_attrs(ds.attrs, description, provenance)
+    ds = _prepare(ds)
+    ds.attrs = attrs
+    with _atomic_target(path) as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        ds.to_zarr(tmp, mode="w", consolidated=True, write_empty_chunks=True)
+    return path
+
+
+def write_store_stream(
+    parts: Iterable[xr.Dataset],
+    path: str | Path,
+    description: str,
+    provenance: dict | Callable[[], dict],
+    append_dim: str,
+) -> Path:
+    """Write the concatenation along ``append_dim`` of the pieces ``parts`` as a Zarr
+    store at ``path``, holding one piece in memory at a time, with the contract of
+    :func:`write_store` (temporary path renamed into place, attrs, every chunk written).
+
+    The first piece carries every variable and coordinate and the dataset attrs;
+    variables without ``append_dim`` are written from it only (dropped from later
+    pieces). Each variable with ``append_dim`` is chunked by the first piece's length
+    along it (a shorter last piece gives a partial last chunk). ``provenance`` is a
+    dict or a zero-argument callable, called once after the last piece (so it can
+    record the full wall time). If ``parts`` raises, nothing is left at ``path`` (an
+    existing store there is untouched) and no temporary store remains.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    it = iter(parts)
+    with _atomic_target(path) as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        piece = next(it, None)
+        if piece is None:
+            raise ValueError("write_store_stream: no pieces to write")
+        if piece.sizes.get(append_dim, 0) == 0:
+            raise ValueError(f"write_store_stream: first piece has no {append_dim!r} entries")
+        attrs = dict(piece.attrs)
+        piece = _prepare(piece)
+        appended = sorted(n for n, v in piece.variables.items() if append_dim in v.dims)
+        # chunks: the piece's length along append_dim, the full size along other dims
+        encoding = {n: {"chunks": tuple(piece[n].shape)} for n in appended}
+        # appending rewrites the group attrs with the piece's: the store's attrs are
+        # set once, after the last piece
+        piece.attrs = {}
+        piece.to_zarr(tmp, mode="w", consolidated=False, write_empty_chunks=True, encoding=encoding)
+        del piece  # one piece in memory at a time: drop it before computing the next
+        for piece in it:
+            if append_dim not in piece.dims or piece.sizes[append_dim] == 0:
+                del piece
+                continue
+            piece = _prepare(piece)
+            have = sorted(n for n, v in piece.variables.items() if append_dim in v.dims)
+            if have != appended:
+                raise ValueError(
+                    f"write_store_stream: a piece has variables {have} along {append_dim!r}, "
+                    f"the first had {appended}"
+                )
+            piece = piece.drop_vars([n for n in piece.variables if n not in appended])
+            piece = piece.drop_encoding()
+            piece.attrs = {}
+            piece.to_zarr(tmp, append_dim=append_dim, consolidated=False, write_empty_chunks=True)
+            del piece
+        prov = provenance() if callable(provenance) else provenance
+        zarr.open_group(tmp, mode="r+").attrs.put(_store_attrs(attrs, description, prov))
+        zarr.consolidate_metadata(tmp)
     return path
 
 

@@ -1,0 +1,436 @@
+"""`make bench`: the performance suite. Every row is a ratio measured side by side in
+this one run, on the same inputs, on this machine; nothing is asserted, the table says
+whether each target is met.
+
+P1  our L2 PGD without early stop vs torchattacks' PGDL2 (same model, batch, eps,
+    step, steps): >= 1.0x throughput
+P2  our PGD with per-sample early stop vs P1's torchattacks run, equal success: >= 2.0x
+P3  tangent bases vs one batched decoder forward over the same N(k+1) codes (the
+    floor): <= 2x the floor
+P4  Squiggles generation + labelling vs a per-sample NumPy + shapely loop: >= 10x
+P5  `snakemake -n` on the up-to-date default DAG <= 5 s; an edited attack parameter
+    reruns 0 training jobs
+P6  peak memory of the tangent stage, 2000 CIFAR-sized inputs (n 3072, k 128: 3 GB
+    of bases): < 1 GB
+
+Also: the GFLOP/s PGD reaches on the default MLP next to a plain matmul measured in the
+same run (the machine's practical limit).
+
+Run: ``.venv/bin/python benchmarks/suite.py [--rows P1 P3 ...] [--device cpu|cuda]
+[--threads T] [--json results/bench/suite.json] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from _bench_common import interleaved, setup, table, timed
+
+from pipeline_lib.attacks import pgd
+from pipeline_lib.models import MLPAutoencoder, MLPClassifier
+from pipeline_lib.tangents import tangent_bases, tangent_decoder
+from pipeline_lib.training import train_classifier
+
+ROOT = Path(__file__).resolve().parents[1]
+EPS, STEP, STEPS = 2.0, 0.04, 50  # the default config's DMM attack (App. F)
+
+
+def row(key, what, ours, ref, ratio, target, met, note="") -> dict:
+    return {
+        "row": key,
+        "what": what,
+        "ours": ours,
+        "reference": ref,
+        "ratio": ratio,
+        "target": target,
+        "met": bool(met),
+        "note": note,
+    }
+
+
+# ----------------------------------------------------------------------------- P1, P2
+
+
+def _mlp_and_batch(n: int, device: torch.device):
+    """The default DMM classifier (MLP 784-256-256-10) trained briefly as the default
+    config trains it (SGD lr 0.01, momentum 0.9), and n correctly classified test images."""
+    from bench_dmm import classifier_data
+
+    source, xtr, ytr, xte, yte = classifier_data()
+    torch.manual_seed(0)
+    model = MLPClassifier().to(device)
+    train_classifier(
+        model,
+        xtr[:10_000],
+        ytr[:10_000],
+        epochs=10,
+        lr=0.01,
+        momentum=0.9,
+        weight_decay=1e-4,
+        batch_size=200,
+        seed=0,
+    )
+    model.eval()
+    with torch.no_grad():
+        pred = torch.cat(
+            [model(xte[i : i + 2000].to(device)).argmax(1).cpu() for i in range(0, len(xte), 2000)]
+        )
+    keep = (pred == yte).nonzero()[:, 0][:n]
+    acc = float((pred == yte).float().mean())
+    return source, acc, model, xte[keep].to(device), yte[keep].to(device)
+
+
+def _mlp_flops(model: torch.nn.Module) -> int:
+    """Multiply-adds x 2 of one forward pass per sample (the Linear layers)."""
+    return sum(
+        2 * m.in_features * m.out_features
+        for m in model.modules()
+        if isinstance(m, torch.nn.Linear)
+    )
+
+
+def bench_pgd(args, device) -> tuple[list[dict], dict]:
+    import torchattacks
+
+    source, acc, model, x, y = _mlp_and_batch(args.n_pgd, device)
+    n = x.shape[0]
+    ta = torchattacks.PGDL2(model, eps=EPS, alpha=STEP, steps=STEPS, random_start=False)
+    common = dict(norm="l2", eps=EPS, step_size=STEP, steps=STEPS)
+    t = interleaved(
+        {
+            "torchattacks": lambda: ta(x, y),
+            "full": lambda: pgd(model, x, y, early_stop=False, **common),
+            "early": lambda: pgd(model, x, y, early_stop=True, **common),
+        },
+        args.repeats,
+        device,
+    )
+    t_ta, t_full, t_es = t["torchattacks"], t["full"], t["early"]
+    with torch.no_grad():
+        ta_success = float((model(t_ta[2]).argmax(1) != y).float().mean())
+    full, es = t_full[2], t_es[2]
+    full_success = float(full.success.float().mean())
+    es_success = float(es.success.float().mean())
+    # gradient steps the early-stopped attack took: its success step, all STEPS otherwise
+    taken = torch.where(es.success, es.steps, torch.full_like(es.steps, STEPS)).float()
+    # per-sample work is proportional to the steps taken: the most early stop can save
+    bound = STEPS / float(taken.mean())
+    p1 = t_ta[0] / t_full[0]
+    p2 = t_ta[0] / t_es[0]
+    setting = (
+        f"MLP 784-256-256-10 ({source}, test acc {acc:.3f}), {n} images, "
+        f"eps {EPS}, step {STEP}, {STEPS} steps"
+    )
+    rows = [
+        row(
+            "P1",
+            f"L2 PGD, no early stop, vs torchattacks PGDL2; {setting}",
+            f"{n / t_full[0]:,.0f} img/s",
+            f"{n / t_ta[0]:,.0f} img/s",
+            p1,
+            ">= 1.0x",
+            p1 >= 1.0,
+            f"success ours {full_success:.3f}, torchattacks {ta_success:.3f}",
+        ),
+        row(
+            "P2",
+            "L2 PGD with per-sample early stop vs the torchattacks run of P1",
+            f"{n / t_es[0]:,.0f} img/s",
+            f"{n / t_ta[0]:,.0f} img/s",
+            p2,
+            ">= 2.0x",
+            p2 >= 2.0 and abs(es_success - ta_success) <= 0.01,
+            f"success ours {es_success:.3f} vs {ta_success:.3f}; mean steps taken "
+            f"{float(taken.mean()):.1f}/{STEPS} -> bound {bound:.2f}x",
+        ),
+    ]
+    # GFLOP/s: forward S+2 passes (loop S+1, success check 1), input-gradient backward S
+    flops = n * _mlp_flops(model) * ((STEPS + 2) + STEPS)
+    gflops = flops / t_full[0] / 1e9
+    m = 2048
+    a = torch.randn(m, m, device=device)
+    b = torch.randn(m, m, device=device)
+    t_mm = timed(lambda: a @ b, args.repeats, device)
+    mm = 2 * m**3 / t_mm[0] / 1e9
+    extra = {
+        "pgd_gflops": gflops,
+        "matmul_gflops": mm,
+        "pgd_fraction_of_matmul": gflops / mm,
+        "setting": setting,
+    }
+    return rows, extra
+
+
+# ----------------------------------------------------------------------------- P3
+
+
+def bench_tangents(args, device) -> list[dict]:
+    """The default autoencoder (MLP, k 16, hidden 512-256) at N codes."""
+    k, n = 16, args.n_tangent
+    torch.manual_seed(0)
+    ae = MLPAutoencoder(in_shape=(1, 28, 28), k=k, hidden=(512, 256)).to(device).eval()
+    codes = torch.randn(n, k, generator=torch.Generator().manual_seed(2)).to(device)
+    many = torch.randn(n * (k + 1), k, generator=torch.Generator().manual_seed(3)).to(device)
+    dec = tangent_decoder(ae)  # what the DMM tangent stage differentiates
+
+    def floor():
+        with torch.no_grad():
+            return ae.decode(many)
+
+    t = interleaved(
+        {"floor": floor, "ours": lambda: tangent_bases(dec, codes, chunk=args.chunk)},
+        args.repeats,
+        device,
+    )
+    t_floor, t_tan = t["floor"], t["ours"]
+    ratio = t_tan[0] / t_floor[0]
+    return [
+        row(
+            "P3",
+            f"tangent bases (exact Jacobian + orthonormalisation) of the default MLP autoencoder "
+            f"(k {k}, 784 features), {n} codes, vs one decode of {n * (k + 1)} codes",
+            f"{t_tan[0] * 1e3 / n:.3f} ms/img",
+            f"{t_floor[0] * 1e3 / n:.3f} ms/img",
+            ratio,
+            "<= 2.0x floor",
+            ratio <= 2.0,
+            "ratio = our time / floor time (lower is better)",
+        )
+    ]
+
+
+# ----------------------------------------------------------------------------- P4
+
+
+def bench_squiggles_rows(args, device) -> list[dict]:
+    from bench_squiggles import bench_variant
+
+    out = []
+    ns = argparse.Namespace(n=args.n_squiggles, resolution=60, repeats=args.repeats)
+    for v in ("taylor", "sinenet"):
+        _, rec = bench_variant(v, ns, device)
+        ours, loop = rec["ours_s"]["total"], rec["loop_s"]["total"]
+        out.append(
+            row(
+                "P4",
+                f"Squiggles {v}: generation + labelling of {args.n_squiggles} curves at 60x60 vs "
+                "a per-sample NumPy + shapely loop",
+                f"{args.n_squiggles / ours:,.0f} curves/s",
+                f"{args.n_squiggles / loop:,.0f} curves/s",
+                loop / ours,
+                ">= 10x",
+                loop / ours >= 10 and rec["agree"],
+                f"outputs agree: {rec['agree']} ({rec['label_mismatches']} label mismatches)",
+            )
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------- P5
+
+
+def _copy_workflow(dest: Path) -> Path:
+    for name in ("Snakefile", "rules", "scripts", "config", "envs", "profiles", "report"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
+    return dest
+
+
+def _planned(out: str) -> dict[str, int]:
+    m = re.search(r"Job stats:\n(.*?)\n\n", out, re.S)
+    if not m:
+        return {}
+    jobs = {}
+    for line in m.group(1).splitlines()[2:]:
+        name, count = line.split()
+        if name != "total":
+            jobs[name] = int(count)
+    return jobs
+
+
+def bench_snakemake(args) -> list[dict]:
+    """The default DAG made up to date by Snakemake's own bookkeeping: every output
+    present and every job's metadata recorded (benchmarks/_uptodate.py), then timed
+    `snakemake -n` runs and a dry run with an edited attack parameter."""
+    smk = str(Path(sys.executable).parent / "snakemake")
+    with tempfile.TemporaryDirectory() as tmp:
+        wd = _copy_workflow(Path(tmp))
+        subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "_uptodate.py"), str(wd)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        times, out = [], ""
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            res = subprocess.run([smk, "-n", "figures/"], cwd=wd, capture_output=True, text=True)
+            times.append(time.perf_counter() - t0)
+            out = res.stdout + res.stderr
+        up_to_date = "Nothing to be done" in out and "missing metadata" not in out
+        cfg = (wd / "config" / "config.yaml").read_text()
+        edited = re.sub(
+            r"attack: \{eps: 2\.0, step: 0\.04, steps: 50\}",
+            "attack: {eps: 2.5, step: 0.04, steps: 50}",
+            cfg,
+        )
+        assert edited != cfg, "default config's attack line changed: update the P5 edit"
+        (wd / "edited.yaml").write_text(edited)
+        res = subprocess.run(
+            [smk, "-n", "figures/", "--configfile", "edited.yaml"],
+            cwd=wd,
+            capture_output=True,
+            text=True,
+        )
+        jobs = _planned(res.stdout + res.stderr)
+    trainings = sum(
+        c
+        for r, c in jobs.items()
+        if r
+        in ("dmm_classifier", "dmm_autoencoder", "lowdim_train", "squiggles_train", "shells_base")
+    )
+    best = min(times)
+    return [
+        row(
+            "P5",
+            "`snakemake -n figures/` on the up-to-date default DAG; then dmm attack eps 2.0 -> 2.5",
+            f"{best:.2f} s (median {sorted(times)[len(times) // 2]:.2f} s)",
+            "5 s",
+            best / 5.0,
+            "<= 5 s; 0 trainings rerun",
+            best <= 5.0 and up_to_date and trainings == 0 and sum(jobs.values()) > 0,
+            f"up to date: {up_to_date}; edit reruns {sum(jobs.values())} jobs "
+            f"({', '.join(f'{r} {c}' for r, c in sorted(jobs.items()))}), {trainings} trainings",
+        )
+    ]
+
+
+# ----------------------------------------------------------------------------- P6
+
+
+def bench_memory(args) -> list[dict]:
+    """Peak RSS of the tangent stage (streamed to Zarr) in a fresh process, next to the
+    size of the bases it writes."""
+    n, k, feat = args.n_memory, 128, 3072
+    with tempfile.TemporaryDirectory() as tmp:
+        res = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "_tangent_memory.py"), tmp, str(n), str(k)],
+            capture_output=True,
+            text=True,
+        )
+        if res.returncode != 0:
+            raise RuntimeError(res.stderr[-3000:])
+        info = json.loads(res.stdout.strip().splitlines()[-1])
+    peak = info["peak_rss_mb"]
+    size = n * k * feat * 4 / 2**20
+    return [
+        row(
+            "P6",
+            f"peak memory of the DMM tangent stage, {n} CIFAR-sized inputs (n {feat}, k {k}), "
+            f"bases streamed to Zarr in chunks of {info['chunk']}",
+            f"{peak:,.0f} MB peak RSS",
+            f"{size:,.0f} MB of bases",
+            peak / size,
+            "< 1024 MB",
+            peak < 1024,
+            f"{info['seconds']:.0f} s; store {info['store_mb']:,.0f} MB on disk; baseline process "
+            f"(imports only) {info['baseline_rss_mb']:,.0f} MB",
+        )
+    ]
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def fmt_ratio(r: dict) -> str:
+    return f"{r['ratio']:.2f}x" if r["row"] != "P5" else f"{r['ratio'] * 5:.2f} s"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", nargs="+", default=["P1", "P2", "P3", "P4", "P5", "P6"])
+    ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all CPUs)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--n-pgd", type=int, default=500)
+    ap.add_argument("--n-tangent", type=int, default=500)
+    ap.add_argument("--chunk", type=int, default=256, help="tangent bases per Jacobian chunk")
+    ap.add_argument("--n-squiggles", type=int, default=1000)
+    ap.add_argument("--n-memory", type=int, default=2000)
+    ap.add_argument("--json", type=Path, default=ROOT / "results" / "bench" / "suite.json")
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", FutureWarning)
+    device, dev_name = setup(args.device, args.threads)
+    meta = {
+        "torch": torch.__version__,
+        "device": str(device),
+        "device_name": dev_name,
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "machine": platform.platform(),
+        "repeats": args.repeats,
+    }
+    print(f"bench suite: {meta}", flush=True)
+    rows, extra = [], {}
+    t0 = time.perf_counter()
+    wanted = set(args.rows)
+    if wanted & {"P1", "P2"}:
+        r, extra = bench_pgd(args, device)
+        rows += [x for x in r if x["row"] in wanted]
+    if "P3" in wanted:
+        rows += bench_tangents(args, device)
+    if "P4" in wanted:
+        rows += bench_squiggles_rows(args, device)
+    if "P5" in wanted:
+        rows += bench_snakemake(args)
+    if "P6" in wanted:
+        rows += bench_memory(args)
+    print()
+    table(
+        ["row", "ours", "reference", "ratio", "target", "met", "note"],
+        [
+            [
+                r["row"],
+                r["ours"],
+                r["reference"],
+                fmt_ratio(r),
+                r["target"],
+                "yes" if r["met"] else "NO",
+                r["note"],
+            ]
+            for r in rows
+        ],
+    )
+    print()
+    for r in rows:
+        print(f"{r['row']}: {r['what']}")
+    if extra:
+        print(
+            f"\nPGD on the default MLP: {extra['pgd_gflops']:.1f} GFLOP/s; plain 2048x2048 matmul "
+            f"{extra['matmul_gflops']:.1f} GFLOP/s -> "
+            f"{100 * extra['pgd_fraction_of_matmul']:.0f}% of the machine's practical limit"
+        )
+    print(
+        f"\ntotal {time.perf_counter() - t0:.0f} s; peak RSS of this process "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB"
+    )
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"meta": meta, "rows": rows, "pgd_flops": extra}, indent=2))
+    print(f"written {args.json}")
+
+
+if __name__ == "__main__":
+    main()
