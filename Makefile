@@ -53,10 +53,11 @@ dryrun: env
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# Side-by-side speed ratios (PGD early stop, projection hook, tangent bases vs decode).
+# The performance suite (benchmarks/suite.py): rows P1-P6 side by side in one run,
+# one table + results/bench/suite.json; BENCH_ARGS e.g. "--rows P1 P3 --device cuda".
+# The detailed scripts (bench_dmm.py, bench_squiggles.py) and rule_times.py run alone.
 bench: setup
-	$(PY) benchmarks/bench_dmm.py $(BENCH_ARGS)
-	$(PY) benchmarks/bench_squiggles.py
+	$(PY) benchmarks/suite.py $(BENCH_ARGS)
 
 lint: env
 	$(VENV)/bin/ruff check .
