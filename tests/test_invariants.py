@@ -73,6 +73,10 @@ def test_check_orthonormal_rows_and_columns():
     bad[4, :, 1] *= 1.01  # not unit length
     with pytest.raises(InvariantError, match=r"cols: basis is not orthonormal for samples \[4\]"):
         check_orthonormal(bad, "cols", rows=False)
+    nan = q.clone()
+    nan[3, 7, 2] = float("nan")  # a NaN makes the Gram matrix non-finite: flagged
+    with pytest.raises(InvariantError, match=r"samples \[3\]"):
+        check_orthonormal(nan, "cols", rows=False)
     skew = q.clone()
     skew[2, :, 0] += 0.05 * skew[2, :, 1]  # not orthogonal
     with pytest.raises(InvariantError, match=r"samples \[2\]"):
