@@ -29,6 +29,7 @@ import platform
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,7 @@ import warnings
 from pathlib import Path
 
 import torch
+import yaml
 from _bench_common import interleaved, setup, table, timed
 
 from pipeline_lib.attacks import pgd
@@ -45,7 +47,12 @@ from pipeline_lib.tangents import tangent_bases, tangent_decoder
 from pipeline_lib.training import train_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
-EPS, STEP, STEPS = 2.0, 0.04, 50  # the default config's DMM attack (App. F)
+# the default config's Fashion-MNIST classifier and attack (App. F): what P1/P2 time
+DEFAULT = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+CLASSIFIER = DEFAULT["dmm"]["fashion_mnist"]["classifier"]
+ATTACK = DEFAULT["dmm"]["fashion_mnist"]["attack"]
+EPS, STEP, STEPS = float(ATTACK["eps"]), float(ATTACK["step"]), int(ATTACK["steps"])
+BENCH_EPOCHS = 10  # the default trains 40; 10 reach 81% test accuracy, enough to attack
 
 
 def row(key, what, ours, ref, ratio, target, met, note="") -> dict:
@@ -65,8 +72,9 @@ def row(key, what, ours, ref, ratio, target, met, note="") -> dict:
 
 
 def _mlp_and_batch(n: int, device: torch.device):
-    """The default DMM classifier (MLP 784-256-256-10) trained briefly as the default
-    config trains it (SGD lr 0.01, momentum 0.9), and n correctly classified test images."""
+    """The default DMM classifier (MLP 784-256-256-10) trained with the default config's
+    optimiser settings for BENCH_EPOCHS epochs on 10 000 images, and n correctly
+    classified test images."""
     from bench_dmm import classifier_data
 
     source, xtr, ytr, xte, yte = classifier_data()
@@ -76,11 +84,11 @@ def _mlp_and_batch(n: int, device: torch.device):
         model,
         xtr[:10_000],
         ytr[:10_000],
-        epochs=10,
-        lr=0.01,
-        momentum=0.9,
-        weight_decay=1e-4,
-        batch_size=200,
+        epochs=BENCH_EPOCHS,
+        lr=float(CLASSIFIER["lr"]),
+        momentum=float(CLASSIFIER["momentum"]),
+        weight_decay=float(CLASSIFIER["weight_decay"]),
+        batch_size=int(CLASSIFIER["batch_size"]),
         seed=0,
     )
     model.eval()
@@ -281,14 +289,9 @@ def bench_snakemake(args) -> list[dict]:
             times.append(time.perf_counter() - t0)
             out = res.stdout + res.stderr
         up_to_date = "Nothing to be done" in out and "missing metadata" not in out
-        cfg = (wd / "config" / "config.yaml").read_text()
-        edited = re.sub(
-            r"attack: \{eps: 2\.0, step: 0\.04, steps: 50\}",
-            "attack: {eps: 2.5, step: 0.04, steps: 50}",
-            cfg,
-        )
-        assert edited != cfg, "default config's attack line changed: update the P5 edit"
-        (wd / "edited.yaml").write_text(edited)
+        edited = json.loads(json.dumps(DEFAULT))
+        edited["dmm"]["fashion_mnist"]["attack"]["eps"] = EPS + 0.5
+        (wd / "edited.yaml").write_text(yaml.safe_dump(edited))
         res = subprocess.run(
             [smk, "-n", "figures/", "--configfile", "edited.yaml"],
             cwd=wd,
@@ -306,13 +309,14 @@ def bench_snakemake(args) -> list[dict]:
     return [
         row(
             "P5",
-            "`snakemake -n figures/` on the up-to-date default DAG; then dmm attack eps 2.0 -> 2.5",
-            f"{best:.2f} s (median {sorted(times)[len(times) // 2]:.2f} s)",
+            f"`snakemake -n figures/` on the up-to-date default DAG; then dmm attack eps "
+            f"{EPS} -> {EPS + 0.5}",
+            f"{best:.2f} s (median {statistics.median(times):.2f} s)",
             "5 s",
-            best / 5.0,
+            best / 5.0,  # the share of the 5 s budget
             "<= 5 s; 0 trainings rerun",
             best <= 5.0 and up_to_date and trainings == 0 and sum(jobs.values()) > 0,
-            f"up to date: {up_to_date}; edit reruns {sum(jobs.values())} jobs "
+            f"ratio = time / 5 s; up to date: {up_to_date}; edit reruns {sum(jobs.values())} jobs "
             f"({', '.join(f'{r} {c}' for r, c in sorted(jobs.items()))}), {trainings} trainings",
         )
     ]
@@ -353,10 +357,6 @@ def bench_memory(args) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- main
-
-
-def fmt_ratio(r: dict) -> str:
-    return f"{r['ratio']:.2f}x" if r["row"] != "P5" else f"{r['ratio'] * 5:.2f} s"
 
 
 def main() -> None:
@@ -406,7 +406,7 @@ def main() -> None:
                 r["row"],
                 r["ours"],
                 r["reference"],
-                fmt_ratio(r),
+                f"{r['ratio']:.2f}x",
                 r["target"],
                 "yes" if r["met"] else "NO",
                 r["note"],

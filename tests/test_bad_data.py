@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from e2e import copy_workflow
 from test_natural import _idx_labels, write_idx
 
 pytestmark = pytest.mark.slow
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-COPY = ("Snakefile", "rules", "scripts", "config", "envs", "profiles", "report")
 # a job downstream of the natural dataset: it needs natural_dataset and nothing else
 TARGET = "results/dmm/fashion_mnist/autoencoder.pt"
 
@@ -61,11 +61,7 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def workflow(tmp_path_factory, root):
-    wd = tmp_path_factory.mktemp("bad_data")
-    for name in COPY:
-        src = root / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, wd / name)
-    return wd
+    return copy_workflow(root, tmp_path_factory.mktemp("bad_data"))
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -33,12 +33,11 @@ import psutil
 import pytest
 import xarray as xr
 import yaml
-from compare import assert_same_model, assert_same_store
+from e2e import assert_same_model, assert_same_store, copy_workflow
 
 from pipeline_lib.zarr_io import ALL_CHUNKS_ATTR, StoreError, open_store, var, write_store
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-COPY = ("Snakefile", "rules", "scripts", "config", "envs", "profiles", "report")
 CONFIG = ("--configfile", "config/test.yaml")
 TIMEOUT = 300
 
@@ -241,14 +240,8 @@ def same_mtime(path: Path):
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def copy_workflow(root: Path, wd: Path) -> Path:
-    wd.mkdir(parents=True, exist_ok=True)
-    for name in COPY:
-        src = root / name
-        if src.is_dir():
-            shutil.copytree(src, wd / name)
-        elif src.exists():
-            shutil.copy2(src, wd / name)
+def copy_sinenet_workflow(root: Path, wd: Path) -> Path:
+    copy_workflow(root, wd)
     # only the sinenet variant: one dataset job less (squiggles_train evaluates on
     # every variant's test set)
     cfg = wd / "config" / "test.yaml"
@@ -384,7 +377,7 @@ def hook(tmp_path_factory):
 def reference(tmp_path_factory, root):
     """One uninterrupted run: the Squiggles data, both sinenet classifiers (sigma 0 and
     0.08) and the latent attack on the sigma-0 one."""
-    wd = copy_workflow(root, tmp_path_factory.mktemp("reference") / "wf")
+    wd = copy_sinenet_workflow(root, tmp_path_factory.mktemp("reference") / "wf")
     smk(wd, "--cores", "2", MODEL, LATENT)
     return wd
 

@@ -15,7 +15,6 @@ skips it on purpose (e.g. a root workstation that should not get Slurm packages)
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,13 +27,13 @@ import pytest
 import torch
 import xarray as xr
 import yaml
+from e2e import copy_workflow
 from slurm.harness import SlurmCluster, ensure_slurm_installed
 
 pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
 SNAKEMAKE = str(BIN / "snakemake")
-COPY = ("Snakefile", "rules", "scripts", "config", "envs", "profiles", "report")
 # three cheap jobs: two independent ones, then a training that depends on one of them
 STORES = (
     "results/tilting/toy.zarr",
@@ -47,19 +46,6 @@ RULES = {"tilting_toy": 1, "lowdim_dataset": 1, "lowdim_train": 1}
 # mem_mb the rules declare; the plugin passes it as sbatch --mem
 RULE_MEM = {"tilting_toy": "1000M", "lowdim_dataset": "1000M", "lowdim_train": "2000M"}
 SLURM_TIMEOUT = 900
-
-
-def copy_workflow(root: Path, dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in COPY:
-        src = root / name
-        if not src.exists():
-            continue
-        if src.is_dir():
-            shutil.copytree(src, dest / name)
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
 
 
 def smk_cmd(*args: str) -> list[str]:

@@ -3,7 +3,6 @@ dry runs that check what a rerun or a config edit would execute."""
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,14 +12,13 @@ import pytest
 import torch
 import xarray as xr
 import yaml
-from compare import assert_same_model, assert_same_store
+from e2e import assert_same_model, assert_same_store, copy_workflow
 
 from pipeline_lib.resources import available_cpus
 
 pytestmark = pytest.mark.slow
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-COPY = ("Snakefile", "rules", "scripts", "config", "envs", "profiles", "report")
 
 
 def smk(workdir: Path, *args: str, configfile: str = "config/test.yaml", check=True):
@@ -42,16 +40,6 @@ def planned_jobs(output: str) -> list[tuple[str, dict]]:
         wildcards = dict(kv.split("=", 1) for kv in wc.group(1).split(", ")) if wc else {}
         jobs.append((m.group(1), wildcards))
     return jobs
-
-
-def copy_workflow(root: Path, wd: Path) -> Path:
-    for name in COPY:
-        src = root / name
-        if src.is_dir():
-            shutil.copytree(src, wd / name)
-        else:
-            shutil.copy2(src, wd / name)
-    return wd
 
 
 @pytest.fixture(scope="module")
@@ -427,6 +415,14 @@ def test_two_runs_give_bitwise_identical_results(workdir, second_run):
     assert len(json.loads(a)) > 100
 
 
+def _rule_bodies(root: Path):
+    """(rules file, rule name, rule body) of every rule the workflow declares."""
+    for rule_file in sorted((root / "rules").glob("*.smk")):
+        text = rule_file.read_text()
+        for m in re.finditer(r"^rule (\w+):(.*?)(?=^rule |\Z)", text, re.M | re.S):
+            yield rule_file.name, m.group(1), m.group(2)
+
+
 _STAMP = r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})"
 
 
@@ -456,10 +452,9 @@ def test_more_cores_than_cpus_does_not_oversubscribe(second_run, root):
     if cpus < 8:
         assert f"--cores 8 is more than the {cpus} CPUs" in out
     threads = {}
-    for rule_file in (root / "rules").glob("*.smk"):
-        for m in re.finditer(r"^rule (\w+):(.*?)(?=^rule |\Z)", rule_file.read_text(), re.M | re.S):
-            th = re.search(r"^\s+threads: (\d+)", m.group(2), re.M)
-            threads[m.group(1)] = int(th.group(1)) if th else 1
+    for _, rule, body in _rule_bodies(root):
+        th = re.search(r"^\s+threads: (\d+)", body, re.M)
+        threads[rule] = int(th.group(1)) if th else 1
     logs = list((wd / "logs").rglob("*.log"))
     assert len(logs) >= 80
     for log in logs:
@@ -470,11 +465,8 @@ def test_more_cores_than_cpus_does_not_oversubscribe(second_run, root):
         )
         assert m, log
         assert int(m.group(3)) == int(m.group(2)) == threads[m.group(1)], log
-    events = sorted(
-        [(s, 1) for s, _, _ in _job_spans(wd / "logs")]
-        + [(e, -1) for _, e, _ in _job_spans(wd / "logs")],
-        key=lambda e: (e[0], e[1]),
-    )
+    spans = _job_spans(wd / "logs")
+    events = sorted([(s, 1) for s, _, _ in spans] + [(e, -1) for _, e, _ in spans])
     running = peak = 0
     for _, step in events:
         running += step
@@ -484,8 +476,6 @@ def test_more_cores_than_cpus_does_not_oversubscribe(second_run, root):
 
 def test_memory_heavy_rules_declare_mem_mb(root):
     """Every rule that runs a script declares mem_mb (Slurm and --resources use it)."""
-    for rule_file in (root / "rules").glob("*.smk"):
-        for m in re.finditer(r"^rule (\w+):(.*?)(?=^rule |\Z)", rule_file.read_text(), re.M | re.S):
-            body = m.group(2)
-            if "script:" in body:
-                assert re.search(r"^\s+mem_mb=", body, re.M), f"{rule_file.name}: {m.group(1)}"
+    for name, rule, body in _rule_bodies(root):
+        if "script:" in body:
+            assert re.search(r"^\s+mem_mb=", body, re.M), f"{name}: {rule}"

@@ -1,10 +1,27 @@
-"""Bitwise comparison of two runs' outputs (Zarr stores and model checkpoints)."""
+"""Helpers of the end-to-end tests: a copy of the workflow to run in a temporary
+directory, and bitwise comparison of two runs' outputs (Zarr stores, checkpoints)."""
 
+import shutil
 from pathlib import Path
 
 import torch
 
 from pipeline_lib.zarr_io import open_store
+
+# what a run needs of the repository (results, logs and .snakemake stay behind)
+COPY = ("Snakefile", "rules", "scripts", "config", "envs", "profiles", "report")
+
+
+def copy_workflow(root: Path, dest: Path) -> Path:
+    """Copy the workflow's files from ``root`` into ``dest`` (created if missing)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in COPY:
+        src = root / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    return dest
 
 
 def assert_same_store(a: Path, b: Path):
