@@ -97,7 +97,8 @@ def test_pgd_fails_loudly_when_its_projection_breaks(monkeypatch, batch, norm):
     model = _model()
     res = attacks.pgd(model, x, y, norm=norm, eps=0.3, step_size=0.2, steps=5, early_stop=False)
     assert (attacks._norm(res.x_adv - x, norm) <= 0.3 + 1e-6).all()
-    monkeypatch.setattr(attacks, "_project_ball", lambda d, eps, norm: d)
+    # the loop's projection, broken: the iterate is only clamped to the box
+    monkeypatch.setattr(attacks, "_back_into_ball", lambda v, x, eps, norm, lo, hi: v.clamp(lo, hi))
     with pytest.raises(
         InvariantError, match=rf"{norm} PGD: perturbation leaves the {norm} eps-ball"
     ):
