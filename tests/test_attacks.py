@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib import attacks
 from pipeline_lib.attacks import margin_loss, min_distance, pgd, subspace_projector
 
 
@@ -81,11 +80,7 @@ def test_linf_distance_of_a_linear_model():
     assert ok.success.all() and not ko.success.any()
 
 
-# 0: every success leaves the batch at once; 1: succeeded rows stay frozen in the batch
-# until all have succeeded; 0.125: the default, both
-@pytest.mark.parametrize("compact", [0.0, 0.125, 1.0])
-def test_early_stop_stops_each_sample_at_its_first_success(monkeypatch, compact):
-    monkeypatch.setattr(attacks, "COMPACT_FRACTION", compact)
+def test_early_stop_stops_each_sample_at_its_first_success():
     model, x, y, dist = _setup()
     step = float(dist.max()) / 10
     greedy = pgd(model, x, y, eps=10.0, step_size=step, steps=30, early_stop=True)

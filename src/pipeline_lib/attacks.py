@@ -86,10 +86,6 @@ def _back_into_ball(
     return x.add(d.clamp_(-e, e)).clamp_(lo, hi)
 
 
-# early stop: frozen (succeeded) rows leave the batch once they are this fraction of it
-COMPACT_FRACTION = 0.125
-
-
 @contextlib.contextmanager
 def _frozen(model: torch.nn.Module):
     """Parameters out of autograd while attacking (only input gradients are needed),
@@ -144,58 +140,41 @@ def pgd(
     taken = torch.full((n,), -1, dtype=torch.long, device=x0.device)
     # The loop works on compact tensors of the still-active samples (all of them without
     # early stop) and keeps the iterate x + delta itself, so a step costs about as many
-    # elementwise passes as the plain PGD of reference implementations. A sample that
-    # succeeds is frozen at once (its iterate written into ``x_adv``, its row held fixed);
-    # the frozen rows leave the batch when they are at least COMPACT_FRACTION of it, so
-    # the gathers that shrink the batch are paid a few times per attack, not every step.
+    # elementwise passes as the plain PGD of reference implementations; a sample that
+    # succeeds leaves the batch once, its iterate written back into ``x_adv`` then.
     x_adv = x0 + delta
     idx = torch.arange(n, device=x0.device)
-    # va never aliases x_adv: rows of x_adv are written while va's graph is alive
-    xa, va, ya, ta = x0, x_adv.clone(), y, target
+    xa, va, ya, ta = x0, x_adv, y, target
     eps_a, step_a = eps_t, step_t
-    done = torch.zeros(n, dtype=torch.bool, device=x0.device)  # frozen rows of the batch
     with _frozen(model):
         for it in range(steps + 1):
             v = va.detach().requires_grad_(True)
             loss = margin_loss(model(v), ya, ta)
             ok = (loss > 0).detach()
-            n_done = 0
-            if not early_stop:
-                if it == steps:
-                    taken[idx[ok]] = it
-                    break
-            else:
-                new = ok & ~done
-                if bool(new.any()):
-                    taken[idx[new]] = it
-                    x_adv[idx[new]] = v.detach()[new]
-                    done |= new
-                n_done = int(done.sum())
-                if n_done == idx.numel():
-                    idx = idx[:0]
-                    break
-                if it == steps:
-                    break
+            if early_stop or it == steps:
+                taken[idx[ok]] = it
+            if it == steps:
+                break
             (g,) = torch.autograd.grad(loss.sum(), v)
             v = v.detach()
-            if n_done and n_done >= COMPACT_FRACTION * idx.numel():
-                keep = ~done
+            if early_stop and bool(ok.any()):
+                x_adv[idx[ok]] = v[ok]
+                keep = ~ok
                 idx, xa, v, g, ya = idx[keep], xa[keep], v[keep], g[keep], ya[keep]
                 eps_a, step_a = eps_a[keep], step_a[keep]
                 ta = None if ta is None else ta[keep]
-                done, n_done = done[keep], 0
+                if idx.numel() == 0:
+                    break
             if project is not None:
                 g = project(g, idx)
             if norm == "l2":
                 scale = step_a / _norm(g, "l2").clamp_min(1e-12)
-                va = torch.addcmul(v, g, _bshape(scale, g))
+                v = torch.addcmul(v, g, _bshape(scale, g))
             else:
-                va = torch.addcmul(v, g.sign(), _bshape(step_a, g))
-            va = _back_into_ball(va, xa, eps_a, norm, lo, hi)
-            if n_done:
-                va[done] = v[done]  # frozen rows keep their successful iterate bit for bit
-        if idx.numel():
-            x_adv[idx] = va.detach()
+                v = torch.addcmul(v, g.sign(), _bshape(step_a, g))
+            va = _back_into_ball(v, xa, eps_a, norm, lo, hi)
+        if idx.numel() and va is not x_adv:  # steps 0: va is x_adv itself
+            x_adv[idx] = va
         x_adv = x_adv.detach()
         delta = x_adv - x0
         check_ball(x_adv, x0, eps_t, norm, f"{norm} PGD")
