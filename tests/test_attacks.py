@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib.attacks import margin_loss, min_distance, pgd, subspace_projector
+from pipeline_lib.attacks import margin_and_grad, margin_loss, min_distance, pgd, subspace_projector
 
 
 class Linear2(torch.nn.Module):
@@ -38,6 +38,20 @@ def test_margin_loss():
     t = torch.tensor([2, 2])
     np.testing.assert_allclose(margin_loss(z, y, t), [-1.0, -4.0])
     np.testing.assert_allclose(margin_loss(z, torch.tensor([2, 0])), [1.0, 5.0])
+
+
+@pytest.mark.parametrize("targeted", [False, True])
+def test_margin_gradient_written_down_equals_autograd(targeted):
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(200, 10, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, 10, (200,), generator=g)
+    t = (y + torch.randint(1, 10, (200,), generator=g)) % 10 if targeted else None
+    ref = margin_loss(z, y, t)
+    (ref_grad,) = torch.autograd.grad(ref.sum(), z)
+    loss, grad = margin_and_grad(z, y, t)
+    np.testing.assert_array_equal(loss, ref.detach())
+    np.testing.assert_array_equal(grad, ref_grad)
+    assert not loss.requires_grad and not grad.requires_grad
 
 
 @pytest.mark.parametrize("norm", ["l2", "linf"])

@@ -42,6 +42,24 @@ def margin_loss(
     return other - own if target is None else own - other
 
 
+def margin_and_grad(
+    logits: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`margin_loss` (detached) and its gradient with respect to the logits, +-1 at
+    the own (target) class and at the best other class, written down directly instead of
+    backpropagated through the loss (PGD's step then backpropagates from the logits).
+    Where the best other class is tied, it takes the first of them; autograd's ``amax``
+    would split the gradient among them."""
+    cls = (y if target is None else target)[:, None]
+    with torch.no_grad():
+        own = logits.gather(1, cls)
+        other, j = logits.scatter(1, cls, float("-inf")).max(1, keepdim=True)
+        s = -1.0 if target is None else 1.0  # d loss / d own
+        loss = ((other - own) if target is None else (own - other))[:, 0]
+        grad = torch.zeros_like(logits).scatter_(1, j, -s).scatter_(1, cls, s)
+    return loss, grad
+
+
 def _per_sample(v, n: int, like: torch.Tensor) -> torch.Tensor:
     t = torch.as_tensor(v, dtype=like.dtype, device=like.device)
     return t.expand(n).clone() if t.ndim == 0 else t.reshape(n).clone()
@@ -149,13 +167,14 @@ def pgd(
     with _frozen(model):
         for it in range(steps + 1):
             v = va.detach().requires_grad_(True)
-            loss = margin_loss(model(v), ya, ta)
-            ok = (loss > 0).detach()
+            logits = model(v)
+            loss, dloss = margin_and_grad(logits, ya, ta)
+            ok = loss > 0
             if early_stop or it == steps:
                 taken[idx[ok]] = it
             if it == steps:
                 break
-            (g,) = torch.autograd.grad(loss.sum(), v)
+            (g,) = torch.autograd.grad(logits, v, dloss)
             v = v.detach()
             if early_stop and bool(ok.any()):
                 x_adv[idx[ok]] = v[ok]
