@@ -110,6 +110,29 @@ def _mlp_flops(model: torch.nn.Module) -> int:
     )
 
 
+def _gemm_floor(model: torch.nn.Module, x: torch.Tensor):
+    """The matrix products any PGD on this MLP must do, nothing else: per step the
+    forward ``addmm`` of each Linear and the input-gradient ``mm`` back through it, on
+    the whole batch, for all STEPS steps plus the final check's forward."""
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    ws = [m.weight.detach() for m in layers]
+    bs = [m.bias.detach() for m in layers]
+    h0 = x.flatten(1)
+
+    def run():
+        for it in range(STEPS + 1):
+            h = h0
+            for w, b in zip(ws, bs, strict=True):
+                h = torch.addmm(b, h, w.T)
+            if it == STEPS:
+                return h
+            g = torch.ones_like(h)
+            for w in reversed(ws):
+                g = g @ w
+
+    return run
+
+
 def bench_pgd(args, device) -> tuple[list[dict], dict]:
     import torchattacks
 
@@ -117,16 +140,19 @@ def bench_pgd(args, device) -> tuple[list[dict], dict]:
     n = x.shape[0]
     ta = torchattacks.PGDL2(model, eps=EPS, alpha=STEP, steps=STEPS, random_start=False)
     common = dict(norm="l2", eps=EPS, step_size=STEP, steps=STEPS)
+    gemms = _gemm_floor(model, x)
     t = interleaved(
         {
             "torchattacks": lambda: ta(x, y),
             "full": lambda: pgd(model, x, y, early_stop=False, **common),
             "early": lambda: pgd(model, x, y, early_stop=True, **common),
+            "gemms": gemms,
         },
-        args.repeats,
+        args.pgd_repeats,
         device,
     )
     t_ta, t_full, t_es = t["torchattacks"], t["full"], t["early"]
+    t_gemm = t["gemms"][0]
     with torch.no_grad():
         ta_success = float((model(t_ta[2]).argmax(1) != y).float().mean())
     full, es = t_full[2], t_es[2]
@@ -151,7 +177,8 @@ def bench_pgd(args, device) -> tuple[list[dict], dict]:
             p1,
             ">= 1.0x",
             p1 >= 1.0,
-            f"success ours {full_success:.3f}, torchattacks {ta_success:.3f}",
+            f"success ours {full_success:.3f}, torchattacks {ta_success:.3f}; the "
+            f"{STEPS} steps' GEMMs alone take {t_gemm / t_ta[0]:.0%} of torchattacks' time",
         ),
         row(
             "P2",
@@ -177,6 +204,9 @@ def bench_pgd(args, device) -> tuple[list[dict], dict]:
         "pgd_gflops": gflops,
         "matmul_gflops": mm,
         "pgd_fraction_of_matmul": gflops / mm,
+        "pgd_gemm_seconds": t_gemm,
+        "pgd_gemm_fraction_of_torchattacks": t_gemm / t_ta[0],
+        "pgd_gemm_fraction_of_ours": t_gemm / t_full[0],
         "setting": setting,
     }
     return rows, extra
@@ -365,6 +395,9 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all CPUs)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--pgd-repeats", type=int, default=9, help="P1/P2 calls are short: more repeats"
+    )
     ap.add_argument("--n-pgd", type=int, default=500)
     ap.add_argument("--n-tangent", type=int, default=500)
     ap.add_argument("--chunk", type=int, default=256, help="tangent bases per Jacobian chunk")
@@ -382,6 +415,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "machine": platform.platform(),
         "repeats": args.repeats,
+        "pgd_repeats": args.pgd_repeats,
     }
     print(f"bench suite: {meta}", flush=True)
     rows, extra = [], {}
@@ -421,7 +455,10 @@ def main() -> None:
         print(
             f"\nPGD on the default MLP: {extra['pgd_gflops']:.1f} GFLOP/s; plain 2048x2048 matmul "
             f"{extra['matmul_gflops']:.1f} GFLOP/s -> "
-            f"{100 * extra['pgd_fraction_of_matmul']:.0f}% of the machine's practical limit"
+            f"{100 * extra['pgd_fraction_of_matmul']:.0f}% of the machine's practical limit; "
+            f"its GEMMs alone take {100 * extra['pgd_gemm_fraction_of_ours']:.0f}% of our full "
+            f"PGD's time, {100 * extra['pgd_gemm_fraction_of_torchattacks']:.0f}% of "
+            "torchattacks'"
         )
     print(
         f"\ntotal {time.perf_counter() - t0:.0f} s; peak RSS of this process "
