@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 # at most 8 cores, and never more than the machine has (no oversubscription)
 CORES ?= $(shell n=$$(nproc 2>/dev/null || echo 8); [ $$n -lt 8 ] && echo $$n || echo 8)
@@ -13,20 +12,47 @@ PYTEST_ARGS ?=
 # and our own sources may cache theirs even where the shell sets PYTHONDONTWRITEBYTECODE.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup env data figures report test bench lint format dryrun clean
+.PHONY: setup env lock uv data figures report test bench lint format dryrun clean
 
 setup: env data
 
-env: $(STAMP)
+# The environment is installed exactly from a committed lock (requirements/default.lock:
+# every package, direct and transitive, by name, version and hashes; no index URLs),
+# for the Python pinned in .python-version. `uv pip sync` installs what the lock lists
+# and removes anything else, so a second `make setup` changes nothing, and `make test`
+# after `make bench` (which syncs requirements/bench.lock) goes back to the default set.
+PYTHON_VERSION := $(shell cat .python-version)
+UV_VERSION := 0.13.9
+UV := python3 -m uv
+LOCK := requirements/default.lock
+BENCH_LOCK := requirements/bench.lock
 
-# The environment: uv creates .venv and installs the package with its pinned-by-range
-# dependencies (torch + torchvision from PyPI, CUDA build; it runs on CPU too).
-$(STAMP): pyproject.toml
-	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv \
-		|| python3 -m pip install --quiet --user uv
-	python3 -m uv venv --allow-existing --python python3 $(VENV)
-	python3 -m uv pip install --compile-bytecode --python $(PY) -e '.[dev,bench]'
+uv:
+	@$(UV) --version 2>/dev/null | grep -qx "uv $(UV_VERSION)[^0-9]*.*" \
+		|| python3 -m pip install --quiet "uv==$(UV_VERSION)" \
+		|| python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+
+# .venv with the pinned Python (recreated when it holds another one).
+$(PY): .python-version | uv
+	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")'; then \
+		echo "$(VENV) holds another Python than $(PYTHON_VERSION): recreating it"; rm -rf $(VENV); fi
+	@[ -x $(PY) ] || $(UV) venv --quiet --python $(PYTHON_VERSION) $(VENV) || { \
+		echo "error: Python $(PYTHON_VERSION) (pinned in .python-version) was not found, and uv could" >&2; \
+		echo "       not download it. Install it, e.g. 'uv python install $(PYTHON_VERSION)'," >&2; \
+		echo "       'apt-get install python$(PYTHON_VERSION)' or 'pyenv install $(PYTHON_VERSION)'," >&2; \
+		echo "       then run 'make setup' again." >&2; exit 1; }
 	@touch $@
+
+env: $(PY)
+	$(UV) pip sync --quiet --python $(PY) --compile-bytecode $(LOCK)
+
+# Refresh the locks from pyproject.toml (newest versions its ranges allow), for every
+# platform, for the pinned Python; then `make setup` installs the new default lock.
+lock: uv
+	$(UV) pip compile requirements/default.in --quiet --universal --generate-hashes \
+		--python-version $(PYTHON_VERSION) --custom-compile-command "make lock" -o $(LOCK)
+	$(UV) pip compile requirements/bench.in --quiet --universal --generate-hashes \
+		--python-version $(PYTHON_VERSION) --custom-compile-command "make lock" -o $(BENCH_LOCK)
 
 # Fashion-MNIST from Debian's archive where we can (root + apt); otherwise say how.
 data:
@@ -51,12 +77,13 @@ dryrun: env
 	$(VENV)/bin/snakemake -n figures/ --configfile $(CONFIG)
 
 test: setup
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	UV="$(UV)" $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The performance suite (benchmarks/suite.py): rows P1-P6 side by side in one run,
 # one table + results/bench/suite.json; BENCH_ARGS e.g. "--rows P1 P3 --device cuda".
 # The detailed scripts (bench_dmm.py, bench_squiggles.py) and rule_times.py run alone.
-bench: setup
+bench: data $(PY)
+	$(UV) pip sync --quiet --python $(PY) --compile-bytecode $(BENCH_LOCK)
 	$(PY) benchmarks/suite.py $(BENCH_ARGS)
 
 lint: env

@@ -14,8 +14,6 @@ rule figure_lowdim_clinging:
         "logs/figures/dmm_lowdim_clinging.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_clinging.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -39,8 +37,6 @@ rule figure_lowdim_boundary_2d:
         "logs/figures/dmm_lowdim_boundary_2d.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_boundary_2d.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -64,8 +60,6 @@ rule figure_lowdim_height_maps:
         "logs/figures/dmm_lowdim_height_maps.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_height_maps.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -89,8 +83,6 @@ rule figure_lowdim_gradients:
         "logs/figures/dmm_lowdim_gradients.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_gradients.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -115,8 +107,6 @@ rule figure_lowdim_adversarial:
         "logs/figures/dmm_lowdim_adversarial.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_adversarial.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -142,8 +132,6 @@ rule figure_lowdim_random_labels:
         "logs/figures/dmm_lowdim_random_labels.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_random_labels.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -169,8 +157,6 @@ rule figure_natural_samples:
         "logs/figures/data_{dataset}_samples.log",
     benchmark:
         f"{RES}/benchmarks/figures/data_{{dataset}}_samples.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -194,8 +180,6 @@ rule figure_dmm:
         "logs/figures/dmm_{dataset}_{what}.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_{{dataset}}_{{what}}.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -226,8 +210,6 @@ rule figure_tilting:
         "logs/figures/tilting_{dataset}_{tilt_what}.log",
     benchmark:
         f"{RES}/benchmarks/figures/tilting_{{dataset}}_{{tilt_what}}.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -250,8 +232,6 @@ rule figure_tilting_toy:
         "logs/figures/tilting_toy.log",
     benchmark:
         f"{RES}/benchmarks/figures/tilting_toy.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -275,8 +255,6 @@ rule figure_shells_success:
         "logs/figures/shells_{dataset}_success.log",
     benchmark:
         f"{RES}/benchmarks/figures/shells_{{dataset}}_success.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -305,8 +283,6 @@ rule figure_shells_gallery:
         "logs/figures/shells_{dataset}_{base}_{shell}_gallery.log",
     benchmark:
         f"{RES}/benchmarks/figures/shells_{{dataset}}_{{base}}_{{shell}}_gallery.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -331,8 +307,6 @@ rule figure_squiggles_examples:
         "logs/figures/squiggles_{sqv}_examples.log",
     benchmark:
         f"{RES}/benchmarks/figures/squiggles_{{sqv}}_examples.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -357,8 +331,6 @@ rule figure_squiggles_generalization:
         "logs/figures/squiggles_generalization.log",
     benchmark:
         f"{RES}/benchmarks/figures/squiggles_generalization.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -382,8 +354,6 @@ rule figure_squiggles:
         "logs/figures/squiggles_{sqv}_{sq_what}.log",
     benchmark:
         f"{RES}/benchmarks/figures/squiggles_{{sqv}}_{{sq_what}}.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -406,8 +376,6 @@ rule gallery:
         "logs/gallery.log",
     benchmark:
         f"{RES}/benchmarks/gallery.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,

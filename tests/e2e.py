@@ -9,7 +9,7 @@ import torch
 from pipeline_lib.zarr_io import open_store
 
 # what a run needs of the repository (results, logs and .snakemake stay behind)
-COPY = ("Snakefile", "rules", "scripts", "config", "envs", "profiles", "report")
+COPY = ("Snakefile", "rules", "scripts", "config", "profiles", "report")
 
 
 def copy_workflow(root: Path, dest: Path) -> Path:
