@@ -12,9 +12,9 @@ PYTEST_ARGS ?=
 # and our own sources may cache theirs even where the shell sets PYTHONDONTWRITEBYTECODE.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup env lock uv data figures report test bench lint format dryrun clean
+.PHONY: setup env tools lock uv data figures report test bench lint format dryrun clean
 
-setup: env data
+setup: env tools data
 
 # The environment is installed exactly from a committed lock (requirements/default.lock:
 # every package, direct and transitive, by name, version and hashes; no index URLs),
@@ -26,6 +26,9 @@ UV_VERSION := 0.13.9
 UV := python3 -m uv
 LOCK := requirements/default.lock
 BENCH_LOCK := requirements/bench.lock
+# tools whose pins conflict with the project's (cffconvert: jsonschema 3.2), own venv
+TOOLS_VENV := .venv-tools
+TOOLS_LOCK := requirements/tools.lock
 
 uv:
 	@$(UV) --version 2>/dev/null | grep -qx "uv $(UV_VERSION)[^0-9]*.*" \
@@ -46,6 +49,10 @@ $(PY): .python-version | uv
 env: $(PY)
 	$(UV) pip sync --quiet --python $(PY) --compile-bytecode $(LOCK)
 
+tools: $(PY)
+	@[ -x $(TOOLS_VENV)/bin/python ] || $(UV) venv --quiet --python $(PY) $(TOOLS_VENV)
+	$(UV) pip sync --quiet --python $(TOOLS_VENV)/bin/python $(TOOLS_LOCK)
+
 # Refresh the locks from pyproject.toml (newest versions its ranges allow), for every
 # platform, for the pinned Python; then `make setup` installs the new default lock.
 lock: uv
@@ -53,6 +60,8 @@ lock: uv
 		--python-version $(PYTHON_VERSION) --custom-compile-command "make lock" -o $(LOCK)
 	$(UV) pip compile requirements/bench.in --quiet --universal --generate-hashes \
 		--python-version $(PYTHON_VERSION) --custom-compile-command "make lock" -o $(BENCH_LOCK)
+	$(UV) pip compile requirements/tools.in --quiet --universal --generate-hashes \
+		--python-version $(PYTHON_VERSION) --custom-compile-command "make lock" -o $(TOOLS_LOCK)
 
 # Fashion-MNIST from Debian's archive where we can (root + apt); otherwise say how.
 data:
@@ -88,8 +97,9 @@ bench: data $(PY)
 
 lint: env
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/snakefmt --check Snakefile rules/
-	$(VENV)/bin/snakemake --lint --configfile config/test.yaml
+	$(PY) tests/lint_snakemake.py $(VENV)/bin/snakemake --configfile config/test.yaml
 
 format: env
 	$(VENV)/bin/ruff check --fix .

@@ -1,8 +1,22 @@
+import os
 import sys
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
+# The library next to this Snakefile is the one the rules run and the one their code
+# digests hash (a copy of the workflow with its own src/ runs its own code): it goes
+# first on the path of this process and of every job it starts.
+_SRC = Path(workflow.basedir) / "src"
+if (_SRC / "pipeline_lib").is_dir():
+    sys.path.insert(0, str(_SRC))
+    os.environ.update(
+        PYTHONPATH=os.pathsep.join(
+            [str(_SRC), *filter(None, [os.getenv("PYTHONPATH")])]
+        )
+    )
+
+from pipeline_lib.codedigest import script_digest
 from pipeline_lib.config import check_config
 from pipeline_lib.resources import limit_local_cores
 
@@ -40,3 +54,16 @@ rule all:
     default_target: True
     input:
         "figures",
+
+
+# Code-aware reruns: every script rule gets a `code` param, the digest of its script and
+# of every pipeline_lib module the script imports (transitively; docstrings, comments and
+# formatting excluded). Snakemake's params trigger then reruns exactly the jobs whose code
+# changed, and `snakemake --list-changes params` names them.
+for _rule in workflow.rules:
+    if _rule.script:
+        _rule.set_params(
+            code=script_digest(
+                _rule.basedir.join(_rule.script).get_path_or_uri(secret_free=True)
+            )
+        )

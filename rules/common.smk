@@ -303,8 +303,12 @@ def sq_figure_inputs(w):
 
 
 def figure_caption(wildcards, output):
-    """The gallery's caption of a figure, RST-escaped, for its Snakemake report entry."""
+    """The gallery's caption of a figure and the full references of the papers it
+    reproduces, RST-escaped, for its Snakemake report entry."""
     from pipeline_lib.gallery import caption_for
+    from pipeline_lib.references import figure_references
 
-    text = caption_for(Path(output[0]).stem)
+    name = Path(output[0]).stem
+    refs = " ".join(f"{r.short}: {r.text()}" for r in figure_references(name))
+    text = caption_for(name) + (f" Reproduces: {refs}" if refs else "")
     return re.sub(r"([\\*`|_])", r"\\\1", text)

@@ -1,10 +1,8 @@
 """Rule lowdim_train: train the 2-layer network, record the boundary at snapshots."""
 
-import os
 import time
 
-import torch
-
+from pipeline_lib.checkpoints import save as save_checkpoint
 from pipeline_lib.device import pick_device
 from pipeline_lib.lowdim import run_experiment
 from pipeline_lib.provenance import make_provenance
@@ -45,9 +43,7 @@ with rule_context(smk) as log:
         data_provenance=data.attrs["provenance"]["config"],
     )
     ckpt["provenance"] = prov
-    tmp = f"{smk.output.model}.tmp"  # written whole, then renamed: never half a checkpoint
-    torch.save(ckpt, tmp)
-    os.replace(tmp, smk.output.model)
+    save_checkpoint(ckpt, smk.output.model)
     write_store(
         ds,
         smk.output.store,

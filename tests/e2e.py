@@ -2,25 +2,33 @@
 directory, and bitwise comparison of two runs' outputs (Zarr stores, checkpoints)."""
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import torch
 
+from pipeline_lib import checkpoints
 from pipeline_lib.zarr_io import open_store
 
-# what a run needs of the repository (results, logs and .snakemake stay behind)
-COPY = ("Snakefile", "rules", "scripts", "config", "profiles", "report")
+# what a run needs of the repository (results, logs and .snakemake stay behind); the
+# copy runs its own library (the Snakefile puts the src/ beside it first on the path)
+COPY = ("Snakefile", "rules", "scripts", "config", "profiles", "report", "src", "requirements")
+IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info")
 
 
 def copy_workflow(root: Path, dest: Path) -> Path:
-    """Copy the workflow's files from ``root`` into ``dest`` (created if missing)."""
+    """Copy the workflow's files from ``root`` into ``dest`` (created if missing), as a
+    git checkout of one commit (as a clone is: provenance records its describe)."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in COPY:
         src = root / name
         if src.is_dir():
-            shutil.copytree(src, dest / name)
+            shutil.copytree(src, dest / name, ignore=IGNORE)
         elif src.exists():
             shutil.copy2(src, dest / name)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost"]
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "workflow copy"]):
+        subprocess.run([*git, *cmd], cwd=dest, check=True, capture_output=True)
     return dest
 
 
@@ -59,7 +67,7 @@ def _same(a, b, where: str) -> None:
 
 def assert_same_model(a: Path, b: Path):
     """Everything in two checkpoints equal (tensors bitwise) but their provenance."""
-    ca, cb = (torch.load(p, map_location="cpu", weights_only=False) for p in (a, b))
+    ca, cb = (checkpoints.load(p) for p in (a, b))
     ca.pop("provenance", None)
     cb.pop("provenance", None)
     _same(ca, cb, str(a))

@@ -66,7 +66,7 @@ def test_lock_satisfies_pyproject(name):
 
 def test_python_is_the_pinned_one():
     pinned = (ROOT / ".python-version").read_text().strip()
-    assert "%d.%d" % sys.version_info[:2] == pinned
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" == pinned
 
 
 def test_environment_is_exactly_the_lock():
@@ -82,3 +82,12 @@ def test_environment_is_exactly_the_lock():
     out = res.stdout + res.stderr
     assert res.returncode == 0, out
     assert "Would make no changes" in out, out
+
+
+def test_tools_lock_has_pins_and_hashes_only():
+    """The separate tools environment (.venv-tools: the CITATION.cff validator)."""
+    path = ROOT / "requirements/tools.lock"
+    text = path.read_text()
+    assert "://" not in text and "index-url" not in text and "-e ." not in text
+    pins = parse_lock(path)
+    assert pins["cffconvert"] == "2.0.0" and "torch" not in pins

@@ -247,7 +247,7 @@ def test_jobs_went_through_sbatch(runs, slurm):
 
 # provenance that says when and from which checkout a job ran, not what it computed
 # (the source tree may get a commit between the two runs)
-VOLATILE = {"wall_time_s", "git_commit"}
+VOLATILE = {"wall_time_s", "git_commit", "git_describe", "git_diff_sha256"}
 
 
 def _same_attrs(a: dict, b: dict) -> bool:
@@ -281,8 +281,8 @@ def test_slurm_outputs_equal_local(runs, store):
 
 def test_slurm_model_equals_local(runs):
     for f in FILES:
-        a = torch.load(runs["slurm"] / f, map_location="cpu", weights_only=False)
-        b = torch.load(runs["local"] / f, map_location="cpu", weights_only=False)
+        a = torch.load(runs["slurm"] / f, map_location="cpu", weights_only=True)
+        b = torch.load(runs["local"] / f, map_location="cpu", weights_only=True)
         sa = a.get("state_dict", a) if isinstance(a, dict) else a.state_dict()
         sb = b.get("state_dict", b) if isinstance(b, dict) else b.state_dict()
         tensors = {k: v for k, v in sa.items() if torch.is_tensor(v)}

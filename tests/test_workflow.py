@@ -1,8 +1,12 @@
 """End-to-end: the whole DAG on config/test.yaml in a temporary directory, then
 dry runs that check what a rerun or a config edit would execute."""
 
+import ast
+import hashlib
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +16,9 @@ import pytest
 import torch
 import xarray as xr
 import yaml
-from e2e import assert_same_model, assert_same_store, copy_workflow
+from e2e import COPY, assert_same_model, assert_same_store, copy_workflow
 
+from pipeline_lib import checkpoints
 from pipeline_lib.resources import available_cpus
 
 pytestmark = pytest.mark.slow
@@ -138,6 +143,20 @@ def test_metrics_are_sane(workdir, test_config):
     assert m["data/fashion_mnist/n_train"] == test_config["natural"]["fashion_mnist"]["n_train"]
 
 
+def assert_identifies_run(prov: dict, workdir: Path, path: Path) -> None:
+    """The provenance fields that identify the run: git describe of the checkout (the
+    copy is a one-commit checkout, clean in tracked files), the lock's digest, the
+    installed environment's digest, and the code digest of the rule that wrote it."""
+    describe = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=workdir, capture_output=True, text=True
+    ).stdout.strip()
+    assert prov["git_describe"] == describe and "git_diff_sha256" not in prov, path
+    lock = (workdir / "requirements" / "default.lock").read_bytes()
+    assert prov["lock_sha256"] == hashlib.sha256(lock).hexdigest(), path
+    assert re.fullmatch(r"[0-9a-f]{64}", prov["environment_sha256"]), path
+    assert re.fullmatch(r"[0-9a-f]{16}", prov["code_digest"]), path
+
+
 def test_every_store_follows_the_contract(workdir):
     stores = sorted((workdir / "results").rglob("*.zarr"))
     assert len(stores) >= 1 + 3 + 18 + 1
@@ -149,6 +168,7 @@ def test_every_store_follows_the_contract(workdir):
         assert "torch" in prov["packages"] and "xarray" in prov["packages"], p
         assert prov["git_commit"] and prov["device"] in ("cpu", "cuda"), p
         assert prov["wall_time_s"] >= 0, p
+        assert_identifies_run(prov, workdir, p)
         for name, v in ds.data_vars.items():
             assert v.attrs.get("description"), (p, name)
         assert all(d for d in ds.dims), p
@@ -157,12 +177,13 @@ def test_every_store_follows_the_contract(workdir):
     assert run.gradient_angle.attrs["units"] == "degree"
     assert run.attrs["provenance"]["device"] == "cpu"
     assert not list((workdir / "results").rglob("*.tmp-*"))
-    checkpoints = sorted((workdir / "results").rglob("*.pt"))
-    assert len(checkpoints) >= 10
-    for p in checkpoints:
-        prov = torch.load(p, map_location="cpu", weights_only=False)["provenance"]
+    ckpts = sorted((workdir / "results").rglob("*.pt"))
+    assert len(ckpts) >= 10
+    for p in ckpts:
+        prov = checkpoints.load(p)["provenance"]  # weights_only=True
         assert prov["config"] and prov["git_commit"] and prov["wall_time_s"] >= 0, p
         assert prov["device"] in ("cpu", "cuda"), p
+        assert_identifies_run(prov, workdir, p)
 
 
 def test_noop_rerun(workdir):
@@ -255,6 +276,137 @@ def test_edit_3d_grid_reruns_only_plane_runs(workdir, test_config):
     trains = [w for r, w in jobs if r == "lowdim_train"]
     assert trains and {w["manifold"] for w in trains} == {"plane"}
     assert "lowdim_dataset" not in {r for r, _ in jobs}
+
+
+# ---------------------------------------------------------------- code-aware reruns
+
+
+def _script_rules(root: Path) -> dict[str, str]:
+    """rule -> its script's file name, read from the rule files."""
+    out = {}
+    for _, rule, body in _rule_bodies(root):
+        m = re.search(r'^\s+script:\s+"\.\./scripts/(\w+\.py)"', body, re.M)
+        if m:
+            out[rule] = m.group(1)
+    return out
+
+
+def _rules_loading(wd: Path, module: str) -> set[str]:
+    """Rules whose script loads ``pipeline_lib.<module>``, directly or through other
+    modules, by the standard library's ModuleFinder (the bytecode's imports, an oracle
+    independent of the AST walk that computes the code digests)."""
+    import modulefinder
+
+    rules = set()
+    for rule, script in _script_rules(wd).items():
+        finder = modulefinder.ModuleFinder(path=[str(wd / "src")])
+        finder.run_script(str(wd / "scripts" / script))
+        if f"pipeline_lib.{module}" in finder.modules:
+            rules.add(rule)
+    return rules
+
+
+def _function_node(path: Path, name: str) -> ast.FunctionDef:
+    return next(
+        n for n in ast.walk(ast.parse(path.read_text())) if getattr(n, "name", None) == name
+    )
+
+
+def _edit_function_body(path: Path, name: str, statement: str) -> None:
+    """Insert ``statement`` as the first statement of function ``name`` (after its
+    docstring): a change to the code that runs."""
+    node = _function_node(path, name)
+    first = node.body[1] if ast.get_docstring(node) else node.body[0]
+    lines = path.read_text().splitlines(keepends=True)
+    lines.insert(first.lineno - 1, " " * first.col_offset + statement + "\n")
+    path.write_text("".join(lines))
+
+
+def _edit_docs_only(path: Path, name: str) -> None:
+    """Reword function ``name``'s docstring, add a comment and a blank line to its body:
+    nothing that can change a result."""
+    node = _function_node(path, name)
+    doc = node.body[0]
+    lines = path.read_text().splitlines(keepends=True)
+    indent = " " * doc.col_offset
+    first = node.body[1]
+    lines.insert(first.lineno - 1, f"{indent}# a new comment\n\n")
+    lines[doc.lineno - 1 : doc.end_lineno] = [f'{indent}"""Reworded: changes no result."""\n']
+    path.write_text("".join(lines))
+
+
+def _job_set(output: str) -> set[tuple[str, tuple]]:
+    return {(r, tuple(sorted(w.items()))) for r, w in planned_jobs(output)}
+
+
+@pytest.fixture
+def edited_copy(workdir, tmp_path):
+    """A fresh copy of the finished run: results and Snakemake's metadata hard-linked
+    (a dry run only reads them), the workflow's files and library really copied."""
+    wd = tmp_path / "wf"
+    shutil.copytree(workdir, wd, symlinks=True, copy_function=os.link)
+    for name in COPY:
+        if (wd / name).is_dir():
+            shutil.rmtree(wd / name)
+            shutil.copytree(workdir / name, wd / name, symlinks=True)
+    return wd
+
+
+def _reruns_after_code_edit(wd: Path, module: str) -> tuple[set, set]:
+    """(jobs a dry run plans now, jobs forcing the rules that load ``module`` plans):
+    the latter is exactly those rules' jobs and everything downstream of them."""
+    got = _job_set(smk(wd, "-n", "figures/").stdout)
+    rules = sorted(_rules_loading(wd, module))
+    assert rules, module
+    expected = _job_set(smk(wd, "-n", "figures/", "--forcerun", *rules).stdout)
+    return got, expected
+
+
+def _summary(jobs) -> str:
+    counts = {}
+    for rule, _ in jobs:
+        counts[rule] = counts.get(rule, 0) + 1
+    return f"{len(jobs)} jobs: " + ", ".join(f"{r} {c}" for r, c in sorted(counts.items()))
+
+
+def test_code_edit_in_attacks_reruns_exactly_its_importers(edited_copy):
+    wd = edited_copy
+    assert "Nothing to be done" in smk(wd, "-n", "figures/").stdout  # the copy is up to date
+    _edit_function_body(wd / "src/pipeline_lib/attacks.py", "pgd", "unused_by_test = 0")
+    got, expected = _reruns_after_code_edit(wd, "attacks")
+    print(f"attacks.pgd edited: {_summary(got)}")
+    assert got == expected, (sorted(got - expected), sorted(expected - got))
+    rules = {r for r, _ in got}
+    assert "dmm_attacks" in rules and "lowdim_train" in rules
+    assert not {r for r in rules if r.endswith("_dataset")}, rules  # no dataset job
+    # figures whose inputs did not change and whose scripts do not load attacks
+    assert not rules & {"figure_natural_samples", "figure_tilting", "figure_tilting_toy"}
+    # Snakemake's own summary names the outputs whose params (the code digest) changed:
+    # exactly those of the rules that load attacks
+    rows = [line.split("\t") for line in smk(wd, "--summary", "figures/").stdout.splitlines()]
+    changed = {row[2] for row in rows if len(row) > 4 and row[4] == "params changed"}
+    assert changed == _rules_loading(wd, "attacks"), changed
+
+
+def test_docstring_and_comment_edit_reruns_nothing(edited_copy):
+    wd = edited_copy
+    path = wd / "src/pipeline_lib/attacks.py"
+    before = path.read_text()
+    _edit_docs_only(path, "pgd")
+    assert path.read_text() != before
+    res = smk(wd, "-n", "figures/")
+    assert "Nothing to be done" in res.stdout + res.stderr, _summary(_job_set(res.stdout))
+
+
+def test_plot_edit_reruns_only_its_figures_and_the_gallery(edited_copy):
+    wd = edited_copy
+    _edit_function_body(wd / "src/pipeline_lib/tilting_plots.py", "angle_figure", "_k = 1")
+    got, expected = _reruns_after_code_edit(wd, "tilting_plots")
+    print(f"tilting_plots.angle_figure edited: {_summary(got)}")
+    assert got == expected, (sorted(got - expected), sorted(expected - got))
+    rules = {r for r, _ in got}
+    assert "gallery" in rules and "figure_tilting" in rules
+    assert all(r.startswith("figure_") or r == "gallery" for r in rules), rules
 
 
 def test_bad_config_stops_before_any_job(workdir, test_config):

@@ -4,4 +4,6 @@ All logic lives here and is tested without Snakemake; the workflow's scripts
 only read ``snakemake.*`` and call these functions.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("pipeline_lib")  # one value: pyproject.toml's (CITATION.cff agrees)

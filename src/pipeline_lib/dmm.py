@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import torch
 import xarray as xr
 from torch import nn
 
+from . import checkpoints
 from .attacks import margin_loss, min_distance, pgd, subspace_projector
 from .models import build_model
 from .tangents import (
@@ -206,13 +206,11 @@ def fit_classifier(
 
 def save_checkpoints(path, kind: str, kwargs: dict, states: list[dict], **extra) -> None:
     """All per-epoch state dicts in one file (``epoch i`` = after i epochs, 0 = init)."""
-    tmp = f"{path}.tmp"
-    torch.save({"kind": kind, "kwargs": kwargs, "states": states, **extra}, tmp)
-    os.replace(tmp, path)
+    checkpoints.save({"kind": kind, "kwargs": kwargs, "states": states, **extra}, path)
 
 
 def _read_checkpoints(path, map_location: str = "cpu") -> dict:
-    return torch.load(path, map_location=map_location, weights_only=False)
+    return checkpoints.load(path, map_location)
 
 
 def _checkpoint_model(ckpt: dict, epoch: int) -> nn.Module:

@@ -8,6 +8,8 @@ import re
 import shutil
 from pathlib import Path
 
+from .references import REFERENCES, figure_references
+
 CAPTIONS = {
     "dmm_lowdim_clinging": (
         "Clinging curves (DMM Sec. 6; the paper shows no such curve for its synthetic runs). "
@@ -350,6 +352,12 @@ def build_gallery(
             if rules and name in rules
             else ""
         )
+        refs = ", ".join(
+            f'<a href="#ref-{k}">{html.escape(r.short)}</a>'
+            for k, r in REFERENCES.items()
+            if r in figure_references(name)
+        )
+        made_by += f"<br><small>reproduces: {refs} (see References)</small>" if refs else ""
         items.append(
             f'<figure id="{name}"><h2>{html.escape(name)}</h2>'
             f'<a href="{name}.png"><img src="{name}.png" alt="{html.escape(name)}"></a>'
@@ -365,7 +373,12 @@ def build_gallery(
         "<h1>Manifold-adversarial pipeline: figures</h1>"
         "<p>All numbers: <a href='metrics.json'>metrics.json</a> (mean ± sd over seeds).</p>"
         + "".join(items)
-        + "</body></html>"
+        + "<h2 id='references'>References</h2><ul>"
+        + "".join(
+            f"<li id='ref-{k}'><b>{html.escape(r.short)}</b>: {html.escape(r.text())}</li>"
+            for k, r in REFERENCES.items()
+        )
+        + "</ul></body></html>"
     )
     (tmp / "index.html").write_text(page)
     if out.exists():

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.func import grad, vmap
 
+from . import checkpoints
 from .progress import bar
 from .training import check_finite, run_epoch
 
@@ -383,7 +384,7 @@ def run_experiment(
 
 def load_model(path, epoch: int | None = None, map_location: str = "cpu") -> TwoLayerNet:
     """Load a checkpoint written by the workflow (final weights, or a snapshot epoch)."""
-    ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    ckpt = checkpoints.load(path, map_location)
     model = TwoLayerNet(**ckpt["init"])
     model.load_state_dict(ckpt["state_dict"] if epoch is None else ckpt["snapshots"][epoch])
     return model

@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import checkpoints
+
 
 class MLPClassifier(nn.Module):
     """The DMM MNIST classifier: 784-256-256-10, ReLU, dropout 0.2 (App. G.1)."""
@@ -189,17 +191,13 @@ def build_model(kind: str, **kwargs: Any) -> nn.Module:
 
 def save_model(model: nn.Module, path: str | Path, kind: str, kwargs: dict, **extra) -> None:
     """Checkpoint with everything :func:`load_model` needs (plus provenance etc.)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"kind": kind, "kwargs": kwargs, "state_dict": state, **extra}, tmp)
-    tmp.replace(path)
+    checkpoints.save({"kind": kind, "kwargs": kwargs, "state_dict": state, **extra}, path)
 
 
 def load_model(path: str | Path, map_location: str = "cpu") -> nn.Module:
     """One call from a checkpoint file to an ``nn.Module`` in eval mode."""
-    ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    ckpt = checkpoints.load(path, map_location)
     model = build_model(ckpt["kind"], **ckpt["kwargs"])
     model.load_state_dict(ckpt["state_dict"])
     return model.eval()

@@ -31,6 +31,7 @@ def rule_context(smk: Any) -> Iterator[logging.Logger]:
     set_threads(getattr(smk, "threads", 1))
     t0 = time.time()
     provenance.JOB_START = t0
+    provenance.CODE_DIGEST = getattr(smk.params, "code", None)
     logger.info(
         "rule %s, wildcards %s, threads %s, torch threads %d",
         smk.rule,
