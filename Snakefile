@@ -16,7 +16,7 @@ if (_SRC / "pipeline_lib").is_dir():
         )
     )
 
-from pipeline_lib.codedigest import script_digest
+from pipeline_lib import codedigest
 from pipeline_lib.config import check_config
 from pipeline_lib.resources import limit_local_cores
 
@@ -59,11 +59,12 @@ rule all:
 # Code-aware reruns: every script rule gets a `code` param, the digest of its script and
 # of every pipeline_lib module the script imports (transitively; docstrings, comments and
 # formatting excluded). Snakemake's params trigger then reruns exactly the jobs whose code
-# changed, and `snakemake --list-changes params` names them.
+# changed, and `snakemake --summary` marks their outputs "params changed". Parsed modules
+# are cached by content in .snakemake/ (a run with no code change parses nothing).
+_DIGESTS = Path(".snakemake") / "pipeline_lib-code-digests.json"
+codedigest.load_cache(_DIGESTS)
 for _rule in workflow.rules:
     if _rule.script:
-        _rule.set_params(
-            code=script_digest(
-                _rule.basedir.join(_rule.script).get_path_or_uri(secret_free=True)
-            )
-        )
+        _script = _rule.basedir.join(_rule.script).get_path_or_uri(secret_free=True)
+        _rule.set_params(code=codedigest.script_digest(_script))
+codedigest.save_cache(_DIGESTS)

@@ -1,6 +1,7 @@
 """Code digests for code-aware reruns: what enters them, what does not, and the import
 closure they are computed over."""
 
+import json
 import modulefinder
 import shutil
 from pathlib import Path
@@ -76,3 +77,36 @@ def test_the_script_itself_and_relative_imports_enter_the_digest(tree):
     d2 = script_digest(script, src)
     (src / "pipeline_lib/extra_dep.py").write_text("VALUE = 2\n")
     assert d2 != d1 and script_digest(script, src) != d2
+
+
+def _forget(cd) -> None:
+    """A fresh process: nothing parsed, nothing known."""
+    cd._KNOWN.clear()
+    cd._analyse.cache_clear()
+    cd._resolved_imports.cache_clear()
+
+
+def test_disk_cache_gives_the_same_digests_and_ignores_foreign_files(tree, tmp_path):
+    from pipeline_lib import codedigest as cd
+
+    src, script, cache = tree / "src", tree / "scripts" / "dmm_attacks.py", tmp_path / "c.json"
+    _forget(cd)
+    cold = script_digest(script, src)
+    cd.save_cache(cache)
+    data = json.loads(cache.read_text())
+    assert data["algorithm"] == cd._ALGORITHM and len(data["files"]) >= 10
+    _forget(cd)
+    cd.load_cache(cache)
+    assert script_digest(script, src) == cold and not cd._NEW  # nothing parsed again
+    # entries of another version of the algorithm, or an unreadable file: ignored
+    wrong = {k: {"digest": "0" * 64, "imports": []} for k in data["files"]}
+    for text in (json.dumps({"algorithm": "other", "files": wrong}), "{not json"):
+        cache.write_text(text)
+        _forget(cd)
+        cd.load_cache(cache)
+        assert script_digest(script, src) == cold
+    # a changed file is parsed again even with a warm cache
+    _forget(cd)
+    cd.load_cache(cache)
+    _rewrite(src / "pipeline_lib/attacks.py", "    x0 = x.detach()\n", "    x0 = x.detach() + 0\n")
+    assert script_digest(script, src) != cold

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
+import os
 from functools import cache
 from pathlib import Path
 
@@ -24,6 +26,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DIGEST_CHARS = 16  # 64 bits of sha256: short in logs, no accidental collisions
 
 
+@cache  # one Snakefile parse; tests that add modules use names not looked up before
 def module_path(name: str, root: Path | None = None) -> Path | None:
     """The source file of module ``name`` (``pipeline_lib.x.y``) under ``root`` (the
     directory holding the package; default: this package's), or None if there is none."""
@@ -48,26 +51,66 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
+# An import statement as plain data: (level, module, names); level -1 for "import x, y"
+Imp = tuple[int, str, tuple[str, ...]]
+
+# Content-keyed results of earlier parses (sha256 of a file's bytes -> digest and
+# imports), optionally kept on disk between Snakemake runs (load_cache / save_cache):
+# a file is parsed again only when its bytes change. Exact: no mtimes involved.
+_KNOWN: dict[str, dict] = {}
+_NEW = False
+# the cache is only valid for this version of the algorithm (this file's own bytes)
+_ALGORITHM = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def load_cache(path: str | Path) -> None:
+    """Read the results of earlier runs (ignored if missing, unreadable or written by
+    another version of this module)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(data, dict) and data.get("algorithm") == _ALGORITHM:
+        _KNOWN.update(data.get("files", {}))
+
+
+def save_cache(path: str | Path) -> None:
+    """Write the results back (atomically) if this run parsed anything new."""
+    global _NEW
+    if not _NEW:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"algorithm": _ALGORITHM, "files": _KNOWN}))
+    os.replace(tmp, path)
+    _NEW = False
+
+
 @cache
-def _read(source: bytes, filename: str) -> tuple[str, ast.Module]:
-    """(digest, tree) of one file's content, parsed once per content."""
-    tree = _strip_docstrings(ast.parse(source, filename=filename))
-    return hashlib.sha256(ast.dump(tree).encode()).hexdigest(), tree
-
-
-def _info(path: Path) -> tuple[str, ast.Module]:
-    return _read(path.read_bytes(), str(path))
+def _analyse(source: bytes, filename: str) -> tuple[str, tuple[Imp, ...]]:
+    """(digest, imports) of one file's content."""
+    global _NEW
+    key = hashlib.sha256(source).hexdigest()
+    known = _KNOWN.get(key)
+    if known is None:
+        tree = _strip_docstrings(ast.parse(source, filename=filename))
+        imports = []
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Import):
+                imports.append([-1, "", [a.name for a in n.names]])
+            elif isinstance(n, ast.ImportFrom):
+                imports.append([n.level, n.module or "", [a.name for a in n.names]])
+        known = {"digest": hashlib.sha256(ast.dump(tree).encode()).hexdigest(), "imports": imports}
+        _KNOWN[key] = known
+        _NEW = True
+    return known["digest"], tuple((lv, m, tuple(ns)) for lv, m, ns in known["imports"])
 
 
 def source_digest(path: Path) -> str:
     """sha256 of a Python file's AST without docstrings (no line numbers, no comments)."""
-    return _info(Path(path))[0]
-
-
-@cache
-def _import_nodes(source: bytes, filename: str) -> tuple[ast.Import | ast.ImportFrom, ...]:
-    tree = _read(source, filename)[1]
-    return tuple(n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom))
+    path = Path(path)
+    return _analyse(path.read_bytes(), str(path))[0]
 
 
 def _package_of(name: str, path: Path) -> str:
@@ -85,20 +128,18 @@ def direct_imports(path: Path, name: str = "", root: Path | None = None) -> froz
 def _resolved_imports(source: bytes, path: Path, name: str, root: Path | None) -> frozenset[str]:
     found: set[str] = set()
     package = _package_of(name, path) if name else ""
-    for node in _import_nodes(source, str(path)):
-        if isinstance(node, ast.Import):
-            targets = [a.name for a in node.names]
+    for level, module, names in _analyse(source, str(path))[1]:
+        if level < 0:  # import a.b, c
+            targets = list(names)
         else:
-            if node.level:
+            if level:
                 if not package:
                     continue  # a relative import outside the package is none of ours
                 parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1])
-                module = f"{base}.{node.module}" if node.module else base
-            else:
-                module = node.module or ""
+                base = ".".join(parts[: len(parts) - level + 1])
+                module = f"{base}.{module}" if module else base
             # "from pkg import mod" imports the submodule when there is one
-            targets = [module] + [f"{module}.{a.name}" for a in node.names]
+            targets = [module] + [f"{module}.{name}" for name in names]
         for target in targets:
             if target == PACKAGE or target.startswith(PACKAGE + "."):
                 parts = target.split(".")
