@@ -58,7 +58,7 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        # torch's message: a generic paragraph (suggesting weights_only=False, which
+        # torch's message: a generic paragraph (suggesting to turn weights_only off, which
         # we do not), then what was refused, then a link; keep what was refused
         parts = [p.strip() for p in str(err).split("\n\n") if p.strip()]
         why = parts[1] if len(parts) > 1 else (parts[0] if parts else type(err).__name__)
