@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # and our own sources may cache theirs even where the shell sets PYTHONDONTWRITEBYTECODE.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup env tools lock uv data figures report test bench lint format dryrun clean
+.PHONY: setup venv env tools lock uv data figures report test bench lint format dryrun clean
 
 setup: env tools data
 
@@ -23,20 +23,26 @@ setup: env tools data
 # after `make bench` (which syncs requirements/bench.lock) goes back to the default set.
 PYTHON_VERSION := $(shell cat .python-version)
 UV_VERSION := 0.13.9
-UV := python3 -m uv
+# a uv of the pinned version: the one on PATH if it is that version, else python3's module
+UV := $(shell uv --version 2>/dev/null | grep -qE '^uv $(subst .,\.,$(UV_VERSION))( |$$)' \
+	&& echo uv || echo python3 -m uv)
 LOCK := requirements/default.lock
 BENCH_LOCK := requirements/bench.lock
 # tools whose pins conflict with the project's (cffconvert: jsonschema 3.2), own venv
 TOOLS_VENV := .venv-tools
 TOOLS_LOCK := requirements/tools.lock
 
-uv:
-	@$(UV) --version 2>/dev/null | grep -qx "uv $(UV_VERSION)[^0-9]*.*" \
-		|| python3 -m pip install --quiet "uv==$(UV_VERSION)" \
-		|| python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+UV_OK := grep -qE '^uv $(subst .,\.,$(UV_VERSION))( |$$)'
 
-# .venv with the pinned Python (recreated when it holds another one).
-$(PY): .python-version | uv
+uv:
+	@$(UV) --version 2>/dev/null | $(UV_OK) \
+		|| python3 -m pip install --quiet "uv==$(UV_VERSION)" \
+		|| python3 -m pip install --quiet --user "uv==$(UV_VERSION)" \
+		|| { echo "error: could not install uv $(UV_VERSION) with pip; install it (e.g." >&2; \
+		     echo "       'pipx install uv==$(UV_VERSION)') and run make setup again" >&2; exit 1; }
+
+# .venv with the pinned Python, checked on every call (recreated when it holds another).
+venv: uv
 	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")'; then \
 		echo "$(VENV) holds another Python than $(PYTHON_VERSION): recreating it"; rm -rf $(VENV); fi
 	@[ -x $(PY) ] || $(UV) venv --quiet --python $(PYTHON_VERSION) $(VENV) || { \
@@ -44,12 +50,11 @@ $(PY): .python-version | uv
 		echo "       not download it. Install it, e.g. 'uv python install $(PYTHON_VERSION)'," >&2; \
 		echo "       'apt-get install python$(PYTHON_VERSION)' or 'pyenv install $(PYTHON_VERSION)'," >&2; \
 		echo "       then run 'make setup' again." >&2; exit 1; }
-	@touch $@
 
-env: $(PY)
+env: venv
 	$(UV) pip sync --quiet --python $(PY) --compile-bytecode $(LOCK)
 
-tools: $(PY)
+tools: venv
 	@[ -x $(TOOLS_VENV)/bin/python ] || $(UV) venv --quiet --python $(PY) $(TOOLS_VENV)
 	$(UV) pip sync --quiet --python $(TOOLS_VENV)/bin/python $(TOOLS_LOCK)
 
@@ -91,7 +96,7 @@ test: setup
 # The performance suite (benchmarks/suite.py): rows P1-P6 side by side in one run,
 # one table + results/bench/suite.json; BENCH_ARGS e.g. "--rows P1 P3 --device cuda".
 # The detailed scripts (bench_dmm.py, bench_squiggles.py) and rule_times.py run alone.
-bench: data $(PY)
+bench: data venv
 	$(UV) pip sync --quiet --python $(PY) --compile-bytecode $(BENCH_LOCK)
 	$(PY) benchmarks/suite.py $(BENCH_ARGS)
 

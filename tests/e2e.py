@@ -12,7 +12,10 @@ from pipeline_lib.zarr_io import open_store
 
 # what a run needs of the repository (results, logs and .snakemake stay behind); the
 # copy runs its own library (the Snakefile puts the src/ beside it first on the path)
-COPY = ("Snakefile", "rules", "scripts", "config", "profiles", "report", "src", "requirements")
+COPY = (
+    "Snakefile", "rules", "scripts", "config", "profiles", "report", "src", "requirements",
+    ".gitignore",
+)  # fmt: skip
 IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info")
 
 

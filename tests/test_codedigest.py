@@ -41,13 +41,12 @@ def test_closure_matches_the_standard_library_module_finder():
 def test_comments_docstrings_and_formatting_do_not_change_the_digest(tree):
     path = tree / "src/pipeline_lib/attacks.py"
     before = source_digest(path)
-    text = path.read_text()
-    text = text.replace('"""Projected gradient ascent', '"""Reworded: projected gradient ascent')
-    text = text.replace("    x0 = x.detach()\n", "    # a comment\n\n    x0 = x.detach()  # here\n")
-    text = text.replace('raise ValueError(f"steps', 'raise ValueError(\n        f"steps')
-    path.write_text(text.replace('ValueError(\n        f"steps', 'ValueError(\n f"steps'))
-    assert path.read_text() != (ROOT / "src/pipeline_lib/attacks.py").read_text()
+    _rewrite(path, '"""Projected gradient ascent', '"""Reworded: projected gradient ascent')
+    _rewrite(path, "    x0 = x.detach()\n", "    # a comment\n\n    x0 = x.detach()  # here\n")
+    _rewrite(path, 'raise ValueError(f"steps', 'raise ValueError(\n            f"steps')
     assert source_digest(path) == before
+    _rewrite(path, "    x0 = x.detach()  # here\n", "    x0 = x.detach()  # here\n    x0 = x0\n")
+    assert source_digest(path) != before  # ...while a statement does
 
 
 def test_a_code_change_reruns_exactly_the_scripts_that_import_it(tree):

@@ -24,7 +24,7 @@ def test_git_state_clean_and_dirty(tmp_path):
     assert git_state(tmp_path) == {"git_describe": head}
     (tmp_path / "a.py").write_text("x = 2\n")
     state = git_state(tmp_path)
-    diff = subprocess.run(["git", "diff", "HEAD"], cwd=tmp_path, capture_output=True).stdout
+    diff = subprocess.run(["git", *provenance._DIFF], cwd=tmp_path, capture_output=True).stdout
     assert state["git_describe"] == f"{head}-dirty"
     assert state["git_diff_sha256"] == hashlib.sha256(diff).hexdigest()
     (tmp_path / "a.py").write_text("x = 3\n")
@@ -63,3 +63,25 @@ def test_cuda_state_on_a_gpu(monkeypatch):
         assert isinstance(rec[key], bool), key
     assert rec["float32_matmul_precision"] in ("highest", "high", "medium")
     assert cuda_state("cuda")["cuda"]["gpu_name"] == "Fake GPU 0"
+
+
+def test_git_state_sees_untracked_code_and_ignores_git_settings(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / ".gitignore").write_text("results/\n")
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "one"]):
+        subprocess.run([*GIT, *cmd], cwd=tmp_path, check=True, capture_output=True)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "out.py").write_text("ignored = 1\n")
+    (tmp_path / "notes.txt").write_text("not code\n")
+    assert "git_diff_sha256" not in git_state(tmp_path)  # ignored or not code: clean
+    (tmp_path / "new_module.py").write_text("y = 2\n")
+    state = git_state(tmp_path)
+    assert state["git_untracked_code_files"] == 1 and len(state["git_diff_sha256"]) == 64
+    (tmp_path / "new_module.py").write_text("y = 3\n")
+    assert git_state(tmp_path)["git_diff_sha256"] != state["git_diff_sha256"]
+    # a tracked change: the digest does not depend on the user's diff settings
+    (tmp_path / "a.py").write_text("x = 2\n")
+    plain = git_state(tmp_path)["git_diff_sha256"]
+    for key, value in (("diff.noprefix", "true"), ("core.abbrev", "12")):
+        subprocess.run(["git", "config", key, value], cwd=tmp_path, check=True)
+        assert git_state(tmp_path)["git_diff_sha256"] == plain, key

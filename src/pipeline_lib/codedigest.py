@@ -18,6 +18,7 @@ import ast
 import hashlib
 import json
 import os
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -59,8 +60,13 @@ Imp = tuple[int, str, tuple[str, ...]]
 # a file is parsed again only when its bytes change. Exact: no mtimes involved.
 _KNOWN: dict[str, dict] = {}
 _NEW = False
-# the cache is only valid for this version of the algorithm (this file's own bytes)
-_ALGORITHM = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+# the cache is only valid for this version of the algorithm (this file's own bytes) and
+# this Python minor version: ast.dump differs between them (3.12 adds type_params), so
+# digests are per Python version, which .python-version pins
+_ALGORITHM = hashlib.sha256(
+    Path(__file__).read_bytes() + sys.implementation.cache_tag.encode()
+).hexdigest()
+_USED: set[str] = set()  # entries this process looked up (the ones saved back)
 
 
 def load_cache(path: str | Path) -> None:
@@ -75,15 +81,21 @@ def load_cache(path: str | Path) -> None:
 
 
 def save_cache(path: str | Path) -> None:
-    """Write the results back (atomically) if this run parsed anything new."""
+    """Write back (atomically) the entries this run used, if it parsed anything new. A
+    cache that cannot be written (read-only checkout) only costs time next run."""
     global _NEW
     if not _NEW:
         return
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"algorithm": _ALGORITHM, "files": _KNOWN}))
-    os.replace(tmp, path)
+    files = {k: _KNOWN[k] for k in sorted(_USED) if k in _KNOWN}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"algorithm": _ALGORITHM, "files": files}))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return
     _NEW = False
 
 
@@ -92,6 +104,7 @@ def _analyse(source: bytes, filename: str) -> tuple[str, tuple[Imp, ...]]:
     """(digest, imports) of one file's content."""
     global _NEW
     key = hashlib.sha256(source).hexdigest()
+    _USED.add(key)
     known = _KNOWN.get(key)
     if known is None:
         tree = _strip_docstrings(ast.parse(source, filename=filename))

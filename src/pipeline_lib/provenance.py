@@ -46,16 +46,39 @@ def git_commit(cwd: str | Path | None = None) -> str:
     return res.stdout.decode().strip() if res else "unknown"
 
 
-def git_state(cwd: str | Path | None = None) -> dict[str, str]:
-    """``git describe --always --dirty`` of the library's checkout and, when the tree is
-    dirty, the sha256 of ``git diff HEAD`` (the uncommitted changes the run used)."""
+# the diff's bytes must not depend on the user's git settings
+_DIFF = (
+    "-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false", "-c", "core.quotePath=true",
+    "diff", "HEAD", "--binary", "--full-index", "--no-color", "--no-ext-diff", "--no-textconv",
+)  # fmt: skip
+# untracked files that can change a result: code, rules and configs not ignored by git
+_CODE = ("*.py", "*.smk", "Snakefile", "*.yaml", "*.yml")
+
+
+def git_state(cwd: str | Path | None = None) -> dict[str, Any]:
+    """``git describe --always --dirty`` of the library's checkout; when the tree has
+    uncommitted changes or untracked code (Python, rules, configs), the sha256 of
+    ``git diff HEAD`` plus those untracked files (name and content), and their count."""
     res = _git("describe", "--always", "--dirty", cwd=cwd)
     if res is None:
         return {"git_describe": "unknown"}
-    out = {"git_describe": res.stdout.decode().strip()}
-    if out["git_describe"].endswith("-dirty"):
-        diff = _git("diff", "HEAD", "--no-color", "--no-ext-diff", cwd=cwd)
-        out["git_diff_sha256"] = hashlib.sha256(diff.stdout).hexdigest() if diff else "unknown"
+    out: dict[str, Any] = {"git_describe": res.stdout.decode().strip()}
+    top = _git("rev-parse", "--show-toplevel", cwd=cwd)
+    others = _git("ls-files", "--others", "--exclude-standard", "-z", "--", *_CODE, cwd=cwd)
+    untracked = sorted(n for n in (others.stdout.decode().split("\0") if others else []) if n)
+    if out["git_describe"].endswith("-dirty") or untracked:
+        diff = _git(*_DIFF, cwd=cwd)
+        if diff is None or top is None:
+            out["git_diff_sha256"] = "unknown"
+            return out
+        h = hashlib.sha256(diff.stdout)
+        root = Path(top.stdout.decode().strip())
+        for name in untracked:
+            h.update(b"\0untracked\0" + name.encode() + b"\0")
+            h.update((root / name).read_bytes() if (root / name).is_file() else b"")
+        out["git_diff_sha256"] = h.hexdigest()
+        if untracked:
+            out["git_untracked_code_files"] = len(untracked)
     return out
 
 
@@ -69,7 +92,9 @@ def environment_digests() -> dict[str, str]:
     direct and transitive) and of the environment as installed (every distribution's
     name==version, sorted): equal environments give equal digests."""
     installed = sorted(
-        f"{d.metadata['Name'].lower()}=={d.version}" for d in metadata.distributions()
+        f"{d.metadata['Name'].lower()}=={d.version}"
+        for d in metadata.distributions()
+        if d.metadata["Name"]  # a dist-info without metadata (interrupted install)
     )
     return {
         "lock_sha256": _sha256(LOCK),
