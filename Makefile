@@ -67,6 +67,7 @@ lock: uv
 		--python-version $(PYTHON_VERSION) --custom-compile-command "make lock" -o $(BENCH_LOCK)
 	$(UV) pip compile requirements/tools.in --quiet --universal --generate-hashes \
 		--python-version $(PYTHON_VERSION) --custom-compile-command "make lock" -o $(TOOLS_LOCK)
+	python3 requirements/conda_env.py $(LOCK) $(PYTHON_VERSION) envs/pipeline.yaml
 
 # Fashion-MNIST from Debian's archive where we can (root + apt); otherwise say how.
 data:
@@ -104,7 +105,7 @@ lint: env
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/snakefmt --check Snakefile rules/
-	$(PY) tests/lint_snakemake.py $(VENV)/bin/snakemake --configfile config/test.yaml
+	$(VENV)/bin/snakemake --lint --configfile config/test.yaml
 
 format: env
 	$(VENV)/bin/ruff check --fix .

@@ -281,7 +281,7 @@ def bench_squiggles_rows(args, device) -> list[dict]:
 
 
 def _copy_workflow(dest: Path) -> Path:
-    for name in ("Snakefile", "rules", "scripts", "config", "profiles", "report"):
+    for name in ("Snakefile", "rules", "scripts", "config", "envs", "profiles", "report"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
     return dest

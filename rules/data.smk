@@ -8,6 +8,8 @@ rule lowdim_dataset:
         "logs/lowdim_dataset/{manifold}.log",
     benchmark:
         f"{RES}/benchmarks/lowdim_dataset/{{manifold}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -26,6 +28,8 @@ rule natural_dataset:
         "logs/natural_dataset/{dataset}.log",
     benchmark:
         f"{RES}/benchmarks/natural_dataset/{{dataset}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,

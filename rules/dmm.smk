@@ -13,6 +13,8 @@ rule dmm_autoencoder:
         "logs/dmm_autoencoder/{dataset}.log",
     benchmark:
         f"{RES}/benchmarks/dmm_autoencoder/{{dataset}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -35,6 +37,8 @@ rule dmm_tangents:
         "logs/dmm_tangents/{dataset}.log",
     benchmark:
         f"{RES}/benchmarks/dmm_tangents/{{dataset}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -57,6 +61,8 @@ rule dmm_classifier:
         "logs/dmm_classifier/{dataset}-{variant}-seed{seed}.log",
     benchmark:
         f"{RES}/benchmarks/dmm_classifier/{{dataset}}-{{variant}}-seed{{seed}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -83,6 +89,8 @@ rule dmm_distance:
         "logs/dmm_distance/{dataset}-{variant}-seed{seed}.log",
     benchmark:
         f"{RES}/benchmarks/dmm_distance/{{dataset}}-{{variant}}-seed{{seed}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -105,6 +113,8 @@ rule dmm_attacks:
         "logs/dmm_attacks/{dataset}-{variant}-seed{seed}.log",
     benchmark:
         f"{RES}/benchmarks/dmm_attacks/{{dataset}}-{{variant}}-seed{{seed}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -134,6 +144,8 @@ rule dmm_mislabeled:
         "logs/dmm_mislabeled/{dataset}-{scheme}-seed{seed}.log",
     benchmark:
         f"{RES}/benchmarks/dmm_mislabeled/{{dataset}}-{{scheme}}-seed{{seed}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -156,6 +168,8 @@ rule dmm_summary:
         "logs/dmm_summary/{dataset}.log",
     benchmark:
         f"{RES}/benchmarks/dmm_summary/{{dataset}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,

@@ -14,6 +14,8 @@ rule figure_lowdim_clinging:
         "logs/figures/dmm_lowdim_clinging.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_clinging.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -37,6 +39,8 @@ rule figure_lowdim_boundary_2d:
         "logs/figures/dmm_lowdim_boundary_2d.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_boundary_2d.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -60,6 +64,8 @@ rule figure_lowdim_height_maps:
         "logs/figures/dmm_lowdim_height_maps.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_height_maps.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -83,6 +89,8 @@ rule figure_lowdim_gradients:
         "logs/figures/dmm_lowdim_gradients.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_gradients.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -107,6 +115,8 @@ rule figure_lowdim_adversarial:
         "logs/figures/dmm_lowdim_adversarial.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_adversarial.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -132,6 +142,8 @@ rule figure_lowdim_random_labels:
         "logs/figures/dmm_lowdim_random_labels.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_lowdim_random_labels.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -157,6 +169,8 @@ rule figure_natural_samples:
         "logs/figures/data_{dataset}_samples.log",
     benchmark:
         f"{RES}/benchmarks/figures/data_{{dataset}}_samples.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -180,6 +194,8 @@ rule figure_dmm:
         "logs/figures/dmm_{dataset}_{what}.log",
     benchmark:
         f"{RES}/benchmarks/figures/dmm_{{dataset}}_{{what}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -210,6 +226,8 @@ rule figure_tilting:
         "logs/figures/tilting_{dataset}_{tilt_what}.log",
     benchmark:
         f"{RES}/benchmarks/figures/tilting_{{dataset}}_{{tilt_what}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -232,6 +250,8 @@ rule figure_tilting_toy:
         "logs/figures/tilting_toy.log",
     benchmark:
         f"{RES}/benchmarks/figures/tilting_toy.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -255,6 +275,8 @@ rule figure_shells_success:
         "logs/figures/shells_{dataset}_success.log",
     benchmark:
         f"{RES}/benchmarks/figures/shells_{{dataset}}_success.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -283,6 +305,8 @@ rule figure_shells_gallery:
         "logs/figures/shells_{dataset}_{base}_{shell}_gallery.log",
     benchmark:
         f"{RES}/benchmarks/figures/shells_{{dataset}}_{{base}}_{{shell}}_gallery.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -307,6 +331,8 @@ rule figure_squiggles_examples:
         "logs/figures/squiggles_{sqv}_examples.log",
     benchmark:
         f"{RES}/benchmarks/figures/squiggles_{{sqv}}_examples.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -331,6 +357,8 @@ rule figure_squiggles_generalization:
         "logs/figures/squiggles_generalization.log",
     benchmark:
         f"{RES}/benchmarks/figures/squiggles_generalization.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -354,6 +382,8 @@ rule figure_squiggles:
         "logs/figures/squiggles_{sqv}_{sq_what}.log",
     benchmark:
         f"{RES}/benchmarks/figures/squiggles_{{sqv}}_{{sq_what}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -376,6 +406,8 @@ rule gallery:
         "logs/gallery.log",
     benchmark:
         f"{RES}/benchmarks/gallery.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1500,

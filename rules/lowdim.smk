@@ -13,6 +13,8 @@ rule lowdim_train:
         "logs/lowdim_train/{manifold}-{variant}-seed{seed}.log",
     benchmark:
         f"{RES}/benchmarks/lowdim_train/{{manifold}}-{{variant}}-seed{{seed}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -39,6 +41,8 @@ rule lowdim_summary:
         "logs/lowdim_summary.log",
     benchmark:
         f"{RES}/benchmarks/lowdim_summary.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=2000,

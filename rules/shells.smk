@@ -13,6 +13,8 @@ rule shells_base:
         "logs/shells_base/{dataset}-{base}-seed{seed}.log",
     benchmark:
         f"{RES}/benchmarks/shells_base/{{dataset}}-{{base}}-seed{{seed}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -39,6 +41,8 @@ rule shells_evaluate:
         "logs/shells_evaluate/{dataset}-{base}-seed{seed}.log",
     benchmark:
         f"{RES}/benchmarks/shells_evaluate/{{dataset}}-{{base}}-seed{{seed}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -65,6 +69,8 @@ rule shells_summary:
         "logs/shells_summary/{dataset}.log",
     benchmark:
         f"{RES}/benchmarks/shells_summary/{{dataset}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=2000,

@@ -9,6 +9,8 @@ rule squiggles_dataset:
         "logs/squiggles_dataset/{sqv}-{split}.log",
     benchmark:
         f"{RES}/benchmarks/squiggles_dataset/{{sqv}}-{{split}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=lambda w: 2000 + SQ[f"n_{w.split}"] * SQ["resolution"] ** 2 * 12 // 2**20,
@@ -32,6 +34,8 @@ rule squiggles_train:
         "logs/squiggles_train/{sqv}-sigma{sigma}-seed{seed}.log",
     benchmark:
         f"{RES}/benchmarks/squiggles_train/{{sqv}}-sigma{{sigma}}-seed{{seed}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=lambda w: 3000 + SQ["n_train"] * SQ["resolution"] ** 2 * 8 // 2**20,
@@ -54,6 +58,8 @@ rule squiggles_latent:
         "logs/squiggles_latent/{sqv}-seed{seed}.log",
     benchmark:
         f"{RES}/benchmarks/squiggles_latent/{{sqv}}-seed{{seed}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -78,6 +84,8 @@ rule squiggles_distance:
         "logs/squiggles_distance/{sqv}-seed{seed}.log",
     benchmark:
         f"{RES}/benchmarks/squiggles_distance/{{sqv}}-seed{{seed}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -102,6 +110,8 @@ rule squiggles_pixel:
         "logs/squiggles_pixel/{sqv}-sigma{sigma}-seed{seed}.log",
     benchmark:
         f"{RES}/benchmarks/squiggles_pixel/{{sqv}}-sigma{{sigma}}-seed{{seed}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -130,6 +140,8 @@ rule squiggles_decomposition:
         "logs/squiggles_decomposition/{sqv}-seed{seed}.log",
     benchmark:
         f"{RES}/benchmarks/squiggles_decomposition/{{sqv}}-seed{{seed}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -156,6 +168,8 @@ rule squiggles_summary:
         "logs/squiggles_summary/summary.log",
     benchmark:
         f"{RES}/benchmarks/squiggles_summary/summary.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,

@@ -12,6 +12,8 @@ rule tilting_sweep:
         "logs/tilting_sweep/{dataset}.log",
     benchmark:
         f"{RES}/benchmarks/tilting_sweep/{{dataset}}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -34,6 +36,8 @@ rule tilting_toy:
         "logs/tilting_toy.log",
     benchmark:
         f"{RES}/benchmarks/tilting_toy.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -56,6 +60,8 @@ rule tilting_summary:
         "logs/tilting_summary.log",
     benchmark:
         f"{RES}/benchmarks/tilting_summary.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=2000,

@@ -14,7 +14,7 @@ from pipeline_lib.zarr_io import open_store
 # copy runs its own library (the Snakefile puts the src/ beside it first on the path)
 COPY = (
     "Snakefile", "rules", "scripts", "config", "profiles", "report", "src", "requirements",
-    ".gitignore",
+    "envs", ".gitignore",
 )  # fmt: skip
 IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info")
 

@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -91,3 +92,29 @@ def test_tools_lock_has_pins_and_hashes_only():
     assert "://" not in text and "index-url" not in text and "-e ." not in text
     pins = parse_lock(path)
     assert pins["cffconvert"] == "2.0.0" and "torch" not in pins
+
+
+def test_conda_env_is_the_lock():
+    """envs/pipeline.yaml (every rule's `conda:`) is what `make lock` generates from the
+    default lock: the pinned Python, then every locked package with its hashes, and no
+    path (Snakemake copies the file elsewhere). Creating it needs conda and conda-forge,
+    which this machine lacks: its content is what is checked here."""
+    sys.path.insert(0, str(ROOT / "requirements"))
+    from conda_env import conda_env
+
+    text = (ROOT / "envs/pipeline.yaml").read_text()
+    pinned = (ROOT / ".python-version").read_text().strip()
+    assert text == conda_env(LOCKS["default"].read_text(), pinned), "run make lock"
+    env = yaml.safe_load(text)
+    deps = env["dependencies"]
+    assert deps[:2] == [f"python={pinned}", "pip"]
+    reqs = deps[2]["pip"]
+    pins = {(canonicalize_name(r.split("==")[0]), r.split("==")[1].split()[0]) for r in reqs}
+    locked = {
+        (canonicalize_name(m.group(1)), m.group(2))
+        for m in map(PIN.match, LOCKS["default"].read_text().splitlines())
+        if m
+    }
+    assert pins == locked and len(reqs) == len(locked)  # every pin, markers kept
+    assert all("--hash=sha256:" in r for r in reqs)
+    assert "../" not in text and "://" not in text and "-e " not in text

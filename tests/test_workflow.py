@@ -352,14 +352,18 @@ def edited_copy(workdir, tmp_path):
     return wd
 
 
-def _reruns_after_code_edit(wd: Path, module: str) -> tuple[set, set]:
-    """(jobs a dry run plans now, jobs forcing the rules that load ``module`` plans):
-    the latter is exactly those rules' jobs and everything downstream of them."""
+def _reruns_after_code_edit(wd: Path, module: str, function: str, statement: str) -> set:
+    """Add ``statement`` to ``function`` of ``pipeline_lib.<module>``; assert that a dry
+    run plans exactly what forcing the rules that load the module plans (those rules'
+    jobs and everything downstream of them), print and return that job set."""
+    _edit_function_body(wd / f"src/pipeline_lib/{module}.py", function, statement)
     got = _job_set(smk(wd, "-n", "figures/").stdout)
     rules = sorted(_rules_loading(wd, module))
     assert rules, module
     expected = _job_set(smk(wd, "-n", "figures/", "--forcerun", *rules).stdout)
-    return got, expected
+    print(f"{module}.{function} edited: {_summary(got)}")
+    assert got == expected, (sorted(got - expected), sorted(expected - got))
+    return got
 
 
 def _summary(jobs) -> str:
@@ -372,11 +376,7 @@ def _summary(jobs) -> str:
 def test_code_edit_in_attacks_reruns_exactly_its_importers(edited_copy):
     wd = edited_copy
     assert "Nothing to be done" in smk(wd, "-n", "figures/").stdout  # the copy is up to date
-    _edit_function_body(wd / "src/pipeline_lib/attacks.py", "pgd", "unused_by_test = 0")
-    got, expected = _reruns_after_code_edit(wd, "attacks")
-    print(f"attacks.pgd edited: {_summary(got)}")
-    assert got == expected, (sorted(got - expected), sorted(expected - got))
-    rules = {r for r, _ in got}
+    rules = {r for r, _ in _reruns_after_code_edit(wd, "attacks", "pgd", "unused_by_test = 0")}
     assert "dmm_attacks" in rules and "lowdim_train" in rules
     assert not {r for r in rules if r.endswith("_dataset")}, rules  # no dataset job
     # figures whose inputs did not change and whose scripts do not load attacks
@@ -400,11 +400,7 @@ def test_docstring_and_comment_edit_reruns_nothing(edited_copy):
 
 def test_plot_edit_reruns_only_its_figures_and_the_gallery(edited_copy):
     wd = edited_copy
-    _edit_function_body(wd / "src/pipeline_lib/tilting_plots.py", "angle_figure", "_k = 1")
-    got, expected = _reruns_after_code_edit(wd, "tilting_plots")
-    print(f"tilting_plots.angle_figure edited: {_summary(got)}")
-    assert got == expected, (sorted(got - expected), sorted(expected - got))
-    rules = {r for r, _ in got}
+    rules = {r for r, _ in _reruns_after_code_edit(wd, "tilting_plots", "angle_figure", "_k = 1")}
     assert "gallery" in rules and "figure_tilting" in rules
     assert all(r.startswith("figure_") or r == "gallery" for r in rules), rules
 

@@ -4,6 +4,9 @@ All logic lives here and is tested without Snakemake; the workflow's scripts
 only read ``snakemake.*`` and call these functions.
 """
 
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 
-__version__ = version("pipeline_lib")  # one value: pyproject.toml's (CITATION.cff agrees)
+try:  # one value: pyproject.toml's (CITATION.cff agrees)
+    __version__ = version("pipeline_lib")
+except PackageNotFoundError:  # run from src/ without installing (the rules' conda env)
+    __version__ = "unknown"
