@@ -31,8 +31,8 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     tmp, n, k = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     chunk = int(sys.argv[4]) if len(sys.argv) > 4 else None
-    from pipeline_lib.dmm import tangent_chunk, write_tangent_store
     from pipeline_lib.models import MLPAutoencoder
+    from pipeline_lib.studies.dmm.experiment import tangent_chunk, write_tangent_store
     from pipeline_lib.zarr_io import open_store, var, write_store
 
     torch.set_num_threads(max(1, torch.get_num_threads()))

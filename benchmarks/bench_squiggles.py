@@ -32,7 +32,7 @@ import shapely
 import torch
 from _bench_common import setup, table, timed
 
-from pipeline_lib import squiggles as sq
+from pipeline_lib.studies.squiggles import generators as sq
 
 
 def loop_curve(variant: str, z: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from pipeline_lib.synthetic import get_manifold
+from pipeline_lib.studies.lowdim.synthetic import get_manifold
 
 RES = "results"
 LOW = config["lowdim"]

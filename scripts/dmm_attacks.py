@@ -3,10 +3,10 @@
 import time
 
 from pipeline_lib.device import pick_device
-from pipeline_lib.dmm import attack_store
 from pipeline_lib.models import load_model
 from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
+from pipeline_lib.studies.dmm.experiment import attack_store
 from pipeline_lib.zarr_io import open_store, write_store
 
 smk = snakemake  # noqa: F821

@@ -1,9 +1,9 @@
 """Rule dmm_distance: distance from test images to the boundary after every epoch (Fig. 6)."""
 
 from pipeline_lib.device import pick_device
-from pipeline_lib.dmm import distance_store, split
 from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
+from pipeline_lib.studies.dmm.experiment import distance_store, split
 from pipeline_lib.zarr_io import open_store, write_store
 
 smk = snakemake  # noqa: F821

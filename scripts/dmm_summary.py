@@ -1,8 +1,8 @@
 """Rule dmm_summary: headline numbers of one dataset's DMM experiments -> metrics.json."""
 
-from pipeline_lib.dmm import dmm_metrics, group
 from pipeline_lib.metrics import write_json
 from pipeline_lib.runtime import rule_context
+from pipeline_lib.studies.dmm.experiment import dmm_metrics, group
 from pipeline_lib.zarr_io import open_store
 
 smk = snakemake  # noqa: F821

@@ -4,10 +4,10 @@ The bases are streamed to Zarr chunk by chunk (2000 CIFAR images with k = 128 ar
 of float32 bases); the data store is opened lazily, only the test images used are read."""
 
 from pipeline_lib.device import pick_device
-from pipeline_lib.dmm import write_tangent_store
 from pipeline_lib.models import load_model
 from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
+from pipeline_lib.studies.dmm.experiment import write_tangent_store
 from pipeline_lib.zarr_io import open_store
 
 smk = snakemake  # noqa: F821

@@ -1,8 +1,9 @@
 """Rule figure_dmm: one natural-image DMM figure (which one: wildcard ``what``)."""
 
-from pipeline_lib import dmm_plots, plotting
-from pipeline_lib.dmm import group
+from pipeline_lib import viz
 from pipeline_lib.runtime import rule_context
+from pipeline_lib.studies.dmm import plots as dmm_plots
+from pipeline_lib.studies.dmm.experiment import group
 from pipeline_lib.zarr_io import open_store
 
 smk = snakemake  # noqa: F821
@@ -45,5 +46,5 @@ with rule_context(smk) as log:
         fig = dmm_plots.linf_l2_figure(gallery_store(attacks), n_show=n_show)
     else:
         raise ValueError(f"unknown DMM figure {what!r}")
-    plotting.save(fig, smk.output[0])
+    viz.save(fig, smk.output[0])
     log.info("wrote %s", smk.output[0])

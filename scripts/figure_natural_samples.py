@@ -1,6 +1,6 @@
 """Rule figure_natural_samples: image grid and dataset counts."""
 
-from pipeline_lib import plotting
+from pipeline_lib import viz
 from pipeline_lib.metrics import write_json
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.zarr_io import open_store
@@ -9,7 +9,7 @@ smk = snakemake  # noqa: F821
 with rule_context(smk):
     ds = open_store(smk.input[0])
     name = smk.wildcards.dataset
-    plotting.save(plotting.natural_samples(ds), smk.output.figure)
+    viz.save(viz.natural_samples(ds), smk.output.figure)
     split = ds.split.values
     write_json(
         {

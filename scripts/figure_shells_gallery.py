@@ -1,7 +1,8 @@
 """Rule figure_shells_gallery: the points one shell gets wrong (paper Fig. 1/2)."""
 
-from pipeline_lib import plotting, shell_plots
+from pipeline_lib import viz
 from pipeline_lib.runtime import rule_context
+from pipeline_lib.studies.shells import plots as shell_plots
 from pipeline_lib.zarr_io import open_store
 
 smk = snakemake  # noqa: F821
@@ -13,5 +14,5 @@ with rule_context(smk) as log:
         smk.params.gallery_samples,
         class_names=[str(c) for c in data.class_name.values],
     )
-    plotting.save(fig, smk.output[0])
+    viz.save(fig, smk.output[0])
     log.info("wrote %s", smk.output[0])

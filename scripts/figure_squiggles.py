@@ -3,9 +3,10 @@ Fig. 8, pixel: Fig. 10, decomposition: Fig. 11, errors: Fig. 7)."""
 
 import numpy as np
 
-from pipeline_lib import plotting, squiggle_plots
+from pipeline_lib import viz
 from pipeline_lib.runtime import rule_context
-from pipeline_lib.squiggle_experiments import latent_curves
+from pipeline_lib.studies.squiggles import plots as squiggle_plots
+from pipeline_lib.studies.squiggles.experiment import latent_curves
 from pipeline_lib.zarr_io import open_store
 
 
@@ -44,5 +45,5 @@ with rule_context(smk) as log:
             best,
             p.n,
         )
-    plotting.save(fig, smk.output[0])
+    viz.save(fig, smk.output[0])
     log.info("wrote %s", smk.output[0])

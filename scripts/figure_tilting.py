@@ -1,7 +1,8 @@
 """Rule figure_tilting: one figure of a dataset's tilting sweep (wildcard ``tilt_what``)."""
 
-from pipeline_lib import plotting, tilting_plots
+from pipeline_lib import viz
 from pipeline_lib.runtime import rule_context
+from pipeline_lib.studies.tilting import plots as tilting_plots
 from pipeline_lib.zarr_io import open_store
 
 smk = snakemake  # noqa: F821
@@ -18,5 +19,5 @@ with rule_context(smk) as log:
         fig = tilting_plots.perturbation_figure(store, shape)
     else:
         raise ValueError(f"unknown tilting figure {what!r}")
-    plotting.save(fig, smk.output[0])
+    viz.save(fig, smk.output[0])
     log.info("wrote %s", smk.output[0])

@@ -2,7 +2,7 @@
 
 from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
-from pipeline_lib.synthetic import make_lowdim_dataset
+from pipeline_lib.studies.lowdim.synthetic import make_lowdim_dataset
 from pipeline_lib.zarr_io import write_store
 
 smk = snakemake  # noqa: F821

@@ -1,8 +1,9 @@
 """Rule lowdim_summary: seed-aggregated curves and metrics of all low-dim runs."""
 
-from pipeline_lib.metrics import lowdim_metrics, summarize_lowdim, write_json
+from pipeline_lib.metrics import write_json
 from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
+from pipeline_lib.studies.lowdim.metrics import lowdim_metrics, summarize_lowdim
 from pipeline_lib.zarr_io import open_store, write_store
 
 smk = snakemake  # noqa: F821

@@ -4,9 +4,9 @@ import time
 
 from pipeline_lib.checkpoints import save as save_checkpoint
 from pipeline_lib.device import pick_device
-from pipeline_lib.lowdim import run_experiment
 from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
+from pipeline_lib.studies.lowdim.experiment import run_experiment
 from pipeline_lib.zarr_io import open_store, write_store
 
 smk = snakemake  # noqa: F821

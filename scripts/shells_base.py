@@ -4,10 +4,10 @@ adversarial training)."""
 import time
 
 from pipeline_lib.device import pick_device
-from pipeline_lib.dmm import fit_classifier
 from pipeline_lib.models import save_model
 from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
+from pipeline_lib.studies.dmm.experiment import fit_classifier
 from pipeline_lib.zarr_io import open_store, write_store
 
 smk = snakemake  # noqa: F821

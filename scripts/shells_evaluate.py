@@ -4,11 +4,11 @@ NCN shells under transfer and adaptive (BPDA) attacks."""
 import time
 
 from pipeline_lib.device import pick_device
-from pipeline_lib.dmm import split
 from pipeline_lib.models import load_model
 from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
-from pipeline_lib.shells import evaluate
+from pipeline_lib.studies.dmm.experiment import split
+from pipeline_lib.studies.shells.experiment import evaluate
 from pipeline_lib.zarr_io import open_store, write_store
 
 smk = snakemake  # noqa: F821

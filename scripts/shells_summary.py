@@ -1,9 +1,9 @@
 """Rule shells_summary: headline numbers of one dataset's shell experiments."""
 
-from pipeline_lib.dmm import group
 from pipeline_lib.metrics import write_json
 from pipeline_lib.runtime import rule_context
-from pipeline_lib.shells import shell_metrics
+from pipeline_lib.studies.dmm.experiment import group
+from pipeline_lib.studies.shells.experiment import shell_metrics
 from pipeline_lib.zarr_io import open_store
 
 smk = snakemake  # noqa: F821

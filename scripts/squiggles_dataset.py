@@ -6,7 +6,7 @@ import time
 from pipeline_lib.device import pick_device
 from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
-from pipeline_lib.squiggles import label_distribution, make_dataset
+from pipeline_lib.studies.squiggles.generators import label_distribution, make_dataset
 from pipeline_lib.zarr_io import write_store
 
 smk = snakemake  # noqa: F821

@@ -6,12 +6,12 @@ import time
 import numpy as np
 import torch
 
-from pipeline_lib import squiggle_experiments as se
-from pipeline_lib import squiggles as sq
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import load_model
 from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
+from pipeline_lib.studies.squiggles import experiment as se
+from pipeline_lib.studies.squiggles import generators as sq
 from pipeline_lib.zarr_io import open_store, write_store
 
 smk = snakemake  # noqa: F821

@@ -3,11 +3,11 @@ on one model (Fig. 10)."""
 
 import time
 
-from pipeline_lib import squiggle_experiments as se
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import load_model
 from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
+from pipeline_lib.studies.squiggles import experiment as se
 from pipeline_lib.zarr_io import open_store, write_store
 
 smk = snakemake  # noqa: F821

@@ -2,7 +2,7 @@
 
 from pipeline_lib.metrics import write_json
 from pipeline_lib.runtime import rule_context
-from pipeline_lib.tilting import tilting_metrics, toy_metrics
+from pipeline_lib.studies.tilting.experiment import tilting_metrics, toy_metrics
 from pipeline_lib.zarr_io import open_store
 
 smk = snakemake  # noqa: F821

@@ -7,7 +7,7 @@ import numpy as np
 from pipeline_lib.natural import binary_split
 from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
-from pipeline_lib.tilting import sweep
+from pipeline_lib.studies.tilting.experiment import sweep
 from pipeline_lib.zarr_io import open_store, write_store
 
 smk = snakemake  # noqa: F821

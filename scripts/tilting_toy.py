@@ -4,7 +4,7 @@ import time
 
 from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
-from pipeline_lib.tilting import toy_2d_vs_highdim
+from pipeline_lib.studies.tilting.experiment import toy_2d_vs_highdim
 from pipeline_lib.zarr_io import write_store
 
 smk = snakemake  # noqa: F821

@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib.attacks import margin_and_grad, margin_loss, min_distance, pgd, subspace_projector
+from pipeline_lib.attacks import (
+    margin_and_grad,
+    margin_loss,
+    min_distance,
+    pgd,
+    subspace_projector,
+)
 
 
 class Linear2(torch.nn.Module):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline_lib.boundary import (
+from pipeline_lib.studies.lowdim.boundary import (
     angle_to_subspace,
     distance_to_points,
     grid_zero_crossings,

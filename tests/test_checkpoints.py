@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from pipeline_lib import checkpoints
-from pipeline_lib.dmm import load_checkpoint, save_checkpoints
 from pipeline_lib.models import build_model, load_model, save_model
+from pipeline_lib.studies.dmm.experiment import load_checkpoint, save_checkpoints
 
 
 class RunsCode:

@@ -7,8 +7,8 @@ import torch
 import xarray as xr
 import zarr
 
-from pipeline_lib import dmm
 from pipeline_lib.metrics import write_json
+from pipeline_lib.studies.dmm import experiment as dmm
 from pipeline_lib.zarr_io import open_store, write_store
 
 AE = {"kind": "mlp", "k": 3, "hidden": [32], "width": 8, "epochs": 30, "lr": 0.01, "batch_size": 16}

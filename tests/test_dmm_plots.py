@@ -11,8 +11,9 @@ import torch
 import xarray as xr
 from matplotlib.figure import Figure
 
-from pipeline_lib import dmm, dmm_plots
-from pipeline_lib.plotting import save
+from pipeline_lib.studies.dmm import experiment as dmm
+from pipeline_lib.studies.dmm import plots as dmm_plots
+from pipeline_lib.viz import save
 
 DEV = torch.device("cpu")
 AE_CFG = {"kind": "mlp", "k": 3, "hidden": [16], "epochs": 2, "lr": 1e-2, "batch_size": 16}

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline_lib import attacks, shells, tangents
+from pipeline_lib import attacks, tangents
 from pipeline_lib.invariants import (
     InvariantError,
     check_ball,
@@ -13,6 +13,7 @@ from pipeline_lib.invariants import (
     check_finite,
     check_orthonormal,
 )
+from pipeline_lib.studies.shells import experiment as shells
 
 
 def _model(seed=0, n_in=12, n_out=3):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib.lowdim import (
+from pipeline_lib.studies.lowdim.experiment import (
     TwoLayerNet,
     evaluate_grid,
     input_gradients,
@@ -13,7 +13,7 @@ from pipeline_lib.lowdim import (
     run_experiment,
     train,
 )
-from pipeline_lib.synthetic import make_lowdim_dataset
+from pipeline_lib.studies.lowdim.synthetic import make_lowdim_dataset
 
 
 def test_output_layer_is_fixed_random_signs():
@@ -160,7 +160,7 @@ def test_fast_evaluation_equals_forward():
     pts = np.random.default_rng(1).random((2, 1000, 3)).astype(np.float32)
     with torch.no_grad():
         ref = net(torch.as_tensor(pts.reshape(-1, 3))).numpy().reshape(2, 1000)
-    from pipeline_lib.lowdim import evaluate
+    from pipeline_lib.studies.lowdim.experiment import evaluate
 
     for chunk in (None, 7, 5000):
         np.testing.assert_allclose(evaluate(net, pts, chunk=chunk), ref, rtol=1e-5, atol=1e-5)

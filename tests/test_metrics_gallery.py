@@ -5,11 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib import plotting
+from pipeline_lib import viz
 from pipeline_lib.gallery import build_gallery
-from pipeline_lib.lowdim import run_experiment
-from pipeline_lib.metrics import lowdim_metrics, merge_metrics, summarize_lowdim, write_json
-from pipeline_lib.synthetic import make_lowdim_dataset
+from pipeline_lib.metrics import merge_metrics, write_json
+from pipeline_lib.studies.lowdim import plots as plotting
+from pipeline_lib.studies.lowdim.experiment import run_experiment
+from pipeline_lib.studies.lowdim.metrics import lowdim_metrics, summarize_lowdim
+from pipeline_lib.studies.lowdim.synthetic import make_lowdim_dataset
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,7 @@ def test_figures_and_gallery(runs, tmp_path):
     paths = []
     for name, fig in figs.items():
         p = tmp_path / f"{name}.png"
-        plotting.save(fig, p)
+        viz.save(fig, p)
         paths.append(p)
     out = tmp_path / "figures"
     metrics = {

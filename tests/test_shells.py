@@ -13,8 +13,9 @@ import xarray as xr
 from matplotlib.figure import Figure
 from torch import nn
 
-from pipeline_lib import shell_plots, shells
 from pipeline_lib.attacks import pgd
+from pipeline_lib.studies.shells import experiment as shells
+from pipeline_lib.studies.shells import plots as shell_plots
 
 P = 0.9
 SCALE, BIAS, N_DUMMY = 100.0, 8.0, 4

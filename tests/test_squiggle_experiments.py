@@ -9,8 +9,8 @@ import xarray as xr
 from torch import nn
 from torch.func import jacfwd
 
-from pipeline_lib import squiggle_experiments as se
-from pipeline_lib import squiggles as sq
+from pipeline_lib.studies.squiggles import experiment as se
+from pipeline_lib.studies.squiggles import generators as sq
 
 RES = 16
 

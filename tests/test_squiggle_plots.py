@@ -10,9 +10,9 @@ import torch
 import xarray as xr
 from matplotlib.figure import Figure
 
-from pipeline_lib import squiggle_experiments as se
-from pipeline_lib import squiggle_plots as sp
-from pipeline_lib import squiggles as sq
+from pipeline_lib.studies.squiggles import experiment as se
+from pipeline_lib.studies.squiggles import generators as sq
+from pipeline_lib.studies.squiggles import plots as sp
 
 RES = 24
 CFG = {"arch": "cnn", "width": 4, "blocks": 2}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib import squiggles as sq
+from pipeline_lib.studies.squiggles import generators as sq
 from pipeline_lib.tangents import decoder_jacobian
 from pipeline_lib.zarr_io import open_store, write_store
 

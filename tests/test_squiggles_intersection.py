@@ -8,7 +8,7 @@ import pytest
 import shapely
 import torch
 
-from pipeline_lib import squiggles as sq
+from pipeline_lib.studies.squiggles import generators as sq
 
 
 def _one(points) -> np.ndarray:

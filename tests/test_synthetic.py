@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from pipeline_lib.synthetic import MANIFOLDS, cluster_centres, get_manifold, make_lowdim_dataset
+from pipeline_lib.studies.lowdim.synthetic import (
+    MANIFOLDS,
+    cluster_centres,
+    get_manifold,
+    make_lowdim_dataset,
+)
 
 
 @pytest.mark.parametrize("name", sorted(MANIFOLDS))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from pipeline_lib.tilting import (
+from pipeline_lib.studies.tilting.experiment import (
     centroid_direction,
     fit_linear_svm,
     make_toy_bars,

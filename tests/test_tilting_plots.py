@@ -13,8 +13,13 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
-from pipeline_lib import tilting_plots
-from pipeline_lib.tilting import make_toy_bars, sweep, tilting_metrics, toy_2d_vs_highdim
+from pipeline_lib.studies.tilting import plots as tilting_plots
+from pipeline_lib.studies.tilting.experiment import (
+    make_toy_bars,
+    sweep,
+    tilting_metrics,
+    toy_2d_vs_highdim,
+)
 
 LAMBDAS = [1e-4, 1e-2, 1.0, 10.0]
 SHAPE = (4, 4)

@@ -258,8 +258,8 @@ def test_dmm_metrics_and_stores(workdir, test_config):
     assert float(tg.fd_min_cosine.min()) > 0.9
     st = xr.open_zarr(workdir / "results/dmm/fashion_mnist/clean/seed0/attacks.zarr")
     assert list(st.attack.values) == ["regular", "on", "off"]
-    from pipeline_lib.dmm import load_checkpoint
     from pipeline_lib.models import load_model
+    from pipeline_lib.studies.dmm.experiment import load_checkpoint
 
     run = workdir / "results/dmm/fashion_mnist/clean/seed0"
     assert load_model(run / "model.pt").training is False
@@ -356,7 +356,8 @@ def _reruns_after_code_edit(wd: Path, module: str, function: str, statement: str
     """Add ``statement`` to ``function`` of ``pipeline_lib.<module>``; assert that a dry
     run plans exactly what forcing the rules that load the module plans (those rules'
     jobs and everything downstream of them), print and return that job set."""
-    _edit_function_body(wd / f"src/pipeline_lib/{module}.py", function, statement)
+    path = wd / "src/pipeline_lib" / (module.replace(".", "/") + ".py")
+    _edit_function_body(path, function, statement)
     got = _job_set(smk(wd, "-n", "figures/").stdout)
     rules = sorted(_rules_loading(wd, module))
     assert rules, module
@@ -400,7 +401,8 @@ def test_docstring_and_comment_edit_reruns_nothing(edited_copy):
 
 def test_plot_edit_reruns_only_its_figures_and_the_gallery(edited_copy):
     wd = edited_copy
-    rules = {r for r, _ in _reruns_after_code_edit(wd, "tilting_plots", "angle_figure", "_k = 1")}
+    edit = ("studies.tilting.plots", "angle_figure", "_k = 1")
+    rules = {r for r, _ in _reruns_after_code_edit(wd, *edit)}
     assert "gallery" in rules and "figure_tilting" in rules
     assert all(r.startswith("figure_") or r == "gallery" for r in rules), rules
 

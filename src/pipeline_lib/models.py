@@ -3,6 +3,7 @@ so that a checkpoint loads back into an ``nn.Module`` with one call."""
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,12 @@ def load_model(path: str | Path, map_location: str = "cpu") -> nn.Module:
     model = build_model(ckpt["kind"], **ckpt["kwargs"])
     model.load_state_dict(ckpt["state_dict"])
     return model.eval()
+
+
+def frozen(model: nn.Module, device: torch.device) -> nn.Module:
+    """An eval-mode copy on ``device`` without parameter gradients (attacks only need
+    input gradients); the caller's model is left as it was."""
+    model = copy.deepcopy(model).to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model

@@ -4,16 +4,15 @@ matplotlib Figure."""
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-import xarray as xr  # noqa: E402
+from pipeline_lib import viz  # noqa: F401  (the plotting backend, set once)
 
-from .shells import batch_rates  # noqa: E402
+from .experiment import batch_rates
 
 BASE_NAMES = {"clean": "clean base model", "linf_adv": "L-inf adversarially trained base"}
 SHELL_NAMES = {"mcn": "MCN", "ncn": "NCN"}

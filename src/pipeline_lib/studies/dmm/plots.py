@@ -13,17 +13,16 @@ from __future__ import annotations
 import math
 
 import matplotlib
+import matplotlib.pyplot as plt
 import matplotlib.ticker
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from .metrics import finite_mean  # noqa: E402
-from .plotting import VARIANT_NAMES  # noqa: E402
+from pipeline_lib import viz  # noqa: F401  (the plotting backend, set once)
+from pipeline_lib.stats import finite_mean
+from pipeline_lib.viz import VARIANT_NAMES
 
 ATTACKS = ("regular", "on", "off")
 ATTACK_NAMES = {"regular": "regular", "on": "on-manifold", "off": "off-manifold"}

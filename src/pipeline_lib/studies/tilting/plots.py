@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
-import xarray as xr  # noqa: E402
+from pipeline_lib import viz  # noqa: F401  (the plotting backend, set once)
 
-from .tilting import CLAIM_COSINE_THRESHOLD  # noqa: E402
+from .experiment import CLAIM_COSINE_THRESHOLD
 
 # the paper draws the classes as light and dark blue bars and the boundary in orange
 CLASS_COLORS = {-1: "#6baed6", 1: "#08306b"}

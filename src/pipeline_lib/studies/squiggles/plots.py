@@ -29,18 +29,17 @@ from __future__ import annotations
 import math
 import re
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+import torch
+import xarray as xr
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
-import torch  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
+from pipeline_lib import viz  # noqa: F401  (the plotting backend, set once)
 
-from . import squiggles as sq  # noqa: E402
-from .squiggle_experiments import cdf, clean_correct  # noqa: E402
+from . import generators as sq
+from .experiment import cdf, clean_correct
 
 PALETTE = sns.color_palette("colorblind")
 LABEL_COLORS = {1: PALETTE[1], 0: PALETTE[0]}  # frames: self-intersecting / not

@@ -38,11 +38,12 @@ import torch
 import xarray as xr
 from torch import nn
 
-from .attacks import AttackResult, margin_loss, pgd
-from .dmm import frozen, seed_stat
-from .invariants import check_ball, check_box
-from .progress import bar
-from .zarr_io import var
+from pipeline_lib.attacks import AttackResult, margin_loss, pgd
+from pipeline_lib.invariants import check_ball, check_box
+from pipeline_lib.models import frozen
+from pipeline_lib.progress import bar
+from pipeline_lib.stats import seed_stat
+from pipeline_lib.zarr_io import var
 
 Log = Callable[..., None]
 

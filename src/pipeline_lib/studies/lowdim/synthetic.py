@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from .zarr_io import var
+from pipeline_lib.zarr_io import var
 
 
 @dataclass(frozen=True)

@@ -47,13 +47,14 @@ from scipy.stats import rankdata
 from torch import nn
 from torch.func import jacfwd
 
-from . import squiggles as sq
-from .attacks import pgd
-from .invariants import check_ball, check_box, check_orthonormal
-from .models import build_model
-from .progress import bar
-from .training import check_finite
-from .zarr_io import var
+from pipeline_lib.attacks import pgd
+from pipeline_lib.invariants import check_ball, check_box, check_orthonormal
+from pipeline_lib.models import build_model
+from pipeline_lib.progress import bar
+from pipeline_lib.training import check_finite
+from pipeline_lib.zarr_io import var
+
+from . import generators as sq
 
 ARCHS = {"cnn": "squiggle_cnn", "resnet34": "resnet34_gray"}
 BIG = 1e6  # "no box" for the project's PGD
@@ -653,7 +654,7 @@ def cdf(values, grid) -> np.ndarray:
 
 
 def _seed_stat(values) -> dict:
-    from .dmm import seed_stat
+    from pipeline_lib.stats import seed_stat
 
     return seed_stat([float(v) for v in values])
 

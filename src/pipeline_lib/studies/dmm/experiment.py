@@ -8,7 +8,6 @@ outputs. Class labels are used as positions 0..C-1 in the dataset's
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,18 +17,24 @@ import torch
 import xarray as xr
 from torch import nn
 
-from . import checkpoints
-from .attacks import margin_loss, min_distance, pgd, subspace_projector
-from .models import build_model
-from .tangents import (
+from pipeline_lib import checkpoints
+from pipeline_lib.attacks import margin_loss, min_distance, pgd, subspace_projector
+from pipeline_lib.models import build_model, frozen
+from pipeline_lib.stats import dist_stat, finite_values, mean_finite, seed_stat
+from pipeline_lib.tangents import (
     finite_difference_jacobian,
     orthonormal_basis,
     principal_cosines,
     tangent_decoder,
 )
-from .tangents import tangent_bases as _tangent_bases
-from .training import accuracy, reconstruction_errors, train_autoencoder, train_classifier
-from .zarr_io import var, write_store_stream
+from pipeline_lib.tangents import tangent_bases as _tangent_bases
+from pipeline_lib.training import (
+    accuracy,
+    reconstruction_errors,
+    train_autoencoder,
+    train_classifier,
+)
+from pipeline_lib.zarr_io import var, write_store_stream
 
 Log = Callable[..., None]
 
@@ -379,15 +384,6 @@ def write_tangent_store(
 # ----------------------------------------------------------------------------- analyses
 
 
-def frozen(model: nn.Module, device: torch.device) -> nn.Module:
-    """An eval-mode copy on ``device`` without parameter gradients (attacks only need
-    input gradients); the caller's model is left as it was."""
-    model = copy.deepcopy(model).to(device).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
-
-
 def project(d: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
     """Projection of each flat vector d[i] on the row space of the orthonormal basis[i]."""
     return torch.einsum("nk,nkf->nf", torch.einsum("nkf,nf->nk", basis, d), basis)
@@ -683,7 +679,7 @@ def distance_store(
         )
         dist.append(dd.cpu().numpy())
         acc.append(float((pred.cpu() == y).float().mean()))
-        log(f"epoch {e}: mean distance {_mean(dist[-1]):.3f}")
+        log(f"epoch {e}: mean distance {mean_finite(dist[-1]):.3f}")
     return xr.Dataset(
         {
             "distance": var(
@@ -824,49 +820,6 @@ def mislabeled_experiment(
 # ----------------------------------------------------------------------------- metrics
 
 
-def _finite(a) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64).ravel()
-    return a[np.isfinite(a)]
-
-
-def _mean(a) -> float:
-    """Mean of the finite values; NaN (no warning) when there are none."""
-    f = _finite(a)
-    return float(f.mean()) if f.size else float("nan")
-
-
-def seed_stat(per_seed: list) -> dict:
-    """Mean and sd over seeds of per-seed numbers (NaN/inf dropped), with the values."""
-    v = np.asarray(per_seed, dtype=np.float64)
-    fin = v[np.isfinite(v)]
-    return {
-        "mean": float(fin.mean()) if fin.size else None,
-        "std": float(fin.std(ddof=1)) if fin.size > 1 else (0.0 if fin.size else None),
-        "n_seeds": int(fin.size),
-        "per_seed": [float(x) if np.isfinite(x) else None for x in v],
-    }
-
-
-def dist_stat(per_seed_values: list) -> dict:
-    """A per-image quantity over seeds: mean/sd over seeds of the per-seed image means,
-    plus pooled image quantiles (the distribution, not only its mean)."""
-    means = [_mean(a) for a in per_seed_values]
-    out = seed_stat(means)
-    pooled = np.concatenate([_finite(a) for a in per_seed_values]) if per_seed_values else []
-    pooled = np.asarray(pooled)
-    q = np.quantile(pooled, [0.1, 0.25, 0.5, 0.75, 0.9]) if pooled.size else [None] * 5
-    out.update(
-        {
-            "n_images": int(pooled.size),
-            **{
-                name: (float(x) if x is not None else None)
-                for name, x in zip(("q10", "q25", "median", "q75", "q90"), q, strict=True)
-            },
-        }
-    )
-    return out
-
-
 def dmm_metrics(
     dataset: str,
     autoencoder: xr.Dataset,
@@ -913,11 +866,14 @@ def dmm_metrics(
         ):
             m[f"{key}/{name}"] = dist_stat([r[var_].values for r in runs])
         m[f"{key}/norm_ratio_below_sqrt2_share"] = seed_stat(
-            [_mean(_finite(r.ratio.values) < math.sqrt(2)) for r in runs]
+            [mean_finite(finite_values(r.ratio.values) < math.sqrt(2)) for r in runs]
         )
         for p in PATHS:
             m[f"{key}/{p}_projection_flip_rate"] = seed_stat(
-                [_mean(r.path_flips.sel(path=p).values[o]) for r, o in zip(runs, ok, strict=True)]
+                [
+                    mean_finite(r.path_flips.sel(path=p).values[o])
+                    for r, o in zip(runs, ok, strict=True)
+                ]
             )
         for a in ATTACKS:
             m[f"{key}/{a}_pgd_distance"] = dist_stat(
@@ -928,7 +884,7 @@ def dmm_metrics(
             )
         ratios = []
         for r in runs:
-            on, off = (_mean(r.c_distance.sel(attack=a).values) for a in ("on", "off"))
+            on, off = (mean_finite(r.c_distance.sel(attack=a).values) for a in ("on", "off"))
             ratios.append(on / off)
         m[f"{key}/on_over_off_distance"] = seed_stat(ratios)
         m[f"{key}/linf_success_rate"] = seed_stat([float(r.linf_success.mean()) for r in runs])
@@ -941,11 +897,11 @@ def dmm_metrics(
             pairs = zip(attacks["clean"], attacks["adversarial"], strict=False)
             vals = []
             for c, a in pairs:
-                vals.append(_mean(fn(a)) / _mean(fn(c)))
+                vals.append(mean_finite(fn(a)) / mean_finite(fn(c)))
             m[f"{base}/adversarial_over_clean_{name}"] = seed_stat(vals)
     for v, runs in distances.items():
         key = f"{base}-{v}"
-        curves = np.stack([[_mean(row) for row in r.distance.values] for r in runs])
+        curves = np.stack([[mean_finite(row) for row in r.distance.values] for r in runs])
         epochs = runs[0].epoch.values
         per_epoch = [seed_stat(curves[:, j]) for j in range(len(epochs))]
         m[f"{key}/boundary_distance_curve"] = {

@@ -11,9 +11,9 @@ import torch
 from torch import nn
 from torch.func import grad, vmap
 
-from . import checkpoints
-from .progress import bar
-from .training import check_finite, run_epoch
+from pipeline_lib import checkpoints
+from pipeline_lib.progress import bar
+from pipeline_lib.training import check_finite, run_epoch
 
 
 class TwoLayerNet(nn.Module):
@@ -239,7 +239,7 @@ def run_experiment(
     """
     import xarray as xr
 
-    from .zarr_io import var
+    from pipeline_lib.zarr_io import var
 
     if variant not in ("clean", "adversarial", "random_labels"):
         raise ValueError(f"unknown variant {variant!r}")

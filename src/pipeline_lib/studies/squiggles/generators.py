@@ -80,7 +80,7 @@ import shapely
 import torch
 import xarray as xr
 
-from .zarr_io import var
+from pipeline_lib.zarr_io import var
 
 VARIANTS = ("taylor", "sinenet")
 SPLITS = ("train", "test", "val")

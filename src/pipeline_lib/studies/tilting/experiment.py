@@ -27,7 +27,7 @@ import numpy as np
 import scipy.linalg
 import xarray as xr
 
-from .zarr_io import var
+from pipeline_lib.zarr_io import var
 
 PLANE_AXES = ("z_hat", "n_hat")
 BOUNDARY_COEFS = ("u", "v", "const")
