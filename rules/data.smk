@@ -1,41 +1,48 @@
-# Datasets: synthetic low-dimensional manifolds and natural images, one Zarr store each.
-
-
-rule lowdim_dataset:
-    output:
-        directory(f"{RES}/lowdim/{{manifold}}/data.zarr"),
-    log:
-        "logs/lowdim_dataset/{manifold}.log",
-    benchmark:
-        f"{RES}/benchmarks/lowdim_dataset/{{manifold}}.tsv"
-    conda:
-        "../envs/pipeline.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-    params:
-        data=LOW["data"],
-        probes=LOW["grid"]["probes"],
-        seed=config["seed"],
-    script:
-        "../scripts/lowdim_dataset.py"
+# Natural-image datasets (one Zarr store each) and their data-check figure.
 
 
 rule natural_dataset:
     output:
-        directory(f"{RES}/data/{{dataset}}.zarr"),
+        directory("results/data/{dataset}.zarr"),
     log:
         "logs/natural_dataset/{dataset}.log",
     benchmark:
-        f"{RES}/benchmarks/natural_dataset/{{dataset}}.tsv"
+        "results/benchmarks/natural_dataset/{dataset}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
     params:
-        spec=lambda w: config["natural"][w.dataset],
+        spec=lookup(dpath="natural/{dataset}", within=config),
         seed=config["seed"],
-        cache=f"{RES}/data/cache",
+        cache="results/data/cache",
     script:
         "../scripts/natural_dataset.py"
+
+
+rule figure_natural_samples:
+    input:
+        "results/data/{dataset}.zarr",
+    output:
+        figure=report(
+            "results/figures/data_{dataset}_samples.png",
+            caption="../report/figure.rst",
+            category=figure_category,
+            subcategory=figure_subcategory,
+            labels=figure_labels,
+        ),
+        metrics="results/data/{dataset}_metrics.json",
+    log:
+        "logs/figures/data_{dataset}_samples.log",
+    benchmark:
+        "results/benchmarks/figures/data_{dataset}_samples.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+    params:
+        caption=figure_caption,
+    script:
+        "../scripts/figure_natural_samples.py"

@@ -5,14 +5,14 @@
 
 rule dmm_autoencoder:
     input:
-        f"{RES}/data/{{dataset}}.zarr",
+        "results/data/{dataset}.zarr",
     output:
-        model=f"{RES}/dmm/{{dataset}}/autoencoder.pt",
-        store=directory(f"{RES}/dmm/{{dataset}}/autoencoder.zarr"),
+        model="results/dmm/{dataset}/autoencoder.pt",
+        store=directory("results/dmm/{dataset}/autoencoder.zarr"),
     log:
         "logs/dmm_autoencoder/{dataset}.log",
     benchmark:
-        f"{RES}/benchmarks/dmm_autoencoder/{{dataset}}.tsv"
+        "results/benchmarks/dmm_autoencoder/{dataset}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -20,7 +20,7 @@ rule dmm_autoencoder:
         mem_mb=4000,
         gpu=GPU,
     params:
-        cfg=lambda w: DMM[w.dataset]["autoencoder"],
+        cfg=lookup(dpath="dmm/{dataset}/autoencoder", within=config),
         seed=config["seed"],
         device=config["device"],
     script:
@@ -29,14 +29,14 @@ rule dmm_autoencoder:
 
 rule dmm_tangents:
     input:
-        data=f"{RES}/data/{{dataset}}.zarr",
-        model=f"{RES}/dmm/{{dataset}}/autoencoder.pt",
+        data="results/data/{dataset}.zarr",
+        model="results/dmm/{dataset}/autoencoder.pt",
     output:
-        directory(f"{RES}/dmm/{{dataset}}/tangents.zarr"),
+        directory("results/dmm/{dataset}/tangents.zarr"),
     log:
         "logs/dmm_tangents/{dataset}.log",
     benchmark:
-        f"{RES}/benchmarks/dmm_tangents/{{dataset}}.tsv"
+        "results/benchmarks/dmm_tangents/{dataset}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -44,7 +44,7 @@ rule dmm_tangents:
         mem_mb=4000,
         gpu=GPU,
     params:
-        n_samples=DMM["n_samples"],
+        n_samples=config["dmm"]["n_samples"],
         device=config["device"],
     script:
         "../scripts/dmm_tangents.py"
@@ -52,15 +52,17 @@ rule dmm_tangents:
 
 rule dmm_classifier:
     input:
-        f"{RES}/data/{{dataset}}.zarr",
+        "results/data/{dataset}.zarr",
     output:
-        model=dmm_run("{dataset}", "{variant}", "{seed}", "model.pt"),
-        checkpoints=dmm_run("{dataset}", "{variant}", "{seed}", "checkpoints.pt"),
-        store=directory(dmm_run("{dataset}", "{variant}", "{seed}", "training.zarr")),
+        model="results/dmm/{dataset}/{variant}/seed{seed}/model.pt",
+        checkpoints="results/dmm/{dataset}/{variant}/seed{seed}/checkpoints.pt",
+        store=directory("results/dmm/{dataset}/{variant}/seed{seed}/training.zarr"),
     log:
         "logs/dmm_classifier/{dataset}-{variant}-seed{seed}.log",
     benchmark:
-        f"{RES}/benchmarks/dmm_classifier/{{dataset}}-{{variant}}-seed{{seed}}.tsv"
+        "results/benchmarks/dmm_classifier/{dataset}-{variant}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="clean|adversarial|random_labels",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -68,9 +70,9 @@ rule dmm_classifier:
         mem_mb=4000,
         gpu=GPU,
     params:
-        cfg=lambda w: DMM[w.dataset]["classifier"],
+        cfg=lookup(dpath="dmm/{dataset}/classifier", within=config),
         adversarial=lambda w: (
-            DMM[w.dataset]["adversarial_training"]
+            config["dmm"][w.dataset]["adversarial_training"]
             if w.variant == "adversarial"
             else None
         ),
@@ -81,14 +83,16 @@ rule dmm_classifier:
 
 rule dmm_distance:
     input:
-        data=f"{RES}/data/{{dataset}}.zarr",
-        checkpoints=dmm_run("{dataset}", "{variant}", "{seed}", "checkpoints.pt"),
+        data="results/data/{dataset}.zarr",
+        checkpoints="results/dmm/{dataset}/{variant}/seed{seed}/checkpoints.pt",
     output:
-        directory(dmm_run("{dataset}", "{variant}", "{seed}", "distance.zarr")),
+        directory("results/dmm/{dataset}/{variant}/seed{seed}/distance.zarr"),
     log:
         "logs/dmm_distance/{dataset}-{variant}-seed{seed}.log",
     benchmark:
-        f"{RES}/benchmarks/dmm_distance/{{dataset}}-{{variant}}-seed{{seed}}.tsv"
+        "results/benchmarks/dmm_distance/{dataset}-{variant}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="clean|adversarial|random_labels",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -96,8 +100,8 @@ rule dmm_distance:
         mem_mb=4000,
         gpu=GPU,
     params:
-        cfg=lambda w: DMM[w.dataset]["distance"],
-        n_samples=DMM["distance_samples"],
+        cfg=lookup(dpath="dmm/{dataset}/distance", within=config),
+        n_samples=config["dmm"]["distance_samples"],
         device=config["device"],
     script:
         "../scripts/dmm_distance.py"
@@ -105,14 +109,16 @@ rule dmm_distance:
 
 rule dmm_attacks:
     input:
-        model=dmm_run("{dataset}", "{variant}", "{seed}", "model.pt"),
-        tangents=f"{RES}/dmm/{{dataset}}/tangents.zarr",
+        model="results/dmm/{dataset}/{variant}/seed{seed}/model.pt",
+        tangents="results/dmm/{dataset}/tangents.zarr",
     output:
-        directory(dmm_run("{dataset}", "{variant}", "{seed}", "attacks.zarr")),
+        directory("results/dmm/{dataset}/{variant}/seed{seed}/attacks.zarr"),
     log:
         "logs/dmm_attacks/{dataset}-{variant}-seed{seed}.log",
     benchmark:
-        f"{RES}/benchmarks/dmm_attacks/{{dataset}}-{{variant}}-seed{{seed}}.tsv"
+        "results/benchmarks/dmm_attacks/{dataset}-{variant}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="clean|adversarial",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -121,10 +127,10 @@ rule dmm_attacks:
         gpu=GPU,
     params:
         attacks=lambda w: {
-            k: DMM[w.dataset][k] for k in ("attack", "constrained", "linf")
+            k: config["dmm"][w.dataset][k] for k in ("attack", "constrained", "linf")
         },
-        path_steps=DMM["path_steps"],
-        object_threshold=DMM["object_threshold"],
+        path_steps=config["dmm"]["path_steps"],
+        object_threshold=config["dmm"]["object_threshold"],
         device=config["device"],
     script:
         "../scripts/dmm_attacks.py"
@@ -132,18 +138,20 @@ rule dmm_attacks:
 
 rule dmm_mislabeled:
     input:
-        data=f"{RES}/data/{{dataset}}.zarr",
+        data="results/data/{dataset}.zarr",
         n1=lambda w: (
             []
             if w.scheme == "two_class"
-            else dmm_run(w.dataset, "clean", w.seed, "model.pt")
+            else dmm.run(w.dataset, "clean", w.seed, "model.pt")
         ),
     output:
-        directory(f"{RES}/dmm/{{dataset}}/mislabeled/{{scheme}}/seed{{seed}}.zarr"),
+        directory("results/dmm/{dataset}/mislabeled/{scheme}/seed{seed}.zarr"),
     log:
         "logs/dmm_mislabeled/{dataset}-{scheme}-seed{seed}.log",
     benchmark:
-        f"{RES}/benchmarks/dmm_mislabeled/{{dataset}}-{{scheme}}-seed{{seed}}.tsv"
+        "results/benchmarks/dmm_mislabeled/{dataset}-{scheme}-seed{seed}.tsv"
+    wildcard_constraints:
+        scheme="det|rand|two_class",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -151,9 +159,9 @@ rule dmm_mislabeled:
         mem_mb=4000,
         gpu=GPU,
     params:
-        attack=lambda w: DMM[w.dataset]["mislabeled_attack"],
-        classifier=lambda w: DMM[w.dataset]["classifier"],
-        two_classes=DMM["mislabeled"]["two_classes"],
+        attack=lookup(dpath="dmm/{dataset}/mislabeled_attack", within=config),
+        classifier=lookup(dpath="dmm/{dataset}/classifier", within=config),
+        two_classes=config["dmm"]["mislabeled"]["two_classes"],
         device=config["device"],
     script:
         "../scripts/dmm_mislabeled.py"
@@ -161,22 +169,51 @@ rule dmm_mislabeled:
 
 rule dmm_summary:
     input:
-        unpack(dmm_summary_inputs),
+        unpack(lambda w: dmm.summary_inputs(config, w.dataset)),
     output:
-        f"{RES}/dmm/{{dataset}}/metrics.json",
+        "results/dmm/{dataset}/metrics.json",
     log:
         "logs/dmm_summary/{dataset}.log",
     benchmark:
-        f"{RES}/benchmarks/dmm_summary/{{dataset}}.tsv"
+        "results/benchmarks/dmm_summary/{dataset}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
     params:
-        variants=DMM_VARIANTS,
-        attack_variants=DMM_ATTACK_VARIANTS,
-        seeds=DMM["seeds"],
-        schemes=DMM["mislabeled"]["schemes"],
+        variants=config["dmm"]["variants"],
+        attack_variants=dmm.attack_variants(config),
+        seeds=config["dmm"]["seeds"],
+        schemes=config["dmm"]["mislabeled"]["schemes"],
     script:
         "../scripts/dmm_summary.py"
+
+
+rule figure_dmm:
+    input:
+        unpack(figure_inputs),
+    output:
+        report(
+            "results/figures/{figure}.png",
+            caption="../report/figure.rst",
+            category=figure_category,
+            subcategory=figure_subcategory,
+            labels=figure_labels,
+        ),
+    log:
+        "logs/figures/{figure}.log",
+    benchmark:
+        "results/benchmarks/figures/{figure}.tsv"
+    wildcard_constraints:
+        figure=figure_names("figure_dmm"),
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+    params:
+        caption=figure_caption,
+        draw=figure_draw,
+    script:
+        "../scripts/figure_dmm.py"

@@ -1,18 +1,42 @@
-# Low-dimensional Dimpled-Manifold experiment (DMM Sec. 6, App. C, E.1).
+# Low-dimensional Dimpled-Manifold experiment (DMM Sec. 6, App. C, E.1): synthetic
+# manifolds -> small networks trained with snapshots -> boundary geometry -> summary.
+
+
+rule lowdim_dataset:
+    output:
+        directory("results/lowdim/{manifold}/data.zarr"),
+    log:
+        "logs/lowdim_dataset/{manifold}.log",
+    benchmark:
+        "results/benchmarks/lowdim_dataset/{manifold}.tsv"
+    wildcard_constraints:
+        manifold="line|diagonal|plane",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        data=lookup(dpath="lowdim/data", within=config),
+        probes=lookup(dpath="lowdim/grid/probes", within=config),
+        seed=config["seed"],
+    script:
+        "../scripts/lowdim_dataset.py"
 
 
 rule lowdim_train:
     input:
-        f"{RES}/lowdim/{{manifold}}/data.zarr",
+        "results/lowdim/{manifold}/data.zarr",
     output:
-        model=f"{RES}/lowdim/{{manifold}}/{{variant}}/seed{{seed}}/model.pt",
-        store=directory(
-            f"{RES}/lowdim/{{manifold}}/{{variant}}/seed{{seed}}/boundary.zarr"
-        ),
+        model="results/lowdim/{manifold}/{variant}/seed{seed}/model.pt",
+        store=directory("results/lowdim/{manifold}/{variant}/seed{seed}/boundary.zarr"),
     log:
         "logs/lowdim_train/{manifold}-{variant}-seed{seed}.log",
     benchmark:
-        f"{RES}/benchmarks/lowdim_train/{{manifold}}-{{variant}}-seed{{seed}}.tsv"
+        "results/benchmarks/lowdim_train/{manifold}-{variant}-seed{seed}.tsv"
+    wildcard_constraints:
+        manifold="line|diagonal|plane",
+        variant="clean|adversarial|random_labels",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -20,12 +44,14 @@ rule lowdim_train:
         mem_mb=2000,
         gpu=GPU,
     params:
-        model=LOW["model"],
-        train=LOW["train"],
-        adversarial=lambda w: LOW["adversarial"] if w.variant == "adversarial" else None,
-        snapshot_epochs=sorted(LOW["snapshot_epochs"]),
-        res=grid_res,
-        normal_steps=LOW["grid"]["normal_steps"],
+        model=lookup(dpath="lowdim/model", within=config),
+        train=lookup(dpath="lowdim/train", within=config),
+        adversarial=lambda w: (
+            config["lowdim"]["adversarial"] if w.variant == "adversarial" else None
+        ),
+        snapshot_epochs=sorted(config["lowdim"]["snapshot_epochs"]),
+        res=lambda w: lowdim.grid_res(config, w.manifold),
+        normal_steps=lookup(dpath="lowdim/grid/normal_steps", within=config),
         device=config["device"],
     script:
         "../scripts/lowdim_train.py"
@@ -33,14 +59,14 @@ rule lowdim_train:
 
 rule lowdim_summary:
     input:
-        lowdim_runs(),
+        lowdim.runs(config),
     output:
-        store=directory(f"{RES}/lowdim/summary.zarr"),
-        metrics=f"{RES}/lowdim/metrics.json",
+        store=directory("results/lowdim/summary.zarr"),
+        metrics="results/lowdim/metrics.json",
     log:
         "logs/lowdim_summary.log",
     benchmark:
-        f"{RES}/benchmarks/lowdim_summary.tsv"
+        "results/benchmarks/lowdim_summary.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -48,3 +74,31 @@ rule lowdim_summary:
         mem_mb=2000,
     script:
         "../scripts/lowdim_summary.py"
+
+
+rule figure_lowdim:
+    input:
+        unpack(figure_inputs),
+    output:
+        report(
+            "results/figures/{figure}.png",
+            caption="../report/figure.rst",
+            category=figure_category,
+            labels=figure_labels,
+        ),
+    log:
+        "logs/figures/{figure}.log",
+    benchmark:
+        "results/benchmarks/figures/{figure}.tsv"
+    wildcard_constraints:
+        figure=figure_names("figure_lowdim"),
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+    params:
+        caption=figure_caption,
+        draw=figure_draw,
+    script:
+        "../scripts/figure_lowdim.py"

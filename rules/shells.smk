@@ -5,14 +5,16 @@
 
 rule shells_base:
     input:
-        f"{RES}/data/{{dataset}}.zarr",
+        "results/data/{dataset}.zarr",
     output:
-        model=shells_run("{dataset}", "{base}", "{seed}", "model.pt"),
-        store=directory(shells_run("{dataset}", "{base}", "{seed}", "training.zarr")),
+        model="results/shells/{dataset}/{base}/seed{seed}/model.pt",
+        store=directory("results/shells/{dataset}/{base}/seed{seed}/training.zarr"),
     log:
         "logs/shells_base/{dataset}-{base}-seed{seed}.log",
     benchmark:
-        f"{RES}/benchmarks/shells_base/{{dataset}}-{{base}}-seed{{seed}}.tsv"
+        "results/benchmarks/shells_base/{dataset}-{base}-seed{seed}.tsv"
+    wildcard_constraints:
+        base="clean|linf_adv",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -20,9 +22,9 @@ rule shells_base:
         mem_mb=4000,
         gpu=GPU,
     params:
-        cfg=lambda w: SHELLS[w.dataset]["classifier"],
+        cfg=lookup(dpath="shells/{dataset}/classifier", within=config),
         adversarial=lambda w: (
-            {**SHELLS[w.dataset]["adversarial_training"], "norm": "linf"}
+            {**config["shells"][w.dataset]["adversarial_training"], "norm": "linf"}
             if w.base == "linf_adv"
             else None
         ),
@@ -33,14 +35,16 @@ rule shells_base:
 
 rule shells_evaluate:
     input:
-        data=f"{RES}/data/{{dataset}}.zarr",
+        data="results/data/{dataset}.zarr",
         model=shells_model,
     output:
-        directory(shells_run("{dataset}", "{base}", "{seed}", "evaluation.zarr")),
+        directory("results/shells/{dataset}/{base}/seed{seed}/evaluation.zarr"),
     log:
         "logs/shells_evaluate/{dataset}-{base}-seed{seed}.log",
     benchmark:
-        f"{RES}/benchmarks/shells_evaluate/{{dataset}}-{{base}}-seed{{seed}}.tsv"
+        "results/benchmarks/shells_evaluate/{dataset}-{base}-seed{seed}.tsv"
+    wildcard_constraints:
+        base="clean|linf_adv",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -49,12 +53,13 @@ rule shells_evaluate:
         gpu=GPU,
     params:
         shells=lambda w: {
-            s: {"kind": s, **SHELLS[w.dataset][s]} for s in SHELLS["shells"]
+            s: {"kind": s, **config["shells"][w.dataset][s]}
+            for s in config["shells"]["shells"]
         },
-        attack=lambda w: SHELLS[w.dataset]["attack"],
-        adaptive=lambda w: SHELLS[w.dataset]["adaptive"],
-        n_batches=SHELLS["n_batches"],
-        batch_size=SHELLS["batch_size"],
+        attack=lookup(dpath="shells/{dataset}/attack", within=config),
+        adaptive=lookup(dpath="shells/{dataset}/adaptive", within=config),
+        n_batches=config["shells"]["n_batches"],
+        batch_size=config["shells"]["batch_size"],
         device=config["device"],
     script:
         "../scripts/shells_evaluate.py"
@@ -62,20 +67,49 @@ rule shells_evaluate:
 
 rule shells_summary:
     input:
-        lambda w: shells_evaluations(w.dataset),
+        lambda w: shells.evaluations(config, w.dataset),
     output:
-        f"{RES}/shells/{{dataset}}/metrics.json",
+        "results/shells/{dataset}/metrics.json",
     log:
         "logs/shells_summary/{dataset}.log",
     benchmark:
-        f"{RES}/benchmarks/shells_summary/{{dataset}}.tsv"
+        "results/benchmarks/shells_summary/{dataset}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=2000,
     params:
-        bases=SHELLS["bases"],
-        seeds=SHELLS["seeds"],
+        bases=config["shells"]["bases"],
+        seeds=config["shells"]["seeds"],
     script:
         "../scripts/shells_summary.py"
+
+
+rule figure_shells:
+    input:
+        unpack(figure_inputs),
+    output:
+        report(
+            "results/figures/{figure}.png",
+            caption="../report/figure.rst",
+            category=figure_category,
+            subcategory=figure_subcategory,
+            labels=figure_labels,
+        ),
+    log:
+        "logs/figures/{figure}.log",
+    benchmark:
+        "results/benchmarks/figures/{figure}.tsv"
+    wildcard_constraints:
+        figure=figure_names("figure_shells"),
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+    params:
+        caption=figure_caption,
+        draw=figure_draw,
+    script:
+        "../scripts/figure_shells.py"

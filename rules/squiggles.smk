@@ -4,20 +4,26 @@
 
 rule squiggles_dataset:
     output:
-        directory(sq_data("{sqv}", "{split}")),
+        directory("results/squiggles/data/{variant}-{split}.zarr"),
     log:
-        "logs/squiggles_dataset/{sqv}-{split}.log",
+        "logs/squiggles_dataset/{variant}-{split}.log",
     benchmark:
-        f"{RES}/benchmarks/squiggles_dataset/{{sqv}}-{{split}}.tsv"
+        "results/benchmarks/squiggles_dataset/{variant}-{split}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
-        mem_mb=lambda w: 2000 + SQ[f"n_{w.split}"] * SQ["resolution"] ** 2 * 12 // 2**20,
+        mem_mb=lambda w: 2000
+        + config["squiggles"][f"n_{w.split}"]
+        * config["squiggles"]["resolution"] ** 2
+        * 12
+        // 2**20,
     params:
-        n=lambda w: SQ[f"n_{w.split}"],
-        resolution=SQ["resolution"],
-        seed=SQ["data_seed"],
+        n=lookup(dpath="squiggles/n_{split}", within=config),
+        resolution=config["squiggles"]["resolution"],
+        seed=config["squiggles"]["data_seed"],
         device=config["device"],
     script:
         "../scripts/squiggles_dataset.py"
@@ -25,24 +31,34 @@ rule squiggles_dataset:
 
 rule squiggles_train:
     input:
-        train=sq_data("{sqv}", "train"),
-        tests=[sq_data(v, "test") for v in SQ_VARIANTS],
+        train="results/squiggles/data/{variant}-train.zarr",
+        tests=expand(
+            "results/squiggles/data/{v}-test.zarr", v=config["squiggles"]["variants"]
+        ),
     output:
-        model=sq_run("{sqv}", "{sigma}", "{seed}", "model.pt"),
-        store=directory(sq_run("{sqv}", "{sigma}", "{seed}", "training.zarr")),
+        model="results/squiggles/{variant}/sigma{sigma}/seed{seed}/model.pt",
+        store=directory(
+            "results/squiggles/{variant}/sigma{sigma}/seed{seed}/training.zarr"
+        ),
     log:
-        "logs/squiggles_train/{sqv}-sigma{sigma}-seed{seed}.log",
+        "logs/squiggles_train/{variant}-sigma{sigma}-seed{seed}.log",
     benchmark:
-        f"{RES}/benchmarks/squiggles_train/{{sqv}}-sigma{{sigma}}-seed{{seed}}.tsv"
+        "results/benchmarks/squiggles_train/{variant}-sigma{sigma}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
-        mem_mb=lambda w: 3000 + SQ["n_train"] * SQ["resolution"] ** 2 * 8 // 2**20,
+        mem_mb=3000
+        + config["squiggles"]["n_train"]
+        * config["squiggles"]["resolution"] ** 2
+        * 8
+        // 2**20,
         gpu=GPU,
     params:
-        cfg=SQ["classifier"],
-        variants=SQ_VARIANTS,
+        cfg=config["squiggles"]["classifier"],
+        variants=config["squiggles"]["variants"],
         device=config["device"],
     script:
         "../scripts/squiggles_train.py"
@@ -50,14 +66,16 @@ rule squiggles_train:
 
 rule squiggles_latent:
     input:
-        data=sq_data("{sqv}", "test"),
-        model=sq_run("{sqv}", "0", "{seed}", "model.pt"),
+        data="results/squiggles/data/{variant}-test.zarr",
+        model="results/squiggles/{variant}/sigma0/seed{seed}/model.pt",
     output:
-        directory(sq_seed_run("{sqv}", "{seed}", "latent.zarr")),
+        directory("results/squiggles/{variant}/seed{seed}/latent.zarr"),
     log:
-        "logs/squiggles_latent/{sqv}-seed{seed}.log",
+        "logs/squiggles_latent/{variant}-seed{seed}.log",
     benchmark:
-        f"{RES}/benchmarks/squiggles_latent/{{sqv}}-seed{{seed}}.tsv"
+        "results/benchmarks/squiggles_latent/{variant}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -65,10 +83,10 @@ rule squiggles_latent:
         mem_mb=4000,
         gpu=GPU,
     params:
-        n=SQ["attack"]["n_samples"],
-        eps=SQ["attack"]["latent_eps"],
-        steps=SQ["attack"]["latent_steps"],
-        step_ratio=SQ["attack"]["latent_step_ratio"],
+        n=config["squiggles"]["attack"]["n_samples"],
+        eps=config["squiggles"]["attack"]["latent_eps"],
+        steps=config["squiggles"]["attack"]["latent_steps"],
+        step_ratio=config["squiggles"]["attack"]["latent_step_ratio"],
         device=config["device"],
     script:
         "../scripts/squiggles_latent.py"
@@ -76,14 +94,18 @@ rule squiggles_latent:
 
 rule squiggles_distance:
     input:
-        data=sq_data("{sqv}", "test"),
-        navigator=lambda w: sq_run(sq_other(w.sqv), "0", w.seed, "model.pt"),
+        data="results/squiggles/data/{variant}-test.zarr",
+        navigator=lambda w: squiggles.run(
+            squiggles.other(w.variant), "0", w.seed, "model.pt"
+        ),
     output:
-        directory(sq_seed_run("{sqv}", "{seed}", "distance.zarr")),
+        directory("results/squiggles/{variant}/seed{seed}/distance.zarr"),
     log:
-        "logs/squiggles_distance/{sqv}-seed{seed}.log",
+        "logs/squiggles_distance/{variant}-seed{seed}.log",
     benchmark:
-        f"{RES}/benchmarks/squiggles_distance/{{sqv}}-seed{{seed}}.tsv"
+        "results/benchmarks/squiggles_distance/{variant}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -91,10 +113,10 @@ rule squiggles_distance:
         mem_mb=4000,
         gpu=GPU,
     params:
-        n=SQ["attack"]["n_samples"],
-        eps=SQ["attack"]["latent_eps"],
-        steps=SQ["attack"]["latent_steps"],
-        step_ratio=SQ["attack"]["latent_step_ratio"],
+        n=config["squiggles"]["attack"]["n_samples"],
+        eps=config["squiggles"]["attack"]["latent_eps"],
+        steps=config["squiggles"]["attack"]["latent_steps"],
+        step_ratio=config["squiggles"]["attack"]["latent_step_ratio"],
         device=config["device"],
     script:
         "../scripts/squiggles_distance.py"
@@ -102,14 +124,16 @@ rule squiggles_distance:
 
 rule squiggles_pixel:
     input:
-        data=sq_data("{sqv}", "test"),
-        model=sq_run("{sqv}", "{sigma}", "{seed}", "model.pt"),
+        data="results/squiggles/data/{variant}-test.zarr",
+        model="results/squiggles/{variant}/sigma{sigma}/seed{seed}/model.pt",
     output:
-        directory(sq_run("{sqv}", "{sigma}", "{seed}", "pixel.zarr")),
+        directory("results/squiggles/{variant}/sigma{sigma}/seed{seed}/pixel.zarr"),
     log:
-        "logs/squiggles_pixel/{sqv}-sigma{sigma}-seed{seed}.log",
+        "logs/squiggles_pixel/{variant}-sigma{sigma}-seed{seed}.log",
     benchmark:
-        f"{RES}/benchmarks/squiggles_pixel/{{sqv}}-sigma{{sigma}}-seed{{seed}}.tsv"
+        "results/benchmarks/squiggles_pixel/{variant}-sigma{sigma}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -117,12 +141,12 @@ rule squiggles_pixel:
         mem_mb=4000,
         gpu=GPU,
     params:
-        n=SQ["attack"]["n_samples"],
-        eps=SQ["attack"]["pixel_eps"],
-        steps=SQ["attack"]["pixel_steps"],
-        step_ratio=SQ["attack"]["pixel_step_ratio"],
-        focus_eps=SQ["attack"]["focus_eps"],
-        noise_draws=SQ["attack"]["noise_draws"],
+        n=config["squiggles"]["attack"]["n_samples"],
+        eps=config["squiggles"]["attack"]["pixel_eps"],
+        steps=config["squiggles"]["attack"]["pixel_steps"],
+        step_ratio=config["squiggles"]["attack"]["pixel_step_ratio"],
+        focus_eps=config["squiggles"]["attack"]["focus_eps"],
+        noise_draws=config["squiggles"]["attack"]["noise_draws"],
         device=config["device"],
     script:
         "../scripts/squiggles_pixel.py"
@@ -130,25 +154,35 @@ rule squiggles_pixel:
 
 rule squiggles_decomposition:
     input:
-        data=sq_data("{sqv}", "test"),
-        latent=sq_seed_run("{sqv}", "{seed}", "latent.zarr"),
-        pixels=lambda w: [sq_run(w.sqv, g, w.seed, "pixel.zarr") for g in SQ_SIGMAS],
-        models=lambda w: [sq_run(w.sqv, g, w.seed, "model.pt") for g in SQ_SIGMAS],
+        data="results/squiggles/data/{variant}-test.zarr",
+        latent="results/squiggles/{variant}/seed{seed}/latent.zarr",
+        pixels=expand(
+            "results/squiggles/{variant}/sigma{sigma}/seed{seed}/pixel.zarr",
+            sigma=squiggles.sigmas(config),
+            allow_missing=True,
+        ),
+        models=expand(
+            "results/squiggles/{variant}/sigma{sigma}/seed{seed}/model.pt",
+            sigma=squiggles.sigmas(config),
+            allow_missing=True,
+        ),
     output:
-        directory(sq_seed_run("{sqv}", "{seed}", "decomposition.zarr")),
+        directory("results/squiggles/{variant}/seed{seed}/decomposition.zarr"),
     log:
-        "logs/squiggles_decomposition/{sqv}-seed{seed}.log",
+        "logs/squiggles_decomposition/{variant}-seed{seed}.log",
     benchmark:
-        f"{RES}/benchmarks/squiggles_decomposition/{{sqv}}-seed{{seed}}.tsv"
+        "results/benchmarks/squiggles_decomposition/{variant}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
     params:
-        sigmas=SQ_SIGMAS,
-        n=SQ["decomposition"]["n_samples"],
-        rtol=SQ["decomposition"]["rtol"],
+        sigmas=squiggles.sigmas(config),
+        n=config["squiggles"]["decomposition"]["n_samples"],
+        rtol=config["squiggles"]["decomposition"]["rtol"],
         seed=lambda w: int(w.seed),
         device=config["device"],
     script:
@@ -157,26 +191,62 @@ rule squiggles_decomposition:
 
 rule squiggles_summary:
     input:
-        data=[sq_data(v, s) for v in SQ_VARIANTS for s in ("train", "test")],
-        trainings=sq_trainings(),
+        data=expand(
+            "results/squiggles/data/{variant}-{split}.zarr",
+            variant=config["squiggles"]["variants"],
+            split=["train", "test"],
+        ),
+        trainings=squiggles.trainings(config),
         analysis=[
-            f for v in SQ_ANALYSIS for fs in sq_analysis_inputs(v).values() for f in fs
+            f
+            for v in config["squiggles"]["analysis_variants"]
+            for fs in squiggles.analysis_inputs(config, v).values()
+            for f in fs
         ],
     output:
-        f"{RES}/squiggles/metrics.json",
+        "results/squiggles/metrics.json",
     log:
         "logs/squiggles_summary/summary.log",
     benchmark:
-        f"{RES}/benchmarks/squiggles_summary/summary.tsv"
+        "results/benchmarks/squiggles_summary/summary.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
     params:
-        variants=SQ_VARIANTS,
-        analysis=SQ_ANALYSIS,
-        sigmas=SQ_SIGMAS,
-        seeds=SQ["seeds"],
+        variants=config["squiggles"]["variants"],
+        analysis=config["squiggles"]["analysis_variants"],
+        sigmas=squiggles.sigmas(config),
+        seeds=config["squiggles"]["seeds"],
     script:
         "../scripts/squiggles_summary.py"
+
+
+rule figure_squiggles:
+    input:
+        unpack(figure_inputs),
+    output:
+        report(
+            "results/figures/{figure}.png",
+            caption="../report/figure.rst",
+            category=figure_category,
+            subcategory=figure_subcategory,
+            labels=figure_labels,
+        ),
+    log:
+        "logs/figures/{figure}.log",
+    benchmark:
+        "results/benchmarks/figures/{figure}.tsv"
+    wildcard_constraints:
+        figure=figure_names("figure_squiggles"),
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+    params:
+        caption=figure_caption,
+        draw=figure_draw,
+    script:
+        "../scripts/figure_squiggles.py"

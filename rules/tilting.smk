@@ -5,25 +5,25 @@
 
 rule tilting_sweep:
     input:
-        f"{RES}/data/{{dataset}}.zarr",
+        "results/data/{dataset}.zarr",
     output:
-        directory(f"{RES}/tilting/{{dataset}}/sweep.zarr"),
+        directory("results/tilting/{dataset}/sweep.zarr"),
     log:
         "logs/tilting_sweep/{dataset}.log",
     benchmark:
-        f"{RES}/benchmarks/tilting_sweep/{{dataset}}.tsv"
+        "results/benchmarks/tilting_sweep/{dataset}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
     params:
-        classes=lambda w: TILT[w.dataset]["classes"],
-        lambdas=TILT["lambdas"],
-        probe_index=TILT["probe_index"],
-        max_projected=TILT["max_projected"],
-        max_iter=TILT["max_iter"],
-        tol=TILT["tol"],
+        classes=lookup(dpath="tilting/{dataset}/classes", within=config),
+        lambdas=config["tilting"]["lambdas"],
+        probe_index=config["tilting"]["probe_index"],
+        max_projected=config["tilting"]["max_projected"],
+        max_iter=config["tilting"]["max_iter"],
+        tol=config["tilting"]["tol"],
         seed=config["seed"],
     script:
         "../scripts/tilting_sweep.py"
@@ -31,20 +31,20 @@ rule tilting_sweep:
 
 rule tilting_toy:
     output:
-        directory(f"{RES}/tilting/toy.zarr"),
+        directory("results/tilting/toy.zarr"),
     log:
         "logs/tilting_toy.log",
     benchmark:
-        f"{RES}/benchmarks/tilting_toy.tsv"
+        "results/benchmarks/tilting_toy.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=1000,
     params:
-        toy=TILT["toy"],
-        max_iter=TILT["max_iter"],
-        tol=TILT["tol"],
+        toy=config["tilting"]["toy"],
+        max_iter=config["tilting"]["max_iter"],
+        tol=config["tilting"]["tol"],
         seed=config["seed"],
     script:
         "../scripts/tilting_toy.py"
@@ -52,20 +52,49 @@ rule tilting_toy:
 
 rule tilting_summary:
     input:
-        sweeps=[f"{RES}/tilting/{d}/sweep.zarr" for d in TILT["datasets"]],
-        toy=f"{RES}/tilting/toy.zarr",
+        sweeps=expand(tilting.sweep("{dataset}"), dataset=config["tilting"]["datasets"]),
+        toy=tilting.TOY,
     output:
-        f"{RES}/tilting/metrics.json",
+        "results/tilting/metrics.json",
     log:
         "logs/tilting_summary.log",
     benchmark:
-        f"{RES}/benchmarks/tilting_summary.tsv"
+        "results/benchmarks/tilting_summary.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=2000,
     params:
-        datasets=TILT["datasets"],
+        datasets=config["tilting"]["datasets"],
     script:
         "../scripts/tilting_summary.py"
+
+
+rule figure_tilting:
+    input:
+        unpack(figure_inputs),
+    output:
+        report(
+            "results/figures/{figure}.png",
+            caption="../report/figure.rst",
+            category=figure_category,
+            subcategory=figure_subcategory,
+            labels=figure_labels,
+        ),
+    log:
+        "logs/figures/{figure}.log",
+    benchmark:
+        "results/benchmarks/figures/{figure}.tsv"
+    wildcard_constraints:
+        figure=figure_names("figure_tilting"),
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+    params:
+        caption=figure_caption,
+        draw=figure_draw,
+    script:
+        "../scripts/figure_tilting.py"

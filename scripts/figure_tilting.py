@@ -1,23 +1,11 @@
-"""Rule figure_tilting: one figure of a dataset's tilting sweep (wildcard ``tilt_what``)."""
+"""Rule figure_tilting: one figure of the boundary-tilting study, as its registry declares it
+(which one: wildcard ``figure``; what it draws: params ``draw``)."""
 
 from pipeline_lib import viz
 from pipeline_lib.runtime import rule_context
-from pipeline_lib.studies.tilting import plots as tilting_plots
-from pipeline_lib.zarr_io import open_store
+from pipeline_lib.studies.tilting.registry import draw
 
 smk = snakemake  # noqa: F821
 with rule_context(smk) as log:
-    what = smk.wildcards.tilt_what
-    store = open_store(smk.input.sweep)
-    data = open_store(smk.input.data)
-    if what == "angle":
-        fig = tilting_plots.angle_figure(store)
-    elif what == "plane":
-        fig = tilting_plots.plane_figure(store)
-    elif what == "perturbation":
-        shape = (data.sizes["row"], data.sizes["col"])
-        fig = tilting_plots.perturbation_figure(store, shape)
-    else:
-        raise ValueError(f"unknown tilting figure {what!r}")
-    viz.save(fig, smk.output[0])
+    viz.save(draw(smk.params.draw["kind"], smk.input, smk.params.draw["params"]), smk.output[0])
     log.info("wrote %s", smk.output[0])

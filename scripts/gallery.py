@@ -8,8 +8,7 @@ smk = snakemake  # noqa: F821
 with rule_context(smk):
     build_gallery(
         list(smk.input.figures),
-        list(smk.params.names),
+        list(smk.params.figures),
         merge_metrics(smk.input.metrics),
         smk.output[0],
-        rules=dict(smk.params.rules),
     )

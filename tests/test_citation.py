@@ -12,7 +12,8 @@ import yaml
 
 import pipeline_lib
 from pipeline_lib.gallery import build_gallery
-from pipeline_lib.references import REFERENCES, figure_references
+from pipeline_lib.references import REFERENCES
+from pipeline_lib.studies import all_figures
 
 ROOT = Path(__file__).resolve().parents[1]
 CFFCONVERT = ROOT / ".venv-tools" / "bin" / "cffconvert"
@@ -125,15 +126,21 @@ def test_references_agree_in_code_readme_and_citation():
             assert ref.identifier in section and ref.identifier in str(entry["identifiers"])
 
 
-def test_gallery_captions_point_to_the_references(tmp_path):
+def test_gallery_captions_point_to_the_references(tmp_path, test_cfg):
     png = tmp_path / "x.png"
     png.write_bytes(b"\x89PNG\r\n\x1a\n")
-    names = ["dmm_lowdim_clinging", "tilting_toy", "data_mnist_samples"]
-    build_gallery([png] * 3, names, {}, tmp_path / "figures")
+    names = ["dmm_lowdim_clinging", "tilting_toy", "data_fashion_mnist_samples"]
+    declared = {f.name: f for f in all_figures(test_cfg)}
+    build_gallery([png] * 3, [declared[n].gallery_entry() for n in names], {}, tmp_path / "figures")
     page = (tmp_path / "figures" / "index.html").read_text()
     assert "id='references'" in page
     for key, ref in REFERENCES.items():
         assert f"id='ref-{key}'" in page and ref.identifier in page
     assert '<a href="#ref-dmm">DMM</a>' in page and '<a href="#ref-tanay_griffin">' in page
-    assert [r.short for r in figure_references("shells_fashion_mnist_success")] == ["Wu et al."]
-    assert figure_references("data_mnist_samples") == []
+    assert declared["shells_fashion_mnist_success"].references == ("wu",)
+    assert declared["data_fashion_mnist_samples"].references == ()
+    # every figure of a study names its papers; the report caption carries them in full
+    for fig in declared.values():
+        assert fig.references or fig.name.startswith("data_"), fig.name
+        for key in fig.references:
+            assert REFERENCES[key].text() in fig.report_caption()

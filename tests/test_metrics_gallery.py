@@ -9,6 +9,7 @@ from pipeline_lib import viz
 from pipeline_lib.gallery import build_gallery
 from pipeline_lib.metrics import merge_metrics, write_json
 from pipeline_lib.studies.lowdim import plots as plotting
+from pipeline_lib.studies.lowdim import registry as lowdim_registry
 from pipeline_lib.studies.lowdim.experiment import run_experiment
 from pipeline_lib.studies.lowdim.metrics import lowdim_metrics, summarize_lowdim
 from pipeline_lib.studies.lowdim.synthetic import make_lowdim_dataset
@@ -73,7 +74,7 @@ def test_metrics_keys_and_stats(runs, tmp_path):
         merge_metrics([tmp_path / "a.json", tmp_path / "a.json"])
 
 
-def test_figures_and_gallery(runs, tmp_path):
+def test_figures_and_gallery(runs, tmp_path, test_cfg):
     s = summarize_lowdim([r for _, r in runs])
     line, plane = runs[0], runs[4]
     figs = {
@@ -105,7 +106,10 @@ def test_figures_and_gallery(runs, tmp_path):
             "per_seed": [None],
         },
     }
-    build_gallery(paths, list(figs), metrics, out, rules={"dmm_lowdim_height_maps": "rule_x"})
+    declared = {f.name: f.gallery_entry() for f in lowdim_registry.figures(test_cfg)}
+    entries = [declared[name] for name in figs]
+    entries[2] = {**entries[2], "rule": "rule_x"}
+    build_gallery(paths, entries, metrics, out)
     html = (out / "index.html").read_text()
     for name in figs:
         assert (out / f"{name}.png").stat().st_size > 5000
@@ -119,19 +123,23 @@ def test_figures_and_gallery(runs, tmp_path):
     assert "line-clean/train_accuracy" in b2 and "n/a" in b2
 
 
-def test_dmm_natural_captions_and_key_metrics():
-    from pipeline_lib.gallery import caption_for, key_metrics
+def test_dmm_natural_captions_and_key_metrics(test_cfg):
+    from pipeline_lib.gallery import key_metrics
+    from pipeline_lib.studies.dmm import registry
 
+    cfg = {**test_cfg, "dmm": {**test_cfg["dmm"], "datasets": ["mnist", "cifar10"]}}
+    for d in ("mnist", "cifar10"):
+        cfg["dmm"][d] = test_cfg["dmm"]["fashion_mnist"]
+    figs = {f.name: f.gallery_entry() for f in registry.figures(cfg)}
     metrics = {
         "dmm_natural/mnist-clean/norm_ratio": {"mean": 2.0, "std": 0.1, "n_seeds": 2},
         "dmm_natural/mnist/sqrt_n_over_k": 7.0,
         "dmm_natural/cifar10-clean/norm_ratio": {"mean": 3.0, "std": 0.1, "n_seeds": 2},
         "dmm_natural/mnist-clean/test_accuracy": {"mean": 0.9, "std": 0.0, "n_seeds": 2},
     }
-    assert caption_for("dmm_mnist_ratios").startswith("mnist: DMM Table 1")
-    assert caption_for("dmm_lowdim_clinging").startswith("Clinging curves")
-    keys = [k for k, _ in key_metrics("dmm_mnist_ratios", metrics)]
+    assert figs["dmm_mnist_ratios"]["caption"].startswith("mnist: DMM Table 1")
+    keys = [k for k, _ in key_metrics(figs["dmm_mnist_ratios"], metrics)]
     assert keys == ["dmm_natural/mnist-clean/norm_ratio", "dmm_natural/mnist/sqrt_n_over_k"]
-    assert [k for k, _ in key_metrics("dmm_mnist_clinging", metrics)] == [
+    assert [k for k, _ in key_metrics(figs["dmm_mnist_clinging"], metrics)] == [
         "dmm_natural/mnist-clean/test_accuracy"
     ]

@@ -207,13 +207,9 @@ def test_edit_attack_strength_reruns_only_adversarial_runs(workdir, test_config)
     res = smk(workdir, "-n", "figures/", configfile=cfg)
     jobs = planned_jobs(res.stdout)
     rules = {r for r, _ in jobs}
-    assert rules == {
-        "lowdim_train",
-        "lowdim_summary",
-        "figure_lowdim_adversarial",
-        "figure_lowdim_clinging",
-        "gallery",
-    }, rules
+    assert rules == {"lowdim_train", "lowdim_summary", "figure_lowdim", "gallery"}, rules
+    figs = {w["figure"] for r, w in jobs if r == "figure_lowdim"}
+    assert figs == {"dmm_lowdim_adversarial", "dmm_lowdim_clinging"}
     trains = [w for r, w in jobs if r == "lowdim_train"]
     low = test_config["lowdim"]
     assert len(trains) == len(low["manifolds"]) * len(low["seeds"])
@@ -236,8 +232,9 @@ def test_edit_dmm_attack_reruns_only_attacks_and_their_figures(workdir, test_con
     attacks = [w for r, w in jobs if r == "dmm_attacks"]
     assert len(attacks) == 2 * len(dmm["seeds"])
     assert {w["variant"] for w in attacks} == {"clean", "adversarial"}
-    figs = {w["what"] for r, w in jobs if r == "figure_dmm"}
-    assert figs == {"ratios", "projections", "onoff", "adv_training", "linf_l2"}
+    figs = {w["figure"] for r, w in jobs if r == "figure_dmm"}
+    kinds = ("ratios", "projections", "onoff", "adv_training", "linf_l2")
+    assert figs == {f"dmm_fashion_mnist_{k}" for k in kinds}
 
 
 def test_dmm_metrics_and_stores(workdir, test_config):
@@ -381,7 +378,7 @@ def test_code_edit_in_attacks_reruns_exactly_its_importers(edited_copy):
     assert "dmm_attacks" in rules and "lowdim_train" in rules
     assert not {r for r in rules if r.endswith("_dataset")}, rules  # no dataset job
     # figures whose inputs did not change and whose scripts do not load attacks
-    assert not rules & {"figure_natural_samples", "figure_tilting", "figure_tilting_toy"}
+    assert not rules & {"figure_natural_samples", "figure_tilting"}
     # Snakemake's own summary names the outputs whose params (the code digest) changed:
     # exactly those of the rules that load attacks
     rows = [line.split("\t") for line in smk(wd, "--summary", "figures/").stdout.splitlines()]
@@ -455,15 +452,13 @@ def test_tilting_and_shells_metrics_and_stores(workdir, test_config):
 
 def test_edit_shell_search_reruns_only_evaluations(workdir, test_config):
     cfg = _edited(workdir, test_config, ["shells", "fashion_mnist", "mcn"], {"steps": 4})
-    jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
-    assert {r for r, _ in jobs} == {
-        "shells_evaluate",
-        "shells_summary",
-        "figure_shells_success",
-        "figure_shells_gallery",
-        "gallery",
-    }
     sh = test_config["shells"]
+    jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
+    assert {r for r, _ in jobs} == {"shells_evaluate", "shells_summary", "figure_shells", "gallery"}
+    figs = {w["figure"] for r, w in jobs if r == "figure_shells"}
+    assert "shells_fashion_mnist_success" in figs and len(figs) == 1 + len(sh["bases"]) * len(
+        sh["shells"]
+    )
     assert len([1 for r, _ in jobs if r == "shells_evaluate"]) == len(sh["bases"]) * len(
         sh["seeds"]
     )
@@ -527,7 +522,7 @@ def test_edit_squiggles_attack_reruns_no_training(workdir, test_config):
 def test_edit_squiggles_noise_retrains_only_the_noise_model(workdir, test_config):
     cfg = _edited(workdir, test_config, ["squiggles", "noise_sigmas"], [0.0, 0.05])
     jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
-    trained = {(w["sqv"], w["sigma"]) for r, w in jobs if r == "squiggles_train"}
+    trained = {(w["variant"], w["sigma"]) for r, w in jobs if r == "squiggles_train"}
     assert trained == {("sinenet", "0.05")}
     assert "squiggles_latent" not in {r for r, _ in jobs}
 

@@ -82,19 +82,3 @@ REFERENCES: dict[str, Reference] = {
         note="Summarises Tanay & Griffin (2016); its figure numbers are the ones cited",
     ),
 }
-
-# figure-name prefix -> the papers its experiment reproduces
-FIGURE_PAPERS = {
-    "dmm_": ("dmm",),
-    "squiggles_": ("squiggles",),
-    "shells_": ("wu",),
-    "tilting_": ("tanay_griffin", "tilting_article"),
-}
-
-
-def figure_references(name: str) -> list[Reference]:
-    """The papers a figure's experiment reproduces (none for data checks)."""
-    for prefix, keys in FIGURE_PAPERS.items():
-        if name.startswith(prefix):
-            return [REFERENCES[k] for k in keys]
-    return []

@@ -223,3 +223,14 @@ def var(data: Any, dims: tuple[str, ...], description: str, units: str | None = 
     if units is not None:
         a["units"] = units
     return (dims, data, a)
+
+
+def group(paths, names, seeds, opener=None) -> dict[str, list]:
+    """Paths listed name-major then seed (as the rules list them) -> {name: [opened]}
+    (opened with ``opener``, :func:`open_store` by default)."""
+    opener = opener or open_store
+    paths = list(paths)
+    if len(paths) != len(names) * len(seeds):
+        raise ValueError(f"expected {len(names)} x {len(seeds)} inputs, got {len(paths)}")
+    it = iter(paths)
+    return {n: [opener(next(it)) for _ in seeds] for n in names}

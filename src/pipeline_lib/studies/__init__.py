@@ -1,0 +1,32 @@
+"""The studies, one package each: ``lowdim``, ``dmm``, ``tilting``, ``shells``,
+``squiggles``. A study imports core modules of :mod:`pipeline_lib` only, never another
+study (tests/test_layout.py checks the import graph). Each has an ``experiment``
+module (the computation), ``plots`` (its figures) and ``registry`` (its result paths and
+the declarations of its figures), and ``metrics``/``checks`` where it needs them.
+
+This package only composes: the figures of every study, in gallery order.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+
+STUDIES = ("lowdim", "dmm", "tilting", "shells", "squiggles")
+
+
+def registry(study: str):
+    if study not in STUDIES:
+        raise ValueError(f"unknown study {study!r}; studies: {', '.join(STUDIES)}")
+    return importlib.import_module(f"{__name__}.{study}.registry")
+
+
+def all_figures(cfg: Mapping) -> list:
+    """Every figure this config produces: the low-dimensional study's, the data checks
+    (core), then each other study's, in the order the gallery shows them."""
+    from pipeline_lib.figures import data_figures
+
+    out = list(registry("lowdim").figures(cfg)) + data_figures(cfg)
+    for study in STUDIES[1:]:
+        out += registry(study).figures(cfg)
+    return out

@@ -1,8 +1,9 @@
-"""Figures of the boundary-tilting experiments (Tanay & Griffin, "Adversarial examples,
-explained": Fig. 3/4 toy, Fig. 5 tilting plane, Fig. 6 tilting angle vs regularisation).
+"""Figures of the boundary-tilting experiments (Tanay & Griffin), numbered as in the
+article "Adversarial examples, explained" (references: ``tilting_article``): Fig. 3/4
+toy, Fig. 5 tilting plane, Fig. 6 tilting angle vs regularisation.
 
-Each function takes opened stores from :mod:`pipeline_lib.tilting` (:func:`~pipeline_lib.
-tilting.sweep` and :func:`~pipeline_lib.tilting.toy_2d_vs_highdim`) and returns a matplotlib
+Each function takes opened stores of :func:`.experiment.sweep` and
+:func:`.experiment.toy_2d_vs_highdim` and returns a matplotlib
 Figure. The sweep is always drawn in increasing ``lam`` whatever the store's order.
 
 Tilting-plane coordinates are ``u = (x - m) . z_hat`` (along the centroid difference, class
@@ -290,7 +291,7 @@ def angle_figure(sweep_store: xr.Dataset):
         else f"{int(bad.sum())} of {lam.size} fits NOT converged (red crosses)"
     )
     fig.suptitle(
-        "Boundary tilting vs L2 regularisation (Tanay & Griffin Fig. 6): linear SVM "
+        "Boundary tilting vs L2 regularisation (Tilting article Fig. 6): linear SVM "
         f"lam/2 |w|² + mean hinge,\n {s.attrs.get('n_train', '?')} training / "
         f"{s.attrs.get('n_test', '?')} test points; {conv}",
         fontsize=10,
@@ -332,7 +333,7 @@ def plane_figure(sweep_store: xr.Dataset, lams=None, *, class_names=None):
         ax.legend(fontsize=7, loc="best", framealpha=0.85)
     n_drawn = labels.size
     fig.suptitle(
-        f"Tanay & Griffin Fig. 5: training set ({n_drawn} of {s.attrs.get('n_train', '?')} "
+        f"Tilting article Fig. 5: training set ({n_drawn} of {s.attrs.get('n_train', '?')} "
         "points) projected on each lam's tilting plane (z_hat, n_hat),\nrelative to the "
         "centroids' midpoint m; crosses: class means of the drawn points",
         fontsize=10,
@@ -407,7 +408,7 @@ def perturbation_figure(sweep_store: xr.Dataset, image_shape, *, lams=None, max_
     _show_signed(fig.add_subplot(gs[1, ncol - 1]), z_or, image_shape)
     fig.suptitle(
         "Minimal L2 adversarial perturbation d of one test image vs L2 regularisation "
-        "(Tanay & Griffin Fig. 6): noise-like at low lam, a centroid difference at high lam\n"
+        "(Tilting article Fig. 6): noise-like at low lam, a centroid difference at high lam\n"
         f"row 1: {AMPLIFIED}; row 2: {SIGNED}; row 3: x + d; NC: solver not converged",
         fontsize=9,
     )
@@ -460,7 +461,7 @@ def toy_figure(toy_store: xr.Dataset, *, class_names=None):
             if i == 0 and j == 0:
                 ax.legend(fontsize=7, loc="best", framealpha=0.85)
     fig.suptitle(
-        "Tanay & Griffin Fig. 3/4: the same two classes (bars) in 2 and in many dimensions, "
+        "Tilting article Fig. 3/4: the same two classes (bars) in 2 and in many dimensions, "
         "each in the classifier's own tilting plane\norange: its boundary, dotted: "
         "nearest-centroid boundary, crosses: class means",
         fontsize=10,

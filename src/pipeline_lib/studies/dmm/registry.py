@@ -1,0 +1,225 @@
+"""The natural-image Dimpled-Manifold study's registry: its result paths and figures.
+
+Imported when the Snakefile is parsed: nothing numerical at module level; the drawings
+import the plots lazily.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from pipeline_lib.figures import Figure
+
+RES = "results/dmm"
+RULE = "figure_dmm"
+CATEGORY = "Natural-image DMM"
+KINDS = (
+    "autoencoder",
+    "ratios",
+    "projections",
+    "onoff",
+    "clinging",
+    "adv_training",
+    "mislabeled",
+    "linf_l2",
+)
+
+
+def attack_variants(cfg: Mapping) -> list[str]:
+    """The classifier variants that are attacked (clean and adversarially trained)."""
+    return [v for v in ("clean", "adversarial") if v in cfg["dmm"]["variants"]]
+
+
+def run(dataset: str, variant: str, seed, name: str) -> str:
+    """A per-classifier file: model.pt, checkpoints.pt, training/distance/attacks.zarr."""
+    return f"{RES}/{dataset}/{variant}/seed{seed}/{name}"
+
+
+def mislabeled(dataset: str, scheme: str, seed) -> str:
+    return f"{RES}/{dataset}/mislabeled/{scheme}/seed{seed}.zarr"
+
+
+def summary_inputs(cfg: Mapping, dataset: str) -> dict:
+    """Every store of one dataset's DMM experiments, grouped (variant- or scheme-major,
+    then seed) in the order the summary expects."""
+    dmm, d = cfg["dmm"], dataset
+    seeds, variants = dmm["seeds"], dmm["variants"]
+    return {
+        "autoencoder": f"{RES}/{d}/autoencoder.zarr",
+        "tangents": f"{RES}/{d}/tangents.zarr",
+        "trainings": [run(d, v, s, "training.zarr") for v in variants for s in seeds],
+        "distances": [run(d, v, s, "distance.zarr") for v in variants for s in seeds],
+        "attacks": [run(d, v, s, "attacks.zarr") for v in attack_variants(cfg) for s in seeds],
+        "mislabeled": [mislabeled(d, m, s) for m in dmm["mislabeled"]["schemes"] for s in seeds],
+    }
+
+
+# kind -> (paper location, caption, the summary inputs it draws, key-metric patterns)
+_FIGURES = {
+    "autoencoder": (
+        "DMM App. D.3, G",
+        "The manifold model M (DMM App. D.3, G): test images (top) and their autoencoder "
+        "reconstructions; distribution of the per-image L2 reconstruction distance (the paper "
+        "reports a mean of 2.1 on MNIST) and the training loss.",
+        ("autoencoder", "tangents"),
+        [r"/(autoencoder_test_l2|autoencoder_test_mse|tangent_fd_min_cosine|k)$"],
+    ),
+    "ratios": (
+        "DMM Table 1, App. E.2, App. I",
+        "DMM Table 1 / App. E.2 as distributions: R(d, M) = |d| / |Proj_M d| for greedy L2 PGD "
+        "perturbations d, next to two controls the paper lacks: the same d on a random k-dim "
+        "subspace, and a Gaussian random vector on M (App. I; the paper's reference sqrt(n/k) "
+        "and the exact RMS sqrt(1 + (n-k)/(k-2)) marked); the on-manifold relative effect E; "
+        "and the on-manifold share of the input gradient (random: sqrt(k/n)).",
+        ("attacks",),
+        [
+            r"-\w+/(norm_ratio|norm_ratio_random_subspace|norm_ratio_random_vector)$",
+            r"-\w+/(on_manifold_relative_effect|gradient_on_manifold_share)$",
+            r"/(sqrt_n_over_k|rms_random_ratio_exact)$",
+        ],
+    ),
+    "projections": (
+        "DMM Fig. 7, 9-17",
+        "DMM Fig. 7, 9-17: x, x + d, x + Proj_M d and x + (d - Proj_M d) with the perturbations "
+        "amplified to [0, 1], and the logits along the straight paths from x to each end point "
+        "(source and adversarial class).",
+        ("attacks", "tangents"),
+        [r"-\w+/(full|on|off)_projection_flip_rate$", r"-\w+/pgd_success_rate$"],
+    ),
+    "onoff": (
+        "DMM Table 2, Fig. 8, 18-23",
+        "DMM Table 2 and Fig. 8, 18-23: distances of regular, on-manifold and off-manifold "
+        "greedy L2 PGD (App. F; on-manifold step 10x) per classifier, with success rates, and "
+        "a gallery of the three attacks on the same images.",
+        ("attacks",),
+        [r"-\w+/(regular|on|off)_pgd_distance$", r"-\w+/on_over_off_distance$"],
+    ),
+    "clinging": (
+        "DMM Fig. 6",
+        "DMM Fig. 6 on this dataset: mean L2 distance from test images to the decision boundary "
+        "after every epoch (mean ± sd over seeds), with the random-label control and the "
+        "adversarially trained network; test accuracy per epoch.",
+        ("distances", "trainings"),
+        [r"-\w+/boundary_distance_(initial|min|final)$", r"-\w+/test_accuracy$"],
+    ),
+    "adv_training": (
+        "DMM Sec. 5.1",
+        "DMM Sec. 5.1: clean vs adversarially trained classifier. The paper predicts deeper "
+        "dimples (larger off-manifold distances) and a larger on-manifold share of the input "
+        "gradient after adversarial training.",
+        ("attacks",),
+        [r"/adversarial_over_clean_\w+$"],
+    ),
+    "mislabeled": (
+        "DMM Sec. 5.2",
+        "DMM Sec. 5.2 (Ilyas et al.): N2 trained only on N1's targeted adversarial examples, "
+        "labelled with their targets (det: y+1, rand: random other class, two_class), scored "
+        "on the clean test set; control: the same target labels on unperturbed images.",
+        ("mislabeled",),
+        [r"-mislabeled_\w+/(n2_test_accuracy|control_test_accuracy|n1_target_rate)$"],
+    ),
+    "linf_l2": (
+        "DMM App. H",
+        "DMM App. H: greedy L2 and L-inf PGD perturbations on the same images, amplified to "
+        "[0, 1]; share of each perturbation's energy on object pixels (uniform noise would put "
+        "the object-pixel share there).",
+        ("attacks",),
+        [r"-\w+/(l2_object_share|linf_object_share|object_pixel_share)$"],
+    ),
+}
+
+
+def kinds(cfg: Mapping) -> list[str]:
+    """The figures this config's variants and schemes allow, in :data:`KINDS` order."""
+    dmm, attacked = cfg["dmm"], attack_variants(cfg)
+    out = ["autoencoder", "clinging"]
+    if attacked:
+        out += ["ratios", "projections", "onoff", "linf_l2"]
+    if len(attacked) == 2:
+        out.append("adv_training")
+    if dmm["mislabeled"]["schemes"]:
+        out.append("mislabeled")
+    return [k for k in KINDS if k in out]
+
+
+def figures(cfg: Mapping) -> list[Figure]:
+    dmm = cfg["dmm"]
+    params = {
+        "variants": list(dmm["variants"]),
+        "attack_variants": attack_variants(cfg),
+        "seeds": list(dmm["seeds"]),
+        "schemes": list(dmm["mislabeled"]["schemes"]),
+        "figure_seed": dmm["figure_seed"],
+        "gallery_samples": dmm["gallery_samples"],
+    }
+    out = []
+    for d in dmm["datasets"]:
+        full = summary_inputs(cfg, d)
+        # only the metrics of this dataset: dmm_natural/<d>/... and dmm_natural/<d>-<run>/...
+        scope = rf"^(?=dmm_natural/{re.escape(d)}[/-]).*"
+        for kind in kinds(cfg):
+            paper, caption, keys, patterns = _FIGURES[kind]
+            out.append(
+                Figure(
+                    name=f"dmm_{d}_{kind}",
+                    rule=RULE,
+                    kind=kind,
+                    category=CATEGORY,
+                    subcategory=d,
+                    references=("dmm",),
+                    paper=paper,
+                    inputs={**{k: full[k] for k in keys}, "data": f"results/data/{d}.zarr"},
+                    params=params,
+                    caption=f"{d}: {caption}",
+                    key_metrics=tuple(scope + p.lstrip("^") for p in patterns),
+                )
+            )
+    return out
+
+
+def draw(kind: str, inputs, p: Mapping):
+    """The matplotlib figure of one of this study's figures, from its inputs."""
+    from pipeline_lib.zarr_io import group, open_store
+
+    from . import plots
+
+    names = [str(c) for c in open_store(inputs["data"]).class_name.values]
+    n_show = p["gallery_samples"]
+
+    def runs(key, by):
+        return group(inputs[key], by, p["seeds"])
+
+    def gallery_store(attacks):
+        """The figure seed's store of the first attacked variant (clean when present)."""
+        return attacks[p["attack_variants"][0]][p["seeds"].index(p["figure_seed"])]
+
+    if kind == "autoencoder":
+        return plots.autoencoder_figure(
+            open_store(inputs["autoencoder"]), open_store(inputs["tangents"])
+        )
+    if kind == "ratios":
+        return plots.ratio_figure(runs("attacks", p["attack_variants"]))
+    if kind == "projections":
+        attacks = runs("attacks", p["attack_variants"])
+        return plots.projection_gallery(
+            gallery_store(attacks),
+            open_store(inputs["tangents"]),
+            n_show=n_show,
+            class_names=names,
+        )
+    if kind == "onoff":
+        attacks = runs("attacks", p["attack_variants"])
+        return plots.onoff_figure(attacks, gallery_store(attacks), n_show=n_show, class_names=names)
+    if kind == "clinging":
+        return plots.clinging_figure(
+            runs("distances", p["variants"]), runs("trainings", p["variants"])
+        )
+    if kind == "adv_training":
+        return plots.adv_training_figure(runs("attacks", p["attack_variants"]))
+    if kind == "mislabeled":
+        return plots.mislabeled_figure(runs("mislabeled", p["schemes"]))
+    if kind == "linf_l2":
+        attacks = runs("attacks", p["attack_variants"])
+        return plots.linf_l2_figure(gallery_store(attacks), n_show=n_show)
+    raise ValueError(f"unknown DMM figure kind {kind!r}")

@@ -1,0 +1,202 @@
+"""The low-dimensional Dimpled-Manifold study's registry: its result paths and figures.
+
+Imported when the Snakefile is parsed: nothing numerical at module level; the drawings
+import the plots lazily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pipeline_lib.figures import Figure
+
+RES = "results/lowdim"
+RULE = "figure_lowdim"
+CATEGORY = "Low-dimensional DMM (Sec. 6)"
+REFS = ("dmm",)
+
+
+def data(manifold: str) -> str:
+    return f"{RES}/{manifold}/data.zarr"
+
+
+def run(manifold: str, variant: str, seed) -> str:
+    return f"{RES}/{manifold}/{variant}/seed{seed}/boundary.zarr"
+
+
+def runs(cfg: Mapping) -> list[str]:
+    """Every training run's store, manifold-major, then variant, then seed."""
+    low = cfg["lowdim"]
+    return [run(m, v, s) for m in low["manifolds"] for v in low["variants"] for s in low["seeds"]]
+
+
+def _figure_runs(low: Mapping, manifolds, variant: str) -> list[str]:
+    """Run stores drawn in the boundary figures (figure_seed only), manifold-major."""
+    return [run(m, variant, low["figure_seed"]) for m in manifolds if m in low["manifolds"]]
+
+
+def _datas(low: Mapping, manifolds) -> list[str]:
+    return [data(m) for m in manifolds if m in low["manifolds"]]
+
+
+def figures(cfg: Mapping) -> list[Figure]:
+    low = cfg["lowdim"]
+    mans, variants = low["manifolds"], low["variants"]
+    lines = [m for m in mans if m in ("line", "diagonal")]
+    out = [
+        Figure(
+            name="dmm_lowdim_clinging",
+            rule=RULE,
+            kind="clinging",
+            category=CATEGORY,
+            references=REFS,
+            paper="DMM Sec. 6 (no curve in the paper)",
+            inputs={"summary": f"{RES}/summary.zarr"},
+            caption=(
+                "Clinging curves (DMM Sec. 6; the paper shows no such curve for its synthetic "
+                "runs). Top: mean Euclidean distance from the manifold to the decision boundary "
+                "after each snapshot epoch; middle: mean angle between the input gradient at "
+                "the training points and the manifold (90° = perpendicular; dashed = isotropic "
+                "random direction); bottom: training accuracy. Mean ± sd over seeds, for clean "
+                "training, single-step L2 PGD adversarial training and the random-label control."
+            ),
+            key_metrics=(r"/[a-z]+-\w+/boundary_distance_(initial|final)$",),
+        )
+    ]
+    if "clean" in variants:
+        if lines:
+            out.append(
+                Figure(
+                    name="dmm_lowdim_boundary_2d",
+                    rule=RULE,
+                    kind="boundary_2d",
+                    category=CATEGORY,
+                    references=REFS,
+                    paper="DMM Fig. 5a",
+                    inputs={
+                        "data": _datas(low, lines),
+                        "runs": _figure_runs(low, lines, "clean"),
+                    },
+                    caption=(
+                        "DMM Fig. 5a: the 1D decision boundary (zero level of the logit) in "
+                        "[0,1]^2 at each snapshot epoch, light grey = early, black = late; "
+                        "green = data manifold; red/blue = training points of the two classes."
+                    ),
+                    key_metrics=(
+                        r"/(line|diagonal)-clean/(boundary_distance_final|train_accuracy)$",
+                    ),
+                )
+            )
+        if "plane" in mans:
+            out.append(
+                Figure(
+                    name="dmm_lowdim_height_maps",
+                    rule=RULE,
+                    kind="height_maps",
+                    category=CATEGORY,
+                    references=REFS,
+                    paper="DMM Fig. 5b, Fig. 1 (right)",
+                    inputs={
+                        "data": _datas(low, ["plane"]),
+                        "runs": _figure_runs(low, ["plane"], "clean"),
+                    },
+                    caption=(
+                        "DMM Fig. 5b / Fig. 1 (right): for the plane z = 0.5 in [0,1]^3, the "
+                        "height z(x,y) of the decision boundary above or below each point of "
+                        "the manifold, per epoch, as a topographic map (black contour: z = 0.5); "
+                        "bottom: the final boundary in 3D."
+                    ),
+                    key_metrics=(
+                        r"/plane-clean/(boundary_distance_final|dimple_depth|train_accuracy)$",
+                    ),
+                )
+            )
+        out.append(
+            Figure(
+                name="dmm_lowdim_gradients",
+                rule=RULE,
+                kind="gradients",
+                category=CATEGORY,
+                references=REFS,
+                paper="DMM Fig. 24, App. E.1",
+                inputs={"data": _datas(low, mans), "runs": _figure_runs(low, mans, "clean")},
+                caption=(
+                    "DMM Fig. 24 / App. E.1: normalised input gradients of the logit at the "
+                    "training points after the last epoch (arrows), with the decision boundary. "
+                    "The paper says these point roughly perpendicular to the manifold; the title "
+                    "gives the measured mean angle."
+                ),
+                key_metrics=(r"-clean/gradient_angle_deg$", r"/random_direction_angle_deg$"),
+            )
+        )
+    compared = {
+        "adversarial": (
+            "adversarial (1-step L2 PGD)",
+            "DMM Fig. 3",
+            "DMM Fig. 3: final boundaries of a clean network and of the same network (same "
+            "initialisation) adversarially trained with single-step L2 PGD. Dimple depth = "
+            "mean |offset along the normal| from the training points to the boundary.",
+            (
+                r"/dimple_depth_ratio_adversarial_over_clean$",
+                r"-(clean|adversarial)/(dimple_depth|gradient_angle_deg)$",
+            ),
+        ),
+        "random_labels": (
+            "random labels (control)",
+            "",
+            "Control the paper lacks: the same network and points, trained on random labels. "
+            "If clinging came from the data manifold alone, the boundary would cling here too.",
+            (r"-random_labels/(boundary_distance_final|train_accuracy|test_accuracy)$",),
+        ),
+    }
+    for variant, (title, paper, caption, keys) in compared.items():
+        if variant in variants and "clean" in variants:
+            out.append(
+                Figure(
+                    name=f"dmm_lowdim_{variant}",
+                    rule=RULE,
+                    kind="compare",
+                    category=CATEGORY,
+                    references=REFS,
+                    paper=paper,
+                    inputs={
+                        "data": _datas(low, mans),
+                        "clean": _figure_runs(low, mans, "clean"),
+                        "other": _figure_runs(low, mans, variant),
+                    },
+                    params={"title": title},
+                    caption=caption,
+                    key_metrics=keys,
+                )
+            )
+    return out
+
+
+def draw(kind: str, inputs, params: Mapping):
+    """The matplotlib figure of one of this study's figures, from its opened inputs."""
+    from pipeline_lib.zarr_io import open_store
+
+    from . import plots
+
+    def pairs(*keys):
+        return list(zip(*([open_store(f) for f in inputs[k]] for k in keys), strict=True))
+
+    if kind == "clinging":
+        return plots.clinging_curves(open_store(inputs["summary"]))
+    if kind == "boundary_2d":
+        return plots.boundary_evolution_2d(pairs("data", "runs"))
+    if kind == "height_maps":
+        return plots.height_maps(open_store(inputs["data"][0]), open_store(inputs["runs"][0]))
+    if kind == "gradients":
+        return plots.gradients(pairs("data", "runs"))
+    if kind == "compare":
+        return plots.compare_final(pairs("data", "clean", "other"), params["title"])
+    raise ValueError(f"unknown low-dimensional figure kind {kind!r}")
+
+
+def grid_res(cfg: Mapping, manifold: str) -> int:
+    """Grid points per axis for this manifold's input dimension (2D or 3D)."""
+    from .synthetic import get_manifold
+
+    grid = cfg["lowdim"]["grid"]
+    return grid["res_2d"] if get_manifold(manifold).n == 2 else grid["res_3d"]

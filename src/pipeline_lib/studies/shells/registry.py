@@ -1,0 +1,105 @@
+"""The model-shell study's registry (Wu et al.): its result paths and figures.
+
+Imported when the Snakefile is parsed: nothing numerical at module level; the drawings
+import the plots lazily.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from pipeline_lib.figures import Figure
+
+RES = "results/shells"
+RULE = "figure_shells"
+CATEGORY = "Model shells (MCN / NCN)"
+REFS = ("wu",)
+
+
+def run(dataset: str, base: str, seed, name: str) -> str:
+    """A per-base-model file: model.pt, training.zarr, evaluation.zarr."""
+    return f"{RES}/{dataset}/{base}/seed{seed}/{name}"
+
+
+def evaluations(cfg: Mapping, dataset: str) -> list[str]:
+    """Evaluation stores of one dataset, base-major then seed."""
+    sh = cfg["shells"]
+    return [run(dataset, b, s, "evaluation.zarr") for b in sh["bases"] for s in sh["seeds"]]
+
+
+SUCCESS_CAPTION = (
+    "Wu et al. Table 1 with an adaptive attack the paper lacks: attack success rate of "
+    "L-inf PGD (eps 8/255) on the base model, on the MCN/NCN-shelled model when the attack "
+    "is crafted on the base (transfer, the paper's protocol) and when it targets the shell "
+    "itself (BPDA through the shell's search); retained clean accuracy. Dots: batches of "
+    "correctly classified test images (paper: 30); bars: mean over batches and seeds."
+)
+GALLERY_CAPTION = (
+    "Wu et al. Fig. 1/2: test points the shell gets wrong: the original image, the shell's "
+    "embedding of it, the base model's adversarial example and the shell's embedding of "
+    "that, with predictions and confidences."
+)
+
+
+def figures(cfg: Mapping) -> list[Figure]:
+    sh = cfg["shells"]
+    out = []
+    for d in sh["datasets"]:
+        out.append(
+            Figure(
+                name=f"shells_{d}_success",
+                rule=RULE,
+                kind="success",
+                category=CATEGORY,
+                subcategory=d,
+                references=REFS,
+                paper="Wu et al. Table 1",
+                inputs={"evaluations": evaluations(cfg, d)},
+                params={"bases": list(sh["bases"]), "seeds": list(sh["seeds"])},
+                caption=f"{d}: {SUCCESS_CAPTION}",
+                key_metrics=(
+                    rf"^(?=shells/{re.escape(d)}-).*"
+                    r"/(base_attack_success_rate|\w+_(transfer|adaptive)_success_rate)$",
+                ),
+            )
+        )
+        for b in sh["bases"]:
+            for shell in sh["shells"]:
+                out.append(
+                    Figure(
+                        name=f"shells_{d}_{b}_{shell}_gallery",
+                        rule=RULE,
+                        kind="gallery",
+                        category=CATEGORY,
+                        subcategory=d,
+                        references=REFS,
+                        paper="Wu et al. Fig. 1/2",
+                        inputs={
+                            "data": f"results/data/{d}.zarr",
+                            "store": run(d, b, sh["figure_seed"], "evaluation.zarr"),
+                        },
+                        params={"shell": shell, "gallery_samples": sh["gallery_samples"]},
+                        caption=f"{d}, {b} base, {shell.upper()} shell: {GALLERY_CAPTION}",
+                    )
+                )
+    return out
+
+
+def draw(kind: str, inputs, p: Mapping):
+    """The matplotlib figure of one of this study's figures, from its inputs."""
+    from pipeline_lib.zarr_io import group, open_store
+
+    from . import plots
+
+    if kind == "success":
+        return plots.success_figure(group(inputs["evaluations"], p["bases"], p["seeds"]))
+    if kind == "gallery":
+        data = open_store(inputs["data"])
+        return plots.shell_gallery(
+            open_store(inputs["store"]),
+            p["shell"],
+            p["gallery_samples"],
+            class_names=[str(c) for c in data.class_name.values],
+        )
+    raise ValueError(f"unknown shells figure kind {kind!r}")

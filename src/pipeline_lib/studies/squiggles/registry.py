@@ -1,0 +1,244 @@
+"""The Squiggles study's registry: its result paths and figures.
+
+Imported when the Snakefile is parsed: nothing numerical at module level; the drawings
+import the plots lazily.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from pipeline_lib.figures import Figure
+
+RES = "results/squiggles"
+RULE = "figure_squiggles"
+CATEGORY = "Squiggles"
+REFS = ("squiggles",)
+KINDS = ("latent", "distance", "pixel", "decomposition", "errors")
+
+
+def sigma(s) -> str:
+    """Path form of a noise level: 0.0 -> '0', 0.08 -> '0.08'."""
+    return f"{float(s):g}"
+
+
+def sigmas(cfg: Mapping) -> list[str]:
+    return [sigma(s) for s in cfg["squiggles"]["noise_sigmas"]]
+
+
+def data(variant: str, split: str) -> str:
+    return f"{RES}/data/{variant}-{split}.zarr"
+
+
+def run(variant: str, sig, seed, name: str) -> str:
+    """A per-model file: model.pt, training.zarr, pixel.zarr."""
+    return f"{RES}/{variant}/sigma{sig}/seed{seed}/{name}"
+
+
+def seed_run(variant: str, seed, name: str) -> str:
+    """A per-seed file of an analysis variant: latent, distance, decomposition stores."""
+    return f"{RES}/{variant}/seed{seed}/{name}"
+
+
+def model_sigmas(cfg: Mapping, variant: str) -> list[str]:
+    """Noise levels trained for a variant: all for analysis variants, else only 0."""
+    return sigmas(cfg) if variant in cfg["squiggles"]["analysis_variants"] else [sigma(0.0)]
+
+
+def trainings(cfg: Mapping) -> list[str]:
+    """Every training store, variant-major, then sigma, then seed."""
+    sq = cfg["squiggles"]
+    return [
+        run(v, s, seed, "training.zarr")
+        for v in sq["variants"]
+        for s in model_sigmas(cfg, v)
+        for seed in sq["seeds"]
+    ]
+
+
+def other(variant: str) -> str:
+    """The other generator (its sigma-0 model steers the distance search)."""
+    return "taylor" if variant == "sinenet" else "sinenet"
+
+
+def analysis_inputs(cfg: Mapping, variant: str) -> dict[str, list[str]]:
+    """The stores of one analysis variant, by kind, seed-major within each kind."""
+    seeds = cfg["squiggles"]["seeds"]
+    return {
+        "latent": [seed_run(variant, s, "latent.zarr") for s in seeds],
+        "distance": [seed_run(variant, s, "distance.zarr") for s in seeds],
+        "pixel": [run(variant, g, s, "pixel.zarr") for g in sigmas(cfg) for s in seeds],
+        "decomposition": [seed_run(variant, s, "decomposition.zarr") for s in seeds],
+    }
+
+
+# kind -> (paper location, caption, key-metric patterns)
+_FIGURES = {
+    "examples": (
+        "Squiggles Fig. 1, Fig. 20, Table 4",
+        "Squiggles Fig. 1 (SineNet) / Fig. 20 (Taylor): random test curves of each class, "
+        "the computed self-intersection marked (Fig. 27); the title gives the label shares "
+        "(Table 4).",
+        [r"_self_intersecting_fraction$"],
+    ),
+    "generalization": (
+        "Squiggles Table 6",
+        "Squiggles Table 6: accuracy and ROC-AUC of the sigma-0 models within and across "
+        "variants, and test accuracy per epoch of every classifier (noise-trained included).",
+        [r"/(test|cross_\w+)_(accuracy|roc_auc)$"],
+    ),
+    "latent": (
+        "Squiggles Fig. 9",
+        "Squiggles Fig. 9: latent-space (on-manifold) L2 PGD on the sigma-0 model, 100 "
+        "steps of eps/25 by default: accuracy against the true label recomputed after the "
+        "attack, and the fraction of curves whose true label did not change, per eps.",
+        [r"/latent_(best_eps|min_accuracy|unchanged_at_best|accuracy_monotone)$"],
+    ),
+    "distance": (
+        "Squiggles Fig. 8 a-c",
+        "Squiggles Fig. 8 a-c: cumulative fraction of attacked test curves within a latent "
+        "distance of the true decision boundary (smallest eps at which the attack steered "
+        "by the other variant's model flips the true label), for all curves, misclassified "
+        "curves and adversarial errors of (a) the latent attack, (b) pixel PGD on the "
+        "sigma-0 model and (c) pixel PGD on the noise-trained model.",
+        [r"/distance_\w+_(below_min_eps|median)$"],
+    ),
+    "pixel": (
+        "Squiggles Fig. 10",
+        "Squiggles Fig. 10: accuracy under pixel-space L2 PGD (solid) and under Gaussian "
+        "noise of the same L2 norm (dashed) for models trained with each pixel-noise sigma; "
+        "dotted line: the focus eps.",
+        [r"/pixel_(pgd|noise)_accuracy_at_focus$", r"/noise_training_explained_fraction$"],
+    ),
+    "decomposition": (
+        "Squiggles Fig. 11",
+        "Squiggles Fig. 11: attack vectors (latent attack rendered in pixel space, pixel "
+        "PGD on each model) split into their component in the tangent space of the curve "
+        "manifold (through the generator's Jacobian) and the rest; bottom: on-manifold "
+        "share against a random subspace of equal rank.",
+        [
+            r"_on_manifold_share_median$",
+            r"_random_subspace_share_median$",
+            r"_(on|off)_component_fools$",
+            r"/tangent_rank_median$",
+        ],
+    ),
+    "errors": (
+        "Squiggles Fig. 7 a-d",
+        "Squiggles Fig. 7 a-d: generalization errors of the sigma-0 model, latent-space "
+        "errors that keep the true label, pixel-space errors of the sigma-0 and of the "
+        "noise-trained model; self-intersections marked.",
+        [r"-sigma[\d.]+/test_accuracy$", r"/pixel_pgd_accuracy_at_focus$"],
+    ),
+}
+
+
+def _figure(name: str, kind: str, variant: str, inputs: dict, params: dict) -> Figure:
+    paper, caption, patterns = _FIGURES[kind]
+    scope = rf"^(?=squiggles/{re.escape(variant)}).*"
+    return Figure(
+        name=name,
+        rule=RULE,
+        kind=kind,
+        category=CATEGORY,
+        subcategory=variant,
+        references=REFS,
+        paper=paper,
+        inputs=inputs,
+        params=params,
+        caption=f"{variant}: {caption}" if variant else caption,
+        key_metrics=tuple(scope + p for p in patterns),
+    )
+
+
+def figures(cfg: Mapping) -> list[Figure]:
+    sq = cfg["squiggles"]
+    seeds, sigs = list(sq["seeds"]), sigmas(cfg)
+    out = [
+        _figure(
+            f"squiggles_{v}_examples",
+            "examples",
+            v,
+            {"data": data(v, "test")},
+            {"n": sq["gallery_size"], "seed": sq["data_seed"]},
+        )
+        for v in sq["variants"]
+    ]
+    if sq["variants"]:
+        out.append(
+            _figure(
+                "squiggles_generalization", "generalization", "", {"trainings": trainings(cfg)}, {}
+            )
+        )
+    params = {"sigmas": sigs, "seeds": seeds, "n": sq["gallery_size"]}
+    for v in sq["analysis_variants"]:
+        a, s0 = analysis_inputs(cfg, v), seeds[0]
+        first = {
+            "training": run(v, "0", s0, "training.zarr"),
+            "latent_first": seed_run(v, s0, "latent.zarr"),
+            "pixel_first": [run(v, g, s0, "pixel.zarr") for g in sigs],
+        }
+        test = {"data": data(v, "test")}
+        inputs = {
+            "latent": {"latent": a["latent"]},
+            "distance": {k: a[k] for k in ("distance", "latent", "pixel")},
+            "pixel": {"pixel": a["pixel"]},
+            "decomposition": {"decomposition": a["decomposition"][:1], **test},
+            "errors": {**first, **test},
+        }
+        out += [_figure(f"squiggles_{v}_{k}", k, v, inputs[k], params) for k in KINDS]
+    return out
+
+
+def draw(kind: str, inputs, p: Mapping):
+    """The matplotlib figure of one of this study's figures, from its inputs."""
+    import numpy as np
+
+    from pipeline_lib.zarr_io import open_store
+
+    from . import plots
+    from .experiment import latent_curves
+
+    def by_sigma(files):
+        """sigma (float) -> stores over seeds, from files listed sigma-major then seed."""
+        stores, k = [open_store(f) for f in files], len(p["seeds"])
+        return {float(g): stores[i * k : (i + 1) * k] for i, g in enumerate(p["sigmas"])}
+
+    if kind == "examples":
+        return plots.examples_figure(open_store(inputs["data"]), p["n"], p["seed"])
+    if kind == "generalization":
+        groups = {}
+        for f in inputs["trainings"]:
+            t = open_store(f)
+            groups.setdefault((t.attrs["variant"], float(t.attrs["sigma"])), []).append(t)
+        return plots.generalization_figure(groups)
+    if kind == "latent":
+        return plots.latent_figure([open_store(f) for f in inputs["latent"]])
+    if kind == "distance":
+        return plots.distance_figure(
+            [open_store(f) for f in inputs["distance"]],
+            [open_store(f) for f in inputs["latent"]],
+            by_sigma(inputs["pixel"]),
+        )
+    if kind == "pixel":
+        return plots.pixel_figure(by_sigma(inputs["pixel"]))
+    if kind == "decomposition":
+        return plots.decomposition_figure(
+            open_store(inputs["decomposition"][0]), open_store(inputs["data"])
+        )
+    if kind == "errors":
+        latent = open_store(inputs["latent_first"])
+        best = float(latent["eps"].values[int(np.argmin(latent_curves(latent)["accuracy"]))])
+        return plots.errors_figure(
+            open_store(inputs["data"]),
+            open_store(inputs["training"]),
+            latent,
+            {
+                float(g): open_store(f)
+                for g, f in zip(p["sigmas"], inputs["pixel_first"], strict=True)
+            },
+            best,
+            p["n"],
+        )
+    raise ValueError(f"unknown Squiggles figure kind {kind!r}")

@@ -1,0 +1,114 @@
+"""The boundary-tilting study's registry: its result paths and figures.
+
+Imported when the Snakefile is parsed: nothing numerical at module level; the drawings
+import the plots lazily.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from pipeline_lib.figures import Figure
+
+RES = "results/tilting"
+RULE = "figure_tilting"
+CATEGORY = "Boundary tilting"
+REFS = ("tanay_griffin", "tilting_article")
+KINDS = ("angle", "plane", "perturbation")
+
+
+def sweep(dataset: str) -> str:
+    return f"{RES}/{dataset}/sweep.zarr"
+
+
+TOY = f"{RES}/toy.zarr"
+
+# kind -> (paper location, caption, key-metric patterns)
+_FIGURES = {
+    "angle": (
+        "Tilting article Fig. 6",
+        "Tilting article Fig. 6: tilting angle between the SVM normal w and the centroid "
+        "difference z_hat, mean/median L2 distance of test points to the boundary, accuracy "
+        "and the probe perturbation's cosine with the centroid difference, against the L2 "
+        "regularisation lambda (log scale).",
+        [
+            r"/(tilting_angle_deg|mean_test_distance|test_accuracy)_(low|high)_reg$",
+            r"/(angle_spearman_log_lam|best_test_accuracy|best_lam)$",
+        ],
+    ),
+    "plane": (
+        "Tilting article Fig. 5",
+        "Tilting article Fig. 5: training images projected on the tilting plane (z_hat, n_hat) "
+        "at low and high regularisation, with the SVM boundary; the weakly regularised "
+        "boundary is tilted towards the data and passes close to it.",
+        [r"/tilting_angle_deg_(low|high)_reg$"],
+    ),
+    "perturbation": (
+        "Tilting article Fig. 6 (images)",
+        "Tilting article: the minimal adversarial perturbation of one test image along the "
+        "lambda sweep (amplified per image, and signed); at low lambda it looks like noise, "
+        "at high lambda like the centroid difference (last panel).",
+        [r"/perturbation_cosine_(low|high)_reg$", r"/claim_cosine_to_1$"],
+    ),
+}
+
+
+def figures(cfg: Mapping) -> list[Figure]:
+    out = []
+    for d in cfg["tilting"]["datasets"]:
+        scope = rf"^(?=tilting/{re.escape(d)}/).*"
+        for kind in KINDS:
+            paper, caption, patterns = _FIGURES[kind]
+            out.append(
+                Figure(
+                    name=f"tilting_{d}_{kind}",
+                    rule=RULE,
+                    kind=kind,
+                    category=CATEGORY,
+                    subcategory=d,
+                    references=REFS,
+                    paper=paper,
+                    inputs={"data": f"results/data/{d}.zarr", "sweep": sweep(d)},
+                    caption=f"{d}: {caption}",
+                    key_metrics=tuple(scope + p for p in patterns),
+                )
+            )
+    out.append(
+        Figure(
+            name="tilting_toy",
+            rule=RULE,
+            kind="toy",
+            category=CATEGORY,
+            references=REFS,
+            paper="Tilting article Fig. 3/4",
+            inputs={"toy": TOY},
+            caption=(
+                "Tilting article Fig. 3/4: the same two classes (bars) in 2-D and embedded in "
+                "high dimension, each classifier drawn in its own tilting plane: weakly and "
+                "strongly regularised SVMs and a hand-tilted boundary that still separates the "
+                "training data."
+            ),
+            key_metrics=(r"^tilting/toy-[^/]+/(tilting_angle_deg|test_accuracy)$",),
+        )
+    )
+    return out
+
+
+def draw(kind: str, inputs, params: Mapping):
+    """The matplotlib figure of one of this study's figures, from its inputs."""
+    from pipeline_lib.zarr_io import open_store
+
+    from . import plots
+
+    if kind == "toy":
+        return plots.toy_figure(open_store(inputs["toy"]))
+    store = open_store(inputs["sweep"])
+    if kind == "angle":
+        return plots.angle_figure(store)
+    if kind == "plane":
+        return plots.plane_figure(store)
+    if kind == "perturbation":
+        data = open_store(inputs["data"])
+        return plots.perturbation_figure(store, (data.sizes["row"], data.sizes["col"]))
+    raise ValueError(f"unknown tilting figure kind {kind!r}")
