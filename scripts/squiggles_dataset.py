@@ -14,15 +14,15 @@ with rule_context(smk) as log:
     p, w = smk.params, smk.wildcards
     device = pick_device(p.device)
     t0 = time.time()
-    ds = make_dataset(w.sqv, p.n, p.seed, w.split, p.resolution, device=device)
+    ds = make_dataset(w.variant, p.n, p.seed, w.split, p.resolution, device=device)
     log.info("%s", label_distribution(ds))
     write_store(
         ds,
         smk.output[0],
-        f"Squiggles {w.sqv} {w.split} set: {p.n} curves at {p.resolution}x{p.resolution}",
+        f"Squiggles {w.variant} {w.split} set: {p.n} curves at {p.resolution}x{p.resolution}",
         make_provenance(
             {
-                "variant": w.sqv,
+                "variant": w.variant,
                 "split": w.split,
                 "n": p.n,
                 "resolution": p.resolution,

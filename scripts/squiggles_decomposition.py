@@ -30,7 +30,7 @@ with rule_context(smk) as log:
     models["latent"] = models["pixel_sigma0"]
     with torch.no_grad():
         z_adv = torch.as_tensor(latent["latent_adv"].values[:, best])
-        deltas = {"latent": sq.decode(w.sqv, z_adv, res) - x}
+        deltas = {"latent": sq.decode(w.variant, z_adv, res) - x}
     focus = None
     for g, f in zip(p.sigmas, smk.input.pixels, strict=True):
         px = open_store(f).isel(sample=slice(0, p.n))
@@ -39,7 +39,7 @@ with rule_context(smk) as log:
     t0 = time.time()
     ds = se.decompose(
         models,
-        w.sqv,
+        w.variant,
         z,
         x,
         deltas,
@@ -57,14 +57,14 @@ with rule_context(smk) as log:
         )
     ds = ds.assign_coords(sample=data["sample"].values)
     ds.attrs.update(
-        {"variant": w.sqv, "seed": int(w.seed), "latent_eps": latent_eps, "focus_eps": focus}
+        {"variant": w.variant, "seed": int(w.seed), "latent_eps": latent_eps, "focus_eps": focus}
     )
     write_store(
         ds,
         smk.output[0],
-        f"on/off-manifold decomposition of attacks on {w.sqv} models (seed {w.seed})",
+        f"on/off-manifold decomposition of attacks on {w.variant} models (seed {w.seed})",
         make_provenance(
-            {"variant": w.sqv, "seed": int(w.seed), "n": p.n, "rtol": p.rtol, "sigmas": p.sigmas},
+            {"variant": w.variant, "seed": int(w.seed), "n": p.n, "rtol": p.rtol, "sigmas": p.sigmas},
             device=str(device),
             wall_time_s=round(time.time() - t0, 2),
         ),

@@ -21,7 +21,7 @@ with rule_context(smk) as log:
     t0 = time.time()
     ds = se.boundary_distance(
         navigator,
-        w.sqv,
+        w.variant,
         z,
         y,
         p.eps,
@@ -37,14 +37,14 @@ with rule_context(smk) as log:
         d.size,
     )
     ds = ds.assign_coords(sample=data["sample"].values)
-    ds.attrs.update({"variant": w.sqv, "seed": int(w.seed), "navigator": str(smk.input.navigator)})
+    ds.attrs.update({"variant": w.variant, "seed": int(w.seed), "navigator": str(smk.input.navigator)})
     write_store(
         ds,
         smk.output[0],
-        f"distance to the true boundary of {w.sqv} test curves (navigator seed {w.seed})",
+        f"distance to the true boundary of {w.variant} test curves (navigator seed {w.seed})",
         make_provenance(
             {
-                "variant": w.sqv,
+                "variant": w.variant,
                 "seed": int(w.seed),
                 "n": p.n,
                 "eps": p.eps,

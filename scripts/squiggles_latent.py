@@ -19,7 +19,7 @@ with rule_context(smk) as log:
     t0 = time.time()
     ds = se.latent_attack(
         model,
-        w.sqv,
+        w.variant,
         z,
         y,
         p.eps,
@@ -31,14 +31,14 @@ with rule_context(smk) as log:
     for e, a, u in zip(ds["eps"].values, curves["accuracy"], curves["unchanged"], strict=True):
         log.info("eps %.5g: accuracy %.3f, true label unchanged %.3f", e, a, u)
     ds = ds.assign_coords(sample=data["sample"].values)
-    ds.attrs.update({"variant": w.sqv, "sigma": 0.0, "seed": int(w.seed)})
+    ds.attrs.update({"variant": w.variant, "sigma": 0.0, "seed": int(w.seed)})
     write_store(
         ds,
         smk.output[0],
-        f"latent-space L2 PGD on the {w.sqv} sigma-0 model (seed {w.seed})",
+        f"latent-space L2 PGD on the {w.variant} sigma-0 model (seed {w.seed})",
         make_provenance(
             {
-                "variant": w.sqv,
+                "variant": w.variant,
                 "seed": int(w.seed),
                 "n": p.n,
                 "eps": p.eps,

@@ -32,15 +32,15 @@ with rule_context(smk) as log:
     for e, a, b in zip(ds["eps"].values, c["pgd_accuracy"], c["noise_accuracy"], strict=True):
         log.info("eps %.5g: PGD accuracy %.3f, noise accuracy %.3f", e, a, b)
     ds = ds.assign_coords(sample=data["sample"].values)
-    ds.attrs.update({"variant": w.sqv, "sigma": float(w.sigma), "seed": int(w.seed)})
+    ds.attrs.update({"variant": w.variant, "sigma": float(w.sigma), "seed": int(w.seed)})
     write_store(
         ds,
         smk.output[0],
-        f"pixel-space PGD and Gaussian-noise attacks on the {w.sqv} sigma-{w.sigma} model "
+        f"pixel-space PGD and Gaussian-noise attacks on the {w.variant} sigma-{w.sigma} model "
         f"(seed {w.seed})",
         make_provenance(
             {
-                "variant": w.sqv,
+                "variant": w.variant,
                 "sigma": float(w.sigma),
                 "seed": int(w.seed),
                 "n": p.n,

@@ -30,8 +30,8 @@ with rule_context(smk) as log:
     torch.manual_seed(seed)
     model, kind, kwargs = se.build_classifier(p.cfg, train.attrs["resolution"])
     model = model.to(device)
-    name = f"{w.sqv} classifier (sigma {sigma:g}, seed {seed})"
-    own = tests[w.sqv]
+    name = f"{w.variant} classifier (sigma {sigma:g}, seed {seed})"
+    own = tests[w.variant]
 
     def evaluate(m):
         proba = se.predict_proba(m, own[0])
@@ -72,9 +72,9 @@ with rule_context(smk) as log:
             "P(self-intersecting) on each test curve",
         ),
     ).assign_coords(test_variant=tv)
-    hist.attrs.update({"variant": w.sqv, "sigma": sigma, "seed": seed, "n_train": int(x.shape[0])})
+    hist.attrs.update({"variant": w.variant, "sigma": sigma, "seed": seed, "n_train": int(x.shape[0])})
     prov = make_provenance(
-        {"variant": w.sqv, "sigma": sigma, "seed": seed, "classifier": p.cfg},
+        {"variant": w.variant, "sigma": sigma, "seed": seed, "classifier": p.cfg},
         device=str(device),
         wall_time_s=round(time.time() - t0, 2),
         data_provenance=train.attrs["provenance"]["config"],

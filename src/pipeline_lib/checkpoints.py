@@ -6,12 +6,13 @@ array) is refused with an error naming the file, before any of its code can run.
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from .atomic import atomic_target
 
 PLAIN = (str, int, float, bool, type(None))
 
@@ -45,10 +46,8 @@ def save(obj: dict, path: str | Path) -> Path:
     never leaves half a checkpoint."""
     path = Path(path)
     check_plain(obj, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_target(path) as tmp:
+        torch.save(obj, tmp)
     return path
 
 

@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from .atomic import atomic_target
 from .references import REFERENCES
 
 
@@ -42,11 +43,12 @@ def build_gallery(
     """Copy figures into ``out_dir`` and write index.html and metrics.json. ``entries``
     describe the figures in the same order (:meth:`pipeline_lib.figures.Figure.
     gallery_entry`: name, rule, caption, key_metrics, references)."""
-    out = Path(out_dir)
-    tmp = out.with_name(out.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    with atomic_target(out_dir) as tmp:
+        tmp.mkdir()
+        _write(tmp, figures, entries, metrics)
+
+
+def _write(tmp: Path, figures, entries, metrics: dict) -> None:
     items = []
     for src, fig in zip(figures, entries, strict=True):
         name = fig["name"]
@@ -86,6 +88,3 @@ def build_gallery(
         + "</ul></body></html>"
     )
     (tmp / "index.html").write_text(page)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.replace(out)

@@ -4,19 +4,15 @@ a store that looks complete."""
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import xarray as xr
 import zarr
 
+from .atomic import atomic_target
 from .provenance import jsonable
 
 REQUIRED_ATTRS = ("description", "provenance")
@@ -28,12 +24,6 @@ FIX = "delete it and rerun the rule that produces it"
 
 class StoreError(RuntimeError):
     """An intermediate store is missing, incomplete or lacks the contract's attrs."""
-
-
-def _leftovers(path: Path) -> list[Path]:
-    """Temporary siblings of ``path`` left by a write that was killed."""
-    pat = re.compile(re.escape(path.name) + r"\.(tmp|old)-[0-9a-f]{8}")
-    return [p for p in path.parent.iterdir() if pat.fullmatch(p.name)]
 
 
 def _prepare(ds: xr.Dataset) -> xr.Dataset:
@@ -59,29 +49,6 @@ def _store_attrs(attrs: dict, description: str, provenance: dict) -> dict:
     }
 
 
-@contextmanager
-def _atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a fresh temporary path next to ``path``; when the block ends normally,
-    rename it into place (an existing store at ``path`` renamed aside first, so a kill
-    never leaves it half deleted). Leftovers of a killed earlier write of the same
-    path are removed first; the temporary path is removed whatever happens."""
-    for p in _leftovers(path):
-        shutil.rmtree(p, ignore_errors=True)
-    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        yield tmp
-        old = None
-        if path.exists():
-            old = path.with_name(f"{path.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
 def write_store(ds: xr.Dataset, path: str | Path, description: str, provenance: dict) -> Path:
     """Write ``ds`` as a Zarr store at ``path`` atomically.
 
@@ -95,7 +62,7 @@ def write_store(ds: xr.Dataset, path: str | Path, description: str, provenance: 
     attrs = _store_attrs(ds.attrs, description, provenance)
     ds = _prepare(ds)
     ds.attrs = attrs
-    with _atomic_target(path) as tmp, warnings.catch_warnings():
+    with atomic_target(path) as tmp, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
         ds.to_zarr(tmp, mode="w", consolidated=True, write_empty_chunks=True)
     return path
@@ -123,7 +90,7 @@ def write_store_stream(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     it = iter(parts)
-    with _atomic_target(path) as tmp, warnings.catch_warnings():
+    with atomic_target(path) as tmp, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
         piece = next(it, None)
         if piece is None:

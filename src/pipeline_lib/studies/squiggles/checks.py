@@ -1,0 +1,51 @@
+"""Config checks of the Squiggles study that the JSON schema cannot express
+(relations between keys). Called by :func:`pipeline_lib.config.check_config`; every
+message names the key, what is wrong and what is allowed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def errors(cfg: Mapping) -> list[str]:
+    sq = cfg.get("squiggles", {})
+    variants = sq.get("variants", [])
+    errs = []
+    for v in sq.get("analysis_variants", []):
+        if v not in variants:
+            errs.append(
+                f"config key 'squiggles.analysis_variants': {v!r} is not in squiggles.variants "
+                f"{variants}; allowed: a subset of squiggles.variants"
+            )
+    if sq.get("analysis_variants") and len(variants) < 2:
+        errs.append(
+            "config key 'squiggles.variants': the distance to the true boundary is steered by "
+            "a model of the other variant, so analysis needs both; allowed: [taylor, sinenet] "
+            "(or set squiggles.analysis_variants to [])"
+        )
+    if variants and 0.0 not in [float(s) for s in sq.get("noise_sigmas", [])]:
+        errs.append(
+            f"config key 'squiggles.noise_sigmas': {sq.get('noise_sigmas')} has no 0.0; "
+            "allowed: a list containing 0.0 (the vanilla model every experiment compares to)"
+        )
+    att = sq.get("attack", {})
+    pe = [float(e) for e in att.get("pixel_eps", [])]
+    fe = att.get("focus_eps")
+    if fe is not None and pe and not any(abs(fe - e) <= 1e-9 * max(1.0, e) for e in pe):
+        errs.append(
+            f"config key 'squiggles.attack.focus_eps': {fe} is not in squiggles.attack.pixel_eps "
+            f"{pe}; allowed: one of pixel_eps"
+        )
+    n_att, n_test = att.get("n_samples"), sq.get("n_test")
+    if n_att is not None and n_test is not None and n_att > n_test:
+        errs.append(
+            f"config key 'squiggles.attack.n_samples': {n_att} is more than squiggles.n_test "
+            f"({n_test}); allowed: 1..{n_test}"
+        )
+    n_dec = sq.get("decomposition", {}).get("n_samples")
+    if n_dec is not None and n_att is not None and n_dec > n_att:
+        errs.append(
+            f"config key 'squiggles.decomposition.n_samples': {n_dec} is more than "
+            f"squiggles.attack.n_samples ({n_att}); allowed: 1..{n_att}"
+        )
+    return errs
