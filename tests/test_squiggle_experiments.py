@@ -299,3 +299,13 @@ def test_error_groups_and_metrics_on_hand_made_stores():
     assert g["adversarial_latent"].tolist() == [0.1, 0.1]
     assert g["adversarial_pixel_sigma0"].tolist() == [0.1, np.inf]
     assert se.cdf(g["all"], eps).tolist() == [0.5, 0.75]
+
+
+def test_predict_proba_batches_and_empty(taylor, cnn):
+    x = torch.as_tensor(taylor["image"].values[:7])
+    with torch.no_grad():
+        full = cnn(x).softmax(1)[:, 1].numpy()
+    p = se.predict_proba(cnn, x, batch=3)
+    assert p.dtype == np.float32 and np.allclose(p, full, atol=1e-6)
+    empty = se.predict_proba(cnn, x[:0])
+    assert empty.dtype == np.float32 and empty.shape == (0,)

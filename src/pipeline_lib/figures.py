@@ -22,13 +22,15 @@ FIGURE_DIR = "results/figures"
 class Figure:
     """One figure (a PNG under ``results/figures/``, copied into ``figures/``).
 
-    ``name`` is the file stem, ``rule`` the rule that draws it and ``kind`` the key of
-    the drawing in the study's ``DRAW`` table. ``inputs`` are the rule's named inputs
-    (a path or a list of paths each); ``params`` the config values the drawing uses
-    (plain data, so a change reruns the figure). ``key_metrics`` are regular
-    expressions over the keys of the merged metrics.json (shown under the figure);
-    ``references`` keys of :data:`pipeline_lib.references.REFERENCES`; ``paper`` where
-    in the paper the figure is (empty for data checks and controls the paper lacks).
+    ``name`` is the file stem, ``rule`` the rule that draws it, ``kind`` what the
+    study's ``draw`` does for it and ``function`` the plotting function that draws it
+    (``plots.<name>`` of the study's package, ``viz.<name>`` in the core). ``inputs``
+    are the rule's named inputs (a path or a list of paths each); ``params`` the config
+    values the drawing uses (plain data, so a change reruns the figure).
+    ``key_metrics`` are regular expressions over the keys of the merged metrics.json
+    (shown under the figure); ``references`` keys of
+    :data:`pipeline_lib.references.REFERENCES`; ``paper`` where in the paper the figure
+    is (empty for data checks and controls the paper lacks).
     """
 
     name: str
@@ -42,6 +44,7 @@ class Figure:
     references: tuple[str, ...] = ()
     paper: str = ""
     subcategory: str = ""
+    function: str = ""
 
     def __post_init__(self) -> None:
         unknown = set(self.references) - set(REFERENCES)
@@ -108,6 +111,7 @@ def data_figures(config: Mapping) -> list[Figure]:
             kind="samples",
             caption=f"Random training images per class of the prepared {d} subset (data check).",
             category="Data",
+            function="viz.natural_samples",
             subcategory=d,
             inputs={"data": f"results/data/{d}.zarr"},
             key_metrics=(rf"^data/{re.escape(d)}/",),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,36 @@ def frozen(model: nn.Module, device: torch.device) -> nn.Module:
     for p in model.parameters():
         p.requires_grad_(False)
     return model
+
+
+@torch.no_grad()
+def batched(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    batch: int,
+    fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """The project's batched inference: ``fn(model(x[i : i + batch]))`` for consecutive
+    slices of ``x``, concatenated along dim 0, under ``torch.no_grad`` (the model's
+    train / eval mode is left as it is: callers set it).
+
+    Each slice is moved to ``device``; by default the device of ``model``'s first
+    parameter, and left where it is when ``model`` is a plain callable (e.g. an
+    autoencoder's bound ``encode``) or a module without parameters. ``fn`` (default: the
+    identity) maps each slice's output, e.g. ``lambda out: out.argmax(1).cpu()``. An
+    empty ``x`` is passed through the model once as the empty slice, so the result has
+    the output's trailing shape and dtype. Every slice sees exactly the rows a hand-written
+    ``for i in range(0, len(x), batch)`` loop gives it, so results are bitwise those of
+    such a loop."""
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    if device is None and isinstance(model, nn.Module):
+        first = next(model.parameters(), None)
+        device = None if first is None else first.device
+    outs = []
+    for i in range(0, max(1, x.shape[0]), batch):
+        xb = x[i : i + batch]
+        out = model(xb if device is None else xb.to(device))
+        outs.append(out if fn is None else fn(out))
+    return torch.cat(outs)

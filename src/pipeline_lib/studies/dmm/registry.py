@@ -26,6 +26,19 @@ KINDS = (
 )
 
 
+# kind -> the function of this study's plots module that draws it
+PLOTS = {
+    "autoencoder": "autoencoder_figure",
+    "ratios": "ratio_figure",
+    "projections": "projection_gallery",
+    "onoff": "onoff_figure",
+    "clinging": "clinging_figure",
+    "adv_training": "adv_training_figure",
+    "mislabeled": "mislabeled_figure",
+    "linf_l2": "linf_l2_figure",
+}
+
+
 def attack_variants(cfg: Mapping) -> list[str]:
     """The classifier variants that are attacked (clean and adversarially trained)."""
     return [v for v in ("clean", "adversarial") if v in cfg["dmm"]["variants"]]
@@ -165,6 +178,7 @@ def figures(cfg: Mapping) -> list[Figure]:
                     name=f"dmm_{d}_{kind}",
                     rule=RULE,
                     kind=kind,
+                    function="plots." + PLOTS[kind],
                     category=CATEGORY,
                     subcategory=d,
                     references=("dmm",),

@@ -16,6 +16,16 @@ CATEGORY = "Low-dimensional DMM (Sec. 6)"
 REFS = ("dmm",)
 
 
+# kind -> the function of this study's plots module that draws it
+PLOTS = {
+    "clinging": "clinging_curves",
+    "boundary_2d": "boundary_evolution_2d",
+    "height_maps": "height_maps",
+    "gradients": "gradients",
+    "compare": "compare_final",
+}
+
+
 def data(manifold: str) -> str:
     return f"{RES}/{manifold}/data.zarr"
 
@@ -48,6 +58,7 @@ def figures(cfg: Mapping) -> list[Figure]:
             name="dmm_lowdim_clinging",
             rule=RULE,
             kind="clinging",
+            function="plots." + PLOTS["clinging"],
             category=CATEGORY,
             references=REFS,
             paper="DMM Sec. 6 (no curve in the paper)",
@@ -70,6 +81,7 @@ def figures(cfg: Mapping) -> list[Figure]:
                     name="dmm_lowdim_boundary_2d",
                     rule=RULE,
                     kind="boundary_2d",
+                    function="plots." + PLOTS["boundary_2d"],
                     category=CATEGORY,
                     references=REFS,
                     paper="DMM Fig. 5a",
@@ -93,6 +105,7 @@ def figures(cfg: Mapping) -> list[Figure]:
                     name="dmm_lowdim_height_maps",
                     rule=RULE,
                     kind="height_maps",
+                    function="plots." + PLOTS["height_maps"],
                     category=CATEGORY,
                     references=REFS,
                     paper="DMM Fig. 5b, Fig. 1 (right)",
@@ -116,6 +129,7 @@ def figures(cfg: Mapping) -> list[Figure]:
                 name="dmm_lowdim_gradients",
                 rule=RULE,
                 kind="gradients",
+                function="plots." + PLOTS["gradients"],
                 category=CATEGORY,
                 references=REFS,
                 paper="DMM Fig. 24, App. E.1",
@@ -156,6 +170,7 @@ def figures(cfg: Mapping) -> list[Figure]:
                     name=f"dmm_lowdim_{variant}",
                     rule=RULE,
                     kind="compare",
+                    function="plots." + PLOTS["compare"],
                     category=CATEGORY,
                     references=REFS,
                     paper=paper,

@@ -40,7 +40,7 @@ from torch import nn
 
 from pipeline_lib.attacks import AttackResult, margin_loss, pgd
 from pipeline_lib.invariants import check_ball, check_box
-from pipeline_lib.models import frozen
+from pipeline_lib.models import batched, frozen
 from pipeline_lib.progress import bar
 from pipeline_lib.stats import seed_stat
 from pipeline_lib.zarr_io import var
@@ -136,6 +136,11 @@ def _mcn(model, x, delta, norm, steps, step_size):
     z = x0.clone()
     best_z = x0.clone()
     best_lp = torch.full((x0.shape[0],), -math.inf, dtype=x0.dtype, device=x0.device)
+    # Not attacks.pgd: the search keeps the best iterate of the whole path per (sample,
+    # label) by log F(z)_t (pgd returns the last iterate, by the margin loss), and its l2
+    # step ``z + step * (g / |g|)`` and projection ``x0 + d * min(1, delta / |d|)`` round
+    # differently from pgd's fused ``addcmul`` forms, so the shells' z, pred and conf would
+    # not stay bitwise equal (only the linf arithmetic coincides; one loop serves both).
     for it in range(steps + 1):
         with torch.enable_grad():
             zz = z.clone().requires_grad_(it < steps)
@@ -232,6 +237,9 @@ def _ncn(model, x, p, norm, alphas, steps, lr):
             (g,) = torch.autograd.grad(q[~ok].sum(), zi)
         return idx[~ok], g[~ok]
 
+    # Not attacks.pgd: projected Adam on a quadratic-penalty objective (moments reset per
+    # alpha, per-problem stop at the first feasible iterate), not signed / normalised
+    # gradient steps in an eps-ball.
     for alpha in alphas:
         m1.zero_()
         m2.zero_()
@@ -445,6 +453,13 @@ def _bpda(
     def project(v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         return (x0[idx] + (v - x0[idx]).clamp(-eps, eps)).clamp(0.0, 1.0)
 
+    # Not attacks.pgd: the gradient is taken at the shell's point z = H(x') (BPDA,
+    # straight-through), not at x'; success is the shell's prediction (from its own
+    # chunked forward passes) rather than the margin at the iterate, and the kept point
+    # is the first success or else the best margin over all restarts' iterates. The
+    # margin's gradient comes from autograd (split between tied classes), unlike pgd's
+    # margin_and_grad. The linf step and projection are pgd's arithmetic, but the loop
+    # cannot be expressed through it without changing results.
     for r in range(restarts):
         idx = (~done).nonzero()[:, 0]
         if idx.numel() == 0:
@@ -530,8 +545,9 @@ def bpda_attack(
 
 
 def _base_attack(model, x, y, cfg: dict, generator) -> AttackResult:
-    """Untargeted L-inf PGD (margin loss) with restarts: restart 0 from x, the others
-    from a random point; a point is adversarial if any restart succeeds."""
+    """Untargeted L-inf PGD (margin loss, the project's :func:`pgd`) with restarts:
+    restart 0 from x, the others from a random point; a point is adversarial if any
+    restart succeeds."""
     x_adv = x.clone()
     success = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
     for r in range(cfg["restarts"]):
@@ -572,10 +588,8 @@ def _check_keys(name: str, cfg: dict, keys: tuple[str, ...]) -> dict:
     return out
 
 
-@torch.no_grad()
 def _predict(model, x: torch.Tensor, device, batch: int = 1024) -> torch.Tensor:
-    out = [model(x[i : i + batch].to(device)).argmax(1).cpu() for i in range(0, len(x), batch)]
-    return torch.cat(out)
+    return batched(model, x, batch, lambda out: out.argmax(1).cpu(), device)
 
 
 def _select_points(model, x, y, need: int, seed: int, device) -> tuple[np.ndarray, int, int]:

@@ -17,6 +17,13 @@ CATEGORY = "Model shells (MCN / NCN)"
 REFS = ("wu",)
 
 
+# kind -> the function of this study's plots module that draws it
+PLOTS = {
+    "success": "success_figure",
+    "gallery": "shell_gallery",
+}
+
+
 def run(dataset: str, base: str, seed, name: str) -> str:
     """A per-base-model file: model.pt, training.zarr, evaluation.zarr."""
     return f"{RES}/{dataset}/{base}/seed{seed}/{name}"
@@ -51,6 +58,7 @@ def figures(cfg: Mapping) -> list[Figure]:
                 name=f"shells_{d}_success",
                 rule=RULE,
                 kind="success",
+                function="plots." + PLOTS["success"],
                 category=CATEGORY,
                 subcategory=d,
                 references=REFS,
@@ -71,6 +79,7 @@ def figures(cfg: Mapping) -> list[Figure]:
                         name=f"shells_{d}_{b}_{shell}_gallery",
                         rule=RULE,
                         kind="gallery",
+                        function="plots." + PLOTS["gallery"],
                         category=CATEGORY,
                         subcategory=d,
                         references=REFS,

@@ -49,7 +49,7 @@ from torch.func import jacfwd
 
 from pipeline_lib.attacks import pgd
 from pipeline_lib.invariants import check_ball, check_box, check_orthonormal
-from pipeline_lib.models import build_model
+from pipeline_lib.models import batched, build_model
 from pipeline_lib.progress import bar
 from pipeline_lib.training import check_finite
 from pipeline_lib.zarr_io import var
@@ -140,11 +140,9 @@ def train_classifier(
 def predict_proba(model: nn.Module, x: torch.Tensor, batch: int = 500) -> np.ndarray:
     """P(label 1 = self-intersecting) for every image (model in eval mode)."""
     model.eval()
-    dev = next(model.parameters()).device
-    out = [
-        model(x[i : i + batch].to(dev)).softmax(1)[:, 1].cpu() for i in range(0, x.shape[0], batch)
-    ]
-    return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
+    if x.shape[0] == 0:
+        return np.zeros(0, np.float32)
+    return batched(model, x, batch, lambda out: out.softmax(1)[:, 1].cpu()).numpy()
 
 
 def roc_auc(y, score) -> float:
@@ -216,6 +214,11 @@ def latent_pgd(
     box = latent_box(variant)
     sign = -1.0 if towards else 1.0
     d = torch.zeros_like(z0)
+    # Not attacks.pgd: this loop iterates the perturbation d (step ``d + step * g / |g|``,
+    # ball projection ``d * min(1, eps / |d|)``, box as ``clamp(z0 + d) - z0``), while pgd
+    # iterates the point z0 + d with fused ``addcmul`` steps and projections; the two round
+    # differently, so the latents (and every store built from them) would not stay bitwise
+    # equal. The loss (summed cross-entropy, either sign) is not pgd's margin loss either.
     for _ in range(steps):
         d.requires_grad_(True)
         img = sq.decode(variant, z0 + d, resolution)
@@ -421,12 +424,7 @@ def noise_attack(
             for _ in range(draws):
                 u = torch.randn(x.shape, generator=gen)
                 u = u * (eps / u.flatten(1).norm(dim=1).clamp_min(1e-12)).reshape(-1, 1, 1, 1)
-                pred = torch.cat(
-                    [
-                        model((x[s : s + batch] + u[s : s + batch]).to(dev)).argmax(1).cpu()
-                        for s in range(0, n, batch)
-                    ]
-                )
+                pred = batched(model, x + u, batch, lambda out: out.argmax(1).cpu(), dev)
                 ok = (pred == y).numpy()
                 acc[:, e] += ok / draws
                 fooled[:, e] |= ~ok

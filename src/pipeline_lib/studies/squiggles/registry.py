@@ -18,6 +18,18 @@ REFS = ("squiggles",)
 KINDS = ("latent", "distance", "pixel", "decomposition", "errors")
 
 
+# kind -> the function of this study's plots module that draws it
+PLOTS = {
+    "examples": "examples_figure",
+    "generalization": "generalization_figure",
+    "latent": "latent_figure",
+    "distance": "distance_figure",
+    "pixel": "pixel_figure",
+    "decomposition": "decomposition_figure",
+    "errors": "errors_figure",
+}
+
+
 def sigma(s) -> str:
     """Path form of a noise level: 0.0 -> '0', 0.08 -> '0.08'."""
     return f"{float(s):g}"
@@ -141,6 +153,7 @@ def _figure(name: str, kind: str, variant: str, inputs: dict, params: dict) -> F
         name=name,
         rule=RULE,
         kind=kind,
+        function="plots." + PLOTS[kind],
         category=CATEGORY,
         subcategory=variant,
         references=REFS,

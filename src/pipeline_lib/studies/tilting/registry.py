@@ -18,6 +18,15 @@ REFS = ("tanay_griffin", "tilting_article")
 KINDS = ("angle", "plane", "perturbation")
 
 
+# kind -> the function of this study's plots module that draws it
+PLOTS = {
+    "angle": "angle_figure",
+    "plane": "plane_figure",
+    "perturbation": "perturbation_figure",
+    "toy": "toy_figure",
+}
+
+
 def sweep(dataset: str) -> str:
     return f"{RES}/{dataset}/sweep.zarr"
 
@@ -65,6 +74,7 @@ def figures(cfg: Mapping) -> list[Figure]:
                     name=f"tilting_{d}_{kind}",
                     rule=RULE,
                     kind=kind,
+                    function="plots." + PLOTS[kind],
                     category=CATEGORY,
                     subcategory=d,
                     references=REFS,
@@ -79,6 +89,7 @@ def figures(cfg: Mapping) -> list[Figure]:
             name="tilting_toy",
             rule=RULE,
             kind="toy",
+            function="plots." + PLOTS["toy"],
             category=CATEGORY,
             references=REFS,
             paper="Tilting article Fig. 3/4",
