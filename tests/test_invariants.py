@@ -97,7 +97,7 @@ def test_pgd_fails_loudly_when_its_projection_breaks(monkeypatch, batch, norm):
     x, y = batch
     model = _model()
     res = attacks.pgd(model, x, y, norm=norm, eps=0.3, step_size=0.2, steps=5, early_stop=False)
-    assert (attacks._norm(res.x_adv - x, norm) <= 0.3 + 1e-6).all()
+    assert (attacks.per_sample_norm(res.x_adv - x, norm) <= 0.3 + 1e-6).all()
     # the loop's projection, broken: the iterate is only clamped to the box
     monkeypatch.setattr(attacks, "_back_into_ball", lambda v, x, eps, norm, lo, hi: v.clamp(lo, hi))
     with pytest.raises(

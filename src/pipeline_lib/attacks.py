@@ -65,31 +65,33 @@ def _per_sample(v, n: int, like: torch.Tensor) -> torch.Tensor:
     return t.expand(n).clone() if t.ndim == 0 else t.reshape(n).clone()
 
 
-def _norm(d: torch.Tensor, norm: str) -> torch.Tensor:
+def per_sample_norm(d: torch.Tensor, norm: str) -> torch.Tensor:
+    """The L2 or L-inf norm of each sample of a batch."""
     flat = d.flatten(1)
     return flat.norm(dim=1) if norm == "l2" else flat.abs().amax(1)
 
 
-def _bshape(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+def per_sample(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A per-sample vector shaped to broadcast against the batch ``like``."""
     return v.reshape(-1, *([1] * (like.ndim - 1)))
 
 
 def _project_ball(d: torch.Tensor, eps: torch.Tensor, norm: str) -> torch.Tensor:
     if norm == "l2":
-        n = _norm(d, "l2").clamp_min(1e-12)
-        return d * _bshape(torch.clamp(eps / n, max=1.0), d)
-    e = _bshape(eps, d)
+        n = per_sample_norm(d, "l2").clamp_min(1e-12)
+        return d * per_sample(torch.clamp(eps / n, max=1.0), d)
+    e = per_sample(eps, d)
     return torch.maximum(torch.minimum(d, e), -e)
 
 
 def _random_start(x, eps, norm, generator):
     if norm == "linf":
         u = torch.rand(x.shape, generator=generator, device="cpu").to(x)
-        return (2 * u - 1) * _bshape(eps, x)
+        return (2 * u - 1) * per_sample(eps, x)
     g = torch.randn(x.shape, generator=generator, device="cpu").to(x)
-    g = g / _bshape(_norm(g, "l2").clamp_min(1e-12), x)
+    g = g / per_sample(per_sample_norm(g, "l2").clamp_min(1e-12), x)
     r = torch.rand(x.shape[0], generator=generator, device="cpu").to(x)
-    return g * _bshape(eps * r, x)
+    return g * per_sample(eps * r, x)
 
 
 def _back_into_ball(
@@ -98,9 +100,9 @@ def _back_into_ball(
     """``clamp(x + proj_ball(v - x), lo, hi)`` with the projection fused into the add."""
     d = v - x
     if norm == "l2":
-        f = torch.clamp(eps / _norm(d, "l2").clamp_min(1e-12), max=1.0)
-        return torch.addcmul(x, d, _bshape(f, d)).clamp_(lo, hi)
-    e = _bshape(eps, d)
+        f = torch.clamp(eps / per_sample_norm(d, "l2").clamp_min(1e-12), max=1.0)
+        return torch.addcmul(x, d, per_sample(f, d)).clamp_(lo, hi)
+    e = per_sample(eps, d)
     return x.add(d.clamp_(-e, e)).clamp_(lo, hi)
 
 
@@ -187,10 +189,10 @@ def pgd(
             if project is not None:
                 g = project(g, idx)
             if norm == "l2":
-                scale = step_a / _norm(g, "l2").clamp_min(1e-12)
-                v = torch.addcmul(v, g, _bshape(scale, g))
+                scale = step_a / per_sample_norm(g, "l2").clamp_min(1e-12)
+                v = torch.addcmul(v, g, per_sample(scale, g))
             else:
-                v = torch.addcmul(v, g.sign(), _bshape(step_a, g))
+                v = torch.addcmul(v, g.sign(), per_sample(step_a, g))
             va = _back_into_ball(v, xa, eps_a, norm, lo, hi)
         if idx.numel() and va is not x_adv:  # steps 0: va is x_adv itself
             x_adv[idx] = va
@@ -202,7 +204,7 @@ def pgd(
         with torch.no_grad():
             success = margin_loss(model(x_adv), y, target) > 0
     taken = torch.where(success, taken, torch.full_like(taken, -1))
-    return AttackResult(x_adv, success, taken, _norm(delta, norm))
+    return AttackResult(x_adv, success, taken, per_sample_norm(delta, norm))
 
 
 def subspace_projector(basis: torch.Tensor, mode: str) -> Hook:

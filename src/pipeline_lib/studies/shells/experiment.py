@@ -38,7 +38,7 @@ import torch
 import xarray as xr
 from torch import nn
 
-from pipeline_lib.attacks import AttackResult, margin_loss, pgd
+from pipeline_lib.attacks import AttackResult, margin_loss, per_sample, per_sample_norm, pgd
 from pipeline_lib.invariants import check_ball, check_box
 from pipeline_lib.models import batched, frozen
 from pipeline_lib.progress import bar
@@ -90,19 +90,10 @@ def _increasing_positive(a: list[float]) -> bool:
     return len(a) > 0 and a[0] > 0 and bool(np.all(np.diff(a) > 0))
 
 
-def _bshape(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return v.reshape(-1, *([1] * (like.ndim - 1)))
-
-
-def _norm(d: torch.Tensor, norm: str) -> torch.Tensor:
-    flat = d.flatten(1)
-    return flat.norm(dim=1) if norm == "l2" else flat.abs().amax(1)
-
-
 def _project_ball(d: torch.Tensor, radius: float, norm: str) -> torch.Tensor:
     if norm == "l2":
-        scale = torch.clamp(radius / _norm(d, "l2").clamp_min(1e-12), max=1.0)
-        return d * _bshape(scale, d)
+        scale = torch.clamp(radius / per_sample_norm(d, "l2").clamp_min(1e-12), max=1.0)
+        return d * per_sample(scale, d)
     return d.clamp(-radius, radius)
 
 
@@ -152,7 +143,7 @@ def _mcn(model, x, delta, norm, steps, step_size):
                 break
             (g,) = torch.autograd.grad(lp.sum(), zz)
         if norm == "l2":
-            step = g / _bshape(_norm(g, "l2").clamp_min(1e-12), g)
+            step = g / per_sample(per_sample_norm(g, "l2").clamp_min(1e-12), g)
         else:
             step = g.sign()
         z = (x0 + _project_ball(z + step_size * step - x0, delta, norm)).clamp(0.0, 1.0)
@@ -253,16 +244,16 @@ def _ncn(model, x, p, norm, alphas, steps, lr):
             mhat = m1[idx] / (1 - _BETA1**k)
             vhat = m2[idx] / (1 - _BETA2**k)
             if norm == "l2":
-                vhat = _bshape(vhat[:, 0], mhat)
+                vhat = per_sample(vhat[:, 0], mhat)
             z[idx] = (z[idx] - lr * mhat / (vhat.sqrt() + _ADAM_EPS)).clamp(0.0, 1.0)
         if bool(feasible.all()):
             break
     visit(None)  # the last iterate of the last alpha
-    f = _bshape(feasible, x0)
+    f = per_sample(feasible, x0)
     z_out = torch.where(f, found, best_z)
     check_box(z_out, 0.0, 1.0, f"NCN search ({norm})")
     lp_out = torch.where(feasible, found_lp, best_lp)
-    dist = _norm(z_out - x0, norm)
+    dist = per_sample_norm(z_out - x0, norm)
     n = x.shape[0]
     return (
         z_out.reshape(n, c, *x.shape[1:]),
@@ -392,7 +383,7 @@ def _shell_chunk(model: nn.Module, x: torch.Tensor, cfg: dict) -> ShellResult:
         pred=pred,
         conf=conf,
         target=target,
-        dist=_norm(z_star - x, cfg["norm"]),
+        dist=per_sample_norm(z_star - x, cfg["norm"]),
         feasible=feasible,
     )
 
@@ -503,7 +494,7 @@ def _bpda(
     final = shell(model, x_adv, cfg, batch=batch)
     success = final.pred != y
     taken = torch.where(success, taken, torch.full_like(taken, -1))
-    out = AttackResult(x_adv, success, taken, _norm(x_adv - x0, "linf"))
+    out = AttackResult(x_adv, success, taken, per_sample_norm(x_adv - x0, "linf"))
     return out, final
 
 
@@ -567,7 +558,7 @@ def _base_attack(model, x, y, cfg: dict, generator) -> AttackResult:
         )
         x_adv[idx] = res.x_adv
         success[idx] = res.success
-    return AttackResult(x_adv, success, torch.zeros_like(y), _norm(x_adv - x, "linf"))
+    return AttackResult(x_adv, success, torch.zeros_like(y), per_sample_norm(x_adv - x, "linf"))
 
 
 # ----------------------------------------------------------------------------- evaluation
