@@ -662,6 +662,20 @@ def clean_correct(ds: xr.Dataset) -> np.ndarray:
     return (ds["clean_proba"].values > 0.5).astype(int) == ds["label"].values
 
 
+def best_latent_eps(latent: xr.Dataset) -> int:
+    """Index of the latent attack's most successful eps (lowest accuracy against the
+    recomputed label; the first of ties): where Fig. 7 and 8 take its errors."""
+    return int(np.argmin(latent_curves(latent)["accuracy"]))
+
+
+def trainings_by_model(trainings: list[xr.Dataset]) -> dict[tuple[str, float], list]:
+    """Training stores grouped by (variant, sigma), in the order given (seeds)."""
+    groups: dict[tuple[str, float], list] = {}
+    for t in trainings:
+        groups.setdefault((t.attrs["variant"], float(t.attrs["sigma"])), []).append(t)
+    return groups
+
+
 def error_groups(
     dist: xr.Dataset,
     latent: xr.Dataset | None,
@@ -678,9 +692,8 @@ def error_groups(
     if ref is not None:
         out["misclassified"] = d[~clean_correct(ref)]
     if latent is not None:
-        curves = latent_curves(latent)
         e = (
-            int(np.argmin(curves["accuracy"]))
+            best_latent_eps(latent)
             if latent_eps is None
             else int(np.argmin(np.abs(latent["eps"].values - latent_eps)))
         )

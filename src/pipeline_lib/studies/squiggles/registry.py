@@ -206,12 +206,10 @@ def figures(cfg: Mapping) -> list[Figure]:
 
 def draw(kind: str, inputs, p: Mapping):
     """The matplotlib figure of one of this study's figures, from its inputs."""
-    import numpy as np
-
     from pipeline_lib.zarr_io import open_store
 
     from . import plots
-    from .experiment import latent_curves
+    from .experiment import best_latent_eps, trainings_by_model
 
     def by_sigma(files):
         """sigma (float) -> stores over seeds, from files listed sigma-major then seed."""
@@ -221,11 +219,8 @@ def draw(kind: str, inputs, p: Mapping):
     if kind == "examples":
         return plots.examples_figure(open_store(inputs["data"]), p["n"], p["seed"])
     if kind == "generalization":
-        groups = {}
-        for f in inputs["trainings"]:
-            t = open_store(f)
-            groups.setdefault((t.attrs["variant"], float(t.attrs["sigma"])), []).append(t)
-        return plots.generalization_figure(groups)
+        trainings = [open_store(f) for f in inputs["trainings"]]
+        return plots.generalization_figure(trainings_by_model(trainings))
     if kind == "latent":
         return plots.latent_figure([open_store(f) for f in inputs["latent"]])
     if kind == "distance":
@@ -242,7 +237,7 @@ def draw(kind: str, inputs, p: Mapping):
         )
     if kind == "errors":
         latent = open_store(inputs["latent_first"])
-        best = float(latent["eps"].values[int(np.argmin(latent_curves(latent)["accuracy"]))])
+        best = float(latent["eps"].values[best_latent_eps(latent)])
         return plots.errors_figure(
             open_store(inputs["data"]),
             open_store(inputs["training"]),
