@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import xarray as xr
 
-from pipeline_lib.stats import finite_mean
+from pipeline_lib.stats import finite_mean, seed_stat
 from pipeline_lib.zarr_io import var
 
 from .boundary import random_direction_angles
@@ -113,17 +113,6 @@ def _nanstd(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _stat(values) -> dict:
-    v = np.asarray(values, dtype=np.float64)
-    fin = v[np.isfinite(v)]
-    return {
-        "mean": float(fin.mean()) if fin.size else None,
-        "std": float(fin.std(ddof=1)) if fin.size > 1 else (0.0 if fin.size else None),
-        "n_seeds": int(fin.size),
-        "per_seed": [None if not np.isfinite(x) else float(x) for x in v],
-    }
-
-
 def lowdim_metrics(summary: xr.Dataset, prefix: str = "dmm_lowdim") -> dict:
     """Headline numbers keyed ``<experiment>/<manifold>-<variant>/<metric>``."""
     m: dict = {}
@@ -142,13 +131,13 @@ def lowdim_metrics(summary: xr.Dataset, prefix: str = "dmm_lowdim") -> dict:
                 "std": [None if not np.isfinite(x) else float(x) for x in _nanstd(curve)],
                 "n_seeds": int(curve.shape[0]),
             }
-            m[f"{key}/boundary_distance_initial"] = _stat(s.boundary_distance.sel(epoch=first))
-            m[f"{key}/boundary_distance_final"] = _stat(s.boundary_distance.sel(epoch=last))
-            m[f"{key}/boundary_present_final"] = _stat(s.boundary_present.sel(epoch=last))
-            m[f"{key}/gradient_angle_deg"] = _stat(s.gradient_angle.sel(epoch=last))
-            m[f"{key}/dimple_depth"] = _stat(s.dimple_depth.sel(epoch=last))
-            m[f"{key}/train_accuracy"] = _stat(s.train_accuracy.sel(epoch=last))
-            m[f"{key}/test_accuracy"] = _stat(s.test_accuracy.sel(epoch=last))
+            m[f"{key}/boundary_distance_initial"] = seed_stat(s.boundary_distance.sel(epoch=first))
+            m[f"{key}/boundary_distance_final"] = seed_stat(s.boundary_distance.sel(epoch=last))
+            m[f"{key}/boundary_present_final"] = seed_stat(s.boundary_present.sel(epoch=last))
+            m[f"{key}/gradient_angle_deg"] = seed_stat(s.gradient_angle.sel(epoch=last))
+            m[f"{key}/dimple_depth"] = seed_stat(s.dimple_depth.sel(epoch=last))
+            m[f"{key}/train_accuracy"] = seed_stat(s.train_accuracy.sel(epoch=last))
+            m[f"{key}/test_accuracy"] = seed_stat(s.test_accuracy.sel(epoch=last))
         m[f"{prefix}/{man}/random_direction_angle_deg"] = float(
             summary.random_direction_angle.sel(manifold=man)
         )
@@ -156,5 +145,5 @@ def lowdim_metrics(summary: xr.Dataset, prefix: str = "dmm_lowdim") -> dict:
             c = summary.dimple_depth.sel(manifold=man, variant="clean", epoch=last).values
             a = summary.dimple_depth.sel(manifold=man, variant="adversarial", epoch=last).values
             with np.errstate(invalid="ignore", divide="ignore"):
-                m[f"{prefix}/{man}/dimple_depth_ratio_adversarial_over_clean"] = _stat(a / c)
+                m[f"{prefix}/{man}/dimple_depth_ratio_adversarial_over_clean"] = seed_stat(a / c)
     return m
