@@ -37,7 +37,7 @@ def table(cfg: dict) -> str:
     for fig in all_figures(cfg):
         fn = f"`{_module(fig)}.{fig.function.split('.', 1)[1]}`"
         rows.append(
-            f"| {fig.paper or 'control (not in the paper)'} | `{fig.name}` | `{fig.rule}` "
+            f"| {fig.paper or 'control the paper lacks'} | `{fig.name}` | `{fig.rule}` "
             f"| `scripts/{fig.rule}.py` | {fn} |"
         )
     return "\n".join([START, *rows, END])

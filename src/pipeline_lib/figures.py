@@ -30,7 +30,7 @@ class Figure:
     ``key_metrics`` are regular expressions over the keys of the merged metrics.json
     (shown under the figure); ``references`` keys of
     :data:`pipeline_lib.references.REFERENCES`; ``paper`` where in the paper the figure
-    is (empty for data checks and controls the paper lacks).
+    is ("data check" for data checks, empty for controls the paper lacks).
     """
 
     name: str
@@ -111,6 +111,7 @@ def data_figures(config: Mapping) -> list[Figure]:
             kind="samples",
             caption=f"Random training images per class of the prepared {d} subset (data check).",
             category="Data",
+            paper="data check",
             function="viz.natural_samples",
             subcategory=d,
             inputs={"data": f"results/data/{d}.zarr"},
