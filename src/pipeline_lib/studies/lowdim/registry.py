@@ -49,141 +49,107 @@ def _datas(low: Mapping, manifolds) -> list[str]:
     return [data(m) for m in manifolds if m in low["manifolds"]]
 
 
+# figure -> (kind, paper location, caption, key-metric patterns)
+_FIGURES = {
+    "clinging": (
+        "clinging",
+        "DMM Sec. 6 (no curve in the paper)",
+        "Clinging curves (DMM Sec. 6; the paper shows no such curve for its synthetic runs). "
+        "Top: mean Euclidean distance from the manifold to the decision boundary after each "
+        "snapshot epoch; middle: mean angle between the input gradient at the training points "
+        "and the manifold (90° = perpendicular; dashed = isotropic random direction); bottom: "
+        "training accuracy. Mean ± sd over seeds, for clean training, single-step L2 PGD "
+        "adversarial training and the random-label control.",
+        (r"/[a-z]+-\w+/boundary_distance_(initial|final)$",),
+    ),
+    "boundary_2d": (
+        "boundary_2d",
+        "DMM Fig. 5a",
+        "DMM Fig. 5a: the 1D decision boundary (zero level of the logit) in [0,1]^2 at each "
+        "snapshot epoch, light grey = early, black = late; green = data manifold; red/blue = "
+        "training points of the two classes.",
+        (r"/(line|diagonal)-clean/(boundary_distance_final|train_accuracy)$",),
+    ),
+    "height_maps": (
+        "height_maps",
+        "DMM Fig. 5b, Fig. 1 (right)",
+        "DMM Fig. 5b / Fig. 1 (right): for the plane z = 0.5 in [0,1]^3, the height z(x,y) of "
+        "the decision boundary above or below each point of the manifold, per epoch, as a "
+        "topographic map (black contour: z = 0.5); bottom: the final boundary in 3D.",
+        (r"/plane-clean/(boundary_distance_final|dimple_depth|train_accuracy)$",),
+    ),
+    "gradients": (
+        "gradients",
+        "DMM Fig. 24, App. E.1",
+        "DMM Fig. 24 / App. E.1: normalised input gradients of the logit at the training points "
+        "after the last epoch (arrows), with the decision boundary. The paper says these point "
+        "roughly perpendicular to the manifold; the title gives the measured mean angle.",
+        (r"-clean/gradient_angle_deg$", r"/random_direction_angle_deg$"),
+    ),
+    "adversarial": (
+        "compare",
+        "DMM Fig. 3",
+        "DMM Fig. 3: final boundaries of a clean network and of the same network (same "
+        "initialisation) adversarially trained with single-step L2 PGD. Dimple depth = mean "
+        "|offset along the normal| from the training points to the boundary.",
+        (
+            r"/dimple_depth_ratio_adversarial_over_clean$",
+            r"-(clean|adversarial)/(dimple_depth|gradient_angle_deg)$",
+        ),
+    ),
+    "random_labels": (
+        "compare",
+        "",
+        "Control the paper lacks: the same network and points, trained on random labels. If "
+        "clinging came from the data manifold alone, the boundary would cling here too.",
+        (r"-random_labels/(boundary_distance_final|train_accuracy|test_accuracy)$",),
+    ),
+}
+# the compared variant's title in the figures of kind "compare"
+_TITLES = {"adversarial": "adversarial (1-step L2 PGD)", "random_labels": "random labels (control)"}
+
+
 def figures(cfg: Mapping) -> list[Figure]:
     low = cfg["lowdim"]
     mans, variants = low["manifolds"], low["variants"]
     lines = [m for m in mans if m in ("line", "diagonal")]
-    out = [
-        Figure(
-            name="dmm_lowdim_clinging",
-            rule=RULE,
-            kind="clinging",
-            function="plots." + PLOTS["clinging"],
-            category=CATEGORY,
-            references=REFS,
-            paper="DMM Sec. 6 (no curve in the paper)",
-            inputs={"summary": f"{RES}/summary.zarr"},
-            caption=(
-                "Clinging curves (DMM Sec. 6; the paper shows no such curve for its synthetic "
-                "runs). Top: mean Euclidean distance from the manifold to the decision boundary "
-                "after each snapshot epoch; middle: mean angle between the input gradient at "
-                "the training points and the manifold (90° = perpendicular; dashed = isotropic "
-                "random direction); bottom: training accuracy. Mean ± sd over seeds, for clean "
-                "training, single-step L2 PGD adversarial training and the random-label control."
-            ),
-            key_metrics=(r"/[a-z]+-\w+/boundary_distance_(initial|final)$",),
-        )
-    ]
+
+    def boundaries(manifolds, variant="clean"):
+        return {"data": _datas(low, manifolds), "runs": _figure_runs(low, manifolds, variant)}
+
+    inputs = {"clinging": {"summary": f"{RES}/summary.zarr"}}
     if "clean" in variants:
         if lines:
-            out.append(
-                Figure(
-                    name="dmm_lowdim_boundary_2d",
-                    rule=RULE,
-                    kind="boundary_2d",
-                    function="plots." + PLOTS["boundary_2d"],
-                    category=CATEGORY,
-                    references=REFS,
-                    paper="DMM Fig. 5a",
-                    inputs={
-                        "data": _datas(low, lines),
-                        "runs": _figure_runs(low, lines, "clean"),
-                    },
-                    caption=(
-                        "DMM Fig. 5a: the 1D decision boundary (zero level of the logit) in "
-                        "[0,1]^2 at each snapshot epoch, light grey = early, black = late; "
-                        "green = data manifold; red/blue = training points of the two classes."
-                    ),
-                    key_metrics=(
-                        r"/(line|diagonal)-clean/(boundary_distance_final|train_accuracy)$",
-                    ),
-                )
-            )
+            inputs["boundary_2d"] = boundaries(lines)
         if "plane" in mans:
-            out.append(
-                Figure(
-                    name="dmm_lowdim_height_maps",
-                    rule=RULE,
-                    kind="height_maps",
-                    function="plots." + PLOTS["height_maps"],
-                    category=CATEGORY,
-                    references=REFS,
-                    paper="DMM Fig. 5b, Fig. 1 (right)",
-                    inputs={
-                        "data": _datas(low, ["plane"]),
-                        "runs": _figure_runs(low, ["plane"], "clean"),
-                    },
-                    caption=(
-                        "DMM Fig. 5b / Fig. 1 (right): for the plane z = 0.5 in [0,1]^3, the "
-                        "height z(x,y) of the decision boundary above or below each point of "
-                        "the manifold, per epoch, as a topographic map (black contour: z = 0.5); "
-                        "bottom: the final boundary in 3D."
-                    ),
-                    key_metrics=(
-                        r"/plane-clean/(boundary_distance_final|dimple_depth|train_accuracy)$",
-                    ),
-                )
-            )
+            inputs["height_maps"] = boundaries(["plane"])
+        inputs["gradients"] = boundaries(mans)
+        for other in ("adversarial", "random_labels"):
+            if other in variants:
+                runs = boundaries(mans)
+                inputs[other] = {
+                    "data": runs["data"],
+                    "clean": runs["runs"],
+                    "other": _figure_runs(low, mans, other),
+                }
+    out = []
+    for key, ins in inputs.items():
+        kind, paper, caption, keys = _FIGURES[key]
         out.append(
             Figure(
-                name="dmm_lowdim_gradients",
+                name=f"dmm_lowdim_{key}",
                 rule=RULE,
-                kind="gradients",
-                function="plots." + PLOTS["gradients"],
+                kind=kind,
+                function="plots." + PLOTS[kind],
                 category=CATEGORY,
                 references=REFS,
-                paper="DMM Fig. 24, App. E.1",
-                inputs={"data": _datas(low, mans), "runs": _figure_runs(low, mans, "clean")},
-                caption=(
-                    "DMM Fig. 24 / App. E.1: normalised input gradients of the logit at the "
-                    "training points after the last epoch (arrows), with the decision boundary. "
-                    "The paper says these point roughly perpendicular to the manifold; the title "
-                    "gives the measured mean angle."
-                ),
-                key_metrics=(r"-clean/gradient_angle_deg$", r"/random_direction_angle_deg$"),
+                paper=paper,
+                inputs=ins,
+                params={"title": _TITLES[key]} if key in _TITLES else {},
+                caption=caption,
+                key_metrics=keys,
             )
         )
-    compared = {
-        "adversarial": (
-            "adversarial (1-step L2 PGD)",
-            "DMM Fig. 3",
-            "DMM Fig. 3: final boundaries of a clean network and of the same network (same "
-            "initialisation) adversarially trained with single-step L2 PGD. Dimple depth = "
-            "mean |offset along the normal| from the training points to the boundary.",
-            (
-                r"/dimple_depth_ratio_adversarial_over_clean$",
-                r"-(clean|adversarial)/(dimple_depth|gradient_angle_deg)$",
-            ),
-        ),
-        "random_labels": (
-            "random labels (control)",
-            "",
-            "Control the paper lacks: the same network and points, trained on random labels. "
-            "If clinging came from the data manifold alone, the boundary would cling here too.",
-            (r"-random_labels/(boundary_distance_final|train_accuracy|test_accuracy)$",),
-        ),
-    }
-    for variant, (title, paper, caption, keys) in compared.items():
-        if variant in variants and "clean" in variants:
-            out.append(
-                Figure(
-                    name=f"dmm_lowdim_{variant}",
-                    rule=RULE,
-                    kind="compare",
-                    function="plots." + PLOTS["compare"],
-                    category=CATEGORY,
-                    references=REFS,
-                    paper=paper,
-                    inputs={
-                        "data": _datas(low, mans),
-                        "clean": _figure_runs(low, mans, "clean"),
-                        "other": _figure_runs(low, mans, variant),
-                    },
-                    params={"title": title},
-                    caption=caption,
-                    key_metrics=keys,
-                )
-            )
     return out
 
 
