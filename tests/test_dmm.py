@@ -427,3 +427,20 @@ def test_cifar_shaped_chain_with_conv_models():
     small = {k: {**v, "steps": 3} for k, v in ATTACKS.items()}
     st = dmm.attack_store(model, tg, small, 0, cpu, path_steps=3)
     assert st.attrs["image_shape"] == [3, 32, 32] and st.c_delta.sizes["feature"] == 3072
+
+
+def test_attack_store_follows_its_variable_table(trained):
+    """attack_store's variables, in order, with the dims, description and units of
+    ATTACK_VARS (the object-pixel threshold filled into its description)."""
+    st = trained["attacks"]
+    assert list(st.data_vars) == list(dmm.ATTACK_VARS)
+    for name, (dims, description, units) in dmm.ATTACK_VARS.items():
+        assert st[name].dims == dims, name
+        assert st[name].attrs.get("units") == units, name
+        if "$" not in description:
+            assert st[name].attrs["description"] == description, name
+    desc = st.object_pixel_share.attrs["description"]
+    assert desc == "share of pixels with x > 0.1 (object pixels)"
+    values = {name: np.zeros(0) for name in dmm.ATTACK_VARS if name != "ratio"}
+    with pytest.raises(ValueError, match="ratio"):
+        dmm._table_dataset(dmm.ATTACK_VARS, values, {}, {}, object_threshold=0.1)

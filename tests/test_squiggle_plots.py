@@ -463,3 +463,189 @@ def test_errors_figure_latent_panel_rerenders(stores):
     assert np.abs(expect - data["image"].values[order, 0]).max() > 1e-3
     marks = [ln for ax in sub_b.axes for ln in _lines(ax, "intersection")]
     assert len(marks) == int((keep & (lab == 1)).sum())
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def _hand_decomposition() -> tuple[xr.Dataset, xr.Dataset]:
+    """3 samples x 2 attacks of 1x2x2 vectors with known components; the sigma-0 pixel
+    attack fools samples 11 (correct on x) and 12 (already wrong on x: not a success)."""
+    delta = np.zeros((3, 2, 1, 2, 2))
+    delta[:, :, 0, 0, 0] = [[3.0, 1.0], [0.0, 2.0], [1.0, 1.0]]
+    delta[:, :, 0, 1, 1] = [[4.0, 0.0], [0.0, -2.0], [1.0, 0.0]]
+    on = np.zeros_like(delta)
+    on[:, :, 0, 0, 0] = delta[:, :, 0, 0, 0]  # the on-manifold part: pixel (0, 0)
+    sq_d, sq_on = (delta**2).sum(axis=(2, 3, 4)), (on**2).sum(axis=(2, 3, 4))
+    with np.errstate(invalid="ignore"):
+        share = sq_on / sq_d  # NaN for the zero vector
+    label = np.array([0, 1, 1], np.int8)
+    pred_full = np.array([[0, 0], [1, 0], [1, 0]], np.int8)
+    pred_clean = np.array([[0, 0], [1, 1], [1, 0]], np.int8)
+    dims = ("sample", "attack")
+    dec = xr.Dataset(
+        {
+            "delta": (("sample", "attack", "channel", "row", "col"), delta),
+            "delta_on": (("sample", "attack", "channel", "row", "col"), on),
+            "on_share": (dims, share),
+            "random_share": (dims, np.full((3, 2), 0.25)),
+            "pred_clean": (dims, pred_clean),
+            "pred_full": (dims, pred_full),
+            "pred_on": (dims, pred_full),
+            "pred_off": (dims, pred_clean),
+            "label": ("sample", label),
+            "tangent_rank": ("sample", np.array([1, 2, 2])),
+        },
+        coords={"sample": [10, 11, 12], "attack": ["latent", "pixel_sigma0"]},
+        attrs={"n_features": 4, "rtol": 1e-6},
+    )
+    data = xr.Dataset(
+        {"label": ("sample", np.array([1, 0, 0, 1]))}, coords={"sample": [9, 10, 11, 12]}
+    )
+    return dec, data
+
+
+def test_decomposition_table_hand_values():
+    dec, data = _hand_decomposition()
+    t = sp.decomposition_table(dec, data)
+    assert len(t) == 3 * 2 and t.groupby("attack").size().eq(3).all()
+    assert t.attrs["ref"] == "pixel_sigma0" and t.attrs["n_features"] == 4
+    assert t.attrs["tangent_rank_median"] == 2.0 and t.attrs["rtol"] == 1e-6
+    per_sample = t.drop_duplicates("position").set_index("sample")
+    assert per_sample["label"].tolist() == [0, 1, 1]  # the store's labels, all given
+    # fooled: wrong on x + delta and right on x (sample 12 was wrong on x already)
+    assert per_sample["fooled"].tolist() == [False, True, False]
+    assert per_sample["rank"].tolist() == [1, 0, 2]  # fooled first, then store order
+    lat = t[t["attack"] == "latent"].set_index("sample")
+    np.testing.assert_allclose(lat["norm"], [5.0, 0.0, np.sqrt(2)])
+    np.testing.assert_allclose(lat["scale"], [4.0, 1.0, 1.0])  # 1 for the zero vector
+    np.testing.assert_allclose(lat["on_share"], [9 / 25, np.nan, 0.5])
+    pix = t[t["attack"] == "pixel_sigma0"].set_index("sample")
+    np.testing.assert_allclose(pix["scale"], [1.0, 2.0, 1.0])
+    shares = t[["on_share", "random_share"]].to_numpy()
+    assert ((shares[np.isfinite(shares)] >= 0) & (shares[np.isfinite(shares)] <= 1)).all()
+    assert pix["pred_full"].tolist() == [0, 0, 0]
+    # without labels in the store, the dataset's
+    dec["label"][:] = -1
+    t = sp.decomposition_table(dec, data)
+    assert t.drop_duplicates("position")["label"].tolist() == [0, 0, 1]
+
+
+def test_decomposition_table_matches_the_figure(stores):
+    dec, data = stores["decs"][0], stores["data"]["taylor"]
+    t = sp.decomposition_table(dec, data)
+    assert len(t) == dec.sizes["sample"] * dec.sizes["attack"]
+    for a in dec["attack"].values:
+        np.testing.assert_array_equal(
+            t.loc[t["attack"] == a, "on_share"], dec["on_share"].sel(attack=a).values
+        )
+    fig = sp.draw_decomposition(t, dec, data, n_rows=2)
+    top = fig.subfigs[0]
+    first = t[t["rank"] == 0].iloc[0]
+    assert f"sample {int(first['sample'])}" in top.axes[0].get_title()
+    # the first attack's colour scale is the table's
+    assert top.axes[1].get_images()[0].get_clim() == (-first["scale"], first["scale"])
+
+
+def _hand_error_stores():
+    """Dataset of 6 curves (labels 1 0 1 0 1 0), a training store whose sigma-0 model
+    errs on positions 0, 1, 4, a latent store whose label-unchanged errors (at eps 0.5)
+    are positions 0 and 5, and pixel stores for sigma 0 (3 samples, errors 0, 1) and
+    sigma 0.1 (all errors)."""
+    samples = np.arange(10, 16)
+    lab = np.array([1, 0, 1, 0, 1, 0], np.int8)
+    data = xr.Dataset(
+        {"label": ("sample", lab), "image": (("sample", "c", "r", "q"), np.zeros((6, 1, 4, 4)))},
+        coords={"sample": samples},
+        attrs={"variant": "taylor"},
+    )
+    proba = np.array([0.2, 0.9, 0.8, 0.1, 0.4, 0.3])
+    training = xr.Dataset(
+        {"test_proba": (("test_variant", "sample"), np.stack([proba, 1 - proba]))},
+        coords={"test_variant": ["taylor", "sinenet"], "sample": samples},
+    )
+    label_adv = lab.copy()
+    label_adv[2] = 0  # the attack changed the true label of curve 2
+    pred_adv = 1 - label_adv
+    pred_adv[[1, 3]] = label_adv[[1, 3]]  # not fooled
+    latent = xr.Dataset(
+        {
+            "label": ("sample", lab),
+            "clean_proba": ("sample", np.array([0.9, 0.1, 0.9, 0.1, 0.2, 0.1])),  # 4 wrong
+            "pred_adv": (("sample", "eps"), np.stack([lab, pred_adv], 1)),
+            "label_adv": (("sample", "eps"), np.stack([lab, label_adv], 1)),
+        },
+        coords={"sample": samples, "eps": [0.1, 0.5]},
+    )
+
+    def pixel(sample, label, proba, success):
+        return xr.Dataset(
+            {
+                "label": ("sample", np.asarray(label)),
+                "clean_proba": ("sample", np.asarray(proba)),
+                "pgd_success": (("sample", "eps"), np.stack([~np.asarray(success), success], 1)),
+            },
+            coords={"sample": sample, "eps": [0.5, 1.0]},
+            attrs={"focus_eps": 1.0},
+        )
+
+    pixels = {
+        0.0: pixel([11, 12, 13], [0, 1, 0], [0.1, 0.9, 0.9], np.array([True, True, True])),
+        0.1: [pixel([10, 11], [1, 0], [0.9, 0.1], np.array([True, True]))],
+    }
+    return data, training, latent, pixels
+
+
+def test_errors_table_hand_values():
+    data, training, latent, pixels = _hand_error_stores()
+    t = sp.errors_table(data, training, latent, pixels, 0.5, n=25)
+    assert list(t.columns) == ["panel", "position", "sample", "label", "error", "shown"]
+    # one row per sample of each panel's store
+    assert t.groupby("panel").size().to_dict() == {"a": 6, "b": 6, "c": 3, "d": 2}
+    err = {p: np.flatnonzero(g["error"]).tolist() for p, g in t.groupby("panel")}
+    assert err == {"a": [0, 1, 4], "b": [0, 5], "c": [0, 1], "d": [0, 1]}
+    assert t.loc[t["panel"] == "c", "sample"].tolist() == [11, 12, 13]
+    # every error shown (n is large), self-intersecting (label 1) ones first
+    for p, g in t.groupby("panel"):
+        shown = g[g["shown"] >= 0].sort_values("shown")
+        assert len(shown) == g["error"].sum() and shown["error"].all()
+        assert shown["shown"].tolist() == list(range(len(shown)))
+        assert (np.diff(shown["label"].to_numpy()) <= 0).all(), p
+    panels = t.attrs["panels"]
+    assert panels["a"] == {"sigma": 0.0, "eps": None, "eps_index": None}
+    assert panels["b"] == {"sigma": None, "eps": 0.5, "eps_index": 1}
+    assert panels["c"] == {"sigma": 0.0, "eps": 1.0, "eps_index": 1}
+    assert panels["d"]["sigma"] == 0.1
+    assert t.attrs["variant"] == "taylor" and t.attrs["resolution"] == 4
+    # at most n shown, drawn from one Generator panel after panel
+    t1 = sp.errors_table(data, training, latent, pixels, 0.5, n=1, seed=5)
+    assert t1.groupby("panel")["shown"].max().tolist() == [0, 0, 0, 0]
+    a = t1[t1["panel"] == "a"]
+    pick = sp._pick_errors(
+        a["label"].to_numpy(), a["error"].to_numpy(), 1, np.random.default_rng(5)
+    )
+    assert a.loc[a["shown"] == 0, "position"].tolist() == pick.tolist()
+    assert a.loc[a["shown"] == 0, "label"].item() == 1
+    assert t1.equals(sp.errors_table(data, training, latent, pixels, 0.5, n=1, seed=5))
+    # missing stores
+    t0 = sp.errors_table(data, training, None, {}, 0.5)
+    assert set(t0["panel"]) == {"a"}
+    assert [t0.attrs["panels"][p] for p in "bcd"] == [None, None, None]
+    with pytest.raises(ValueError, match="not in the store's grid"):
+        sp.errors_table(data, training, latent, pixels, 0.3)
+    with pytest.raises(ValueError, match="no samples"):
+        sp.errors_table(data.isel(sample=slice(0, 0)), training, latent, pixels, 0.5)
+
+
+def test_errors_table_matches_the_figure(stores):
+    data = stores["data"]["taylor"]
+    tr = stores["trainings"][("taylor", 0.0)][0]
+    lat = stores["latents"][0]
+    px = {s: v[0] for s, v in stores["pixels"].items()}
+    e = sp.lowest_accuracy_eps([lat])
+    t = sp.errors_table(data, tr, lat, px, e, n=4)
+    fig = sp.draw_errors(t, data, lat, px)
+    for sf, p in zip(fig.subfigs, "abcd", strict=True):
+        g = t[t["panel"] == p]
+        assert sum(len(ax.get_images()) for ax in sf.axes) == (g["shown"] >= 0).sum()
+        assert f"of {len(g)}" in sf._suptitle.get_text()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from string import Template
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from torch import nn
 
 from pipeline_lib import checkpoints
 from pipeline_lib.attacks import margin_loss, min_distance, pgd, subspace_projector
-from pipeline_lib.models import build_model, frozen
+from pipeline_lib.models import batched, build_model, frozen
 from pipeline_lib.stats import dist_stat, finite_values, mean_finite, seed_stat
 from pipeline_lib.tangents import (
     finite_difference_jacobian,
@@ -42,6 +43,10 @@ AUTOENCODERS = {"mlp": "mlp_autoencoder", "vgg": "vgg_autoencoder"}
 CLASSIFIERS = {"mlp": "mlp_classifier", "convnet": "small_convnet"}
 ATTACKS = ("regular", "on", "off")
 PATHS = ("full", "on", "off")
+# batch sizes of the batched inference (models.batched): part of the stores' bitwise
+# identity, since a forward pass may round differently with another batch size
+ENCODE_BATCH = 500
+LOGIT_BATCH = 2000
 
 
 def _quiet(*_a, **_k) -> None:
@@ -242,11 +247,6 @@ def iter_checkpoints(path, map_location: str = "cpu"):
 # ----------------------------------------------------------------------------- tangents
 
 
-@torch.no_grad()
-def _encode(ae: nn.Module, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
-    return torch.cat([ae.encode(x[i : i + batch]) for i in range(0, x.shape[0], batch)])
-
-
 def split_head(ds: xr.Dataset, part: str, n: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """``split(ds, part)`` cut to its first ``n`` samples, reading only those images:
     ``ds`` may be a lazily opened store (``open_store(path, load=False)``) whose
@@ -267,7 +267,7 @@ def _tangent_piece(
     shape: tuple[int, int, int],
 ) -> xr.Dataset:
     """The tangent-store piece of the images ``x`` (one chunk): bases on the CPU."""
-    codes = _encode(ae, x.to(device))
+    codes = batched(ae.encode, x.to(device), ENCODE_BATCH)
     b = _tangent_bases(tangent_decoder(ae), codes, chunk=codes.shape[0])
     fd = orthonormal_basis(finite_difference_jacobian(ae.decode, codes, h=fd_h))
     fd_cos = principal_cosines(b, fd).amin(1).cpu()
@@ -336,8 +336,7 @@ def tangent_parts(
     shape = image_shape(ds)
     ae = ae.to(device).eval()
     if chunk is None:
-        with torch.no_grad():
-            k = _encode(ae, x[:1].to(device)).shape[1]
+        k = batched(ae.encode, x[:1].to(device), ENCODE_BATCH).shape[1]
         chunk = tangent_chunk(k, int(np.prod(shape)))
     for i in range(0, len(ids), chunk):
         j = slice(i, i + chunk)
@@ -412,11 +411,6 @@ def expected_random_ratio(n: int, k: int) -> dict[str, float]:
 
 
 @torch.no_grad()
-def _logits(model: nn.Module, x: torch.Tensor, batch: int = 2000) -> torch.Tensor:
-    return torch.cat([model(x[i : i + batch]) for i in range(0, max(1, x.shape[0]), batch)])
-
-
-@torch.no_grad()
 def relative_effect(
     model: nn.Module,
     x_rec: torch.Tensor,
@@ -457,7 +451,7 @@ def logit_path(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, steps: int)
     t = torch.linspace(0, 1, steps, dtype=x0.dtype, device=x0.device)
     a, b = x0.flatten(1), x1.flatten(1)
     pts = (1 - t)[None, :, None] * a[:, None] + t[None, :, None] * b[:, None]
-    z = _logits(model, pts.reshape(a.shape[0] * steps, *x0.shape[1:]))
+    z = batched(model, pts.reshape(a.shape[0] * steps, *x0.shape[1:]), LOGIT_BATCH)
     return z.reshape(a.shape[0], steps, z.shape[-1])
 
 
@@ -466,6 +460,113 @@ def object_mass_share(d: torch.Tensor, x: torch.Tensor, threshold: float) -> tor
     mask = (x > threshold).to(d)
     mass = d.pow(2)
     return (mass * mask).sum(1) / mass.sum(1).clamp_min(1e-30)
+
+
+_S, _SF = ("sample",), ("sample", "feature")
+_SA, _SP = ("sample", "attack"), ("sample", "path")
+
+#: :func:`attack_store`'s variables in store order: name -> (dims, description, units or
+#: None). Descriptions are :class:`string.Template` strings ($object_threshold).
+ATTACK_VARS: dict[str, tuple[tuple[str, ...], str, str | None]] = {
+    "image": (_SF, "test image x (correctly classified)", "[0,1]"),
+    "reconstruction": (_SF, "x' = decode(encode(x))", "[0,1]"),
+    "label": (_S, "class position 0..C-1", None),
+    "pgd_delta": (_SF, "greedy L2 PGD perturbation d (Table 1 attack)", None),
+    "pgd_success": (_S, "the Table 1 attack changed the class", None),
+    "pgd_steps": (_S, "steps until adversarial (-1: never)", None),
+    "pgd_norm": (_S, "|d|_2", "input"),
+    "adv_class": (_S, "class of x + d", None),
+    "on_norm": (_S, "|Proj_M d|_2", "input"),
+    "ratio": (_S, "R(d, M) = |d| / |Proj_M d| (NaN: attack failed)", None),
+    "ratio_random_subspace": (
+        _S,
+        "R(d, Q) for a uniformly random k-dim subspace Q (control)",
+        None,
+    ),
+    "ratio_random_vector": (_S, "R(r, M) for a Gaussian random vector r (App. I control)", None),
+    "total_effect": (_S, "E_d: change of the logit gap f_t - f_i at x'", None),
+    "on_effect": (_S, "on-manifold relative effect E_{Proj_M d} / E_d (App. E.2)", None),
+    "path_logits": (
+        ("sample", "path", "t", "class"),
+        "logits along f((1-t) x + t x1), x1 = x + d, x + Proj_M d, x + (d - Proj_M d)",
+        None,
+    ),
+    "path_flips": (_SP, "the end point x1 of each path changes the class", None),
+    "grad_on_share": (_S, "|Proj_M g| / |g| for the margin-loss input gradient g at x", None),
+    "c_delta": (
+        ("sample", "attack", "feature"),
+        "regular / on- / off-manifold PGD perturbations (App. F, Table 2)",
+        None,
+    ),
+    "c_success": (_SA, "class changed", None),
+    "c_distance": (_SA, "L2 distance of the adversarial example (NaN: failed)", "input"),
+    "c_steps": (_SA, "steps taken", None),
+    "c_ratio": (_SA, "R of the constrained d", None),
+    "linf_delta": (_SF, "greedy L-inf PGD perturbation (App. H)", None),
+    "linf_success": (_S, "the L-inf attack changed the class", None),
+    "linf_norm": (_S, "|d|_inf", "input"),
+    "l2_object_share": (_S, "share of the L2 perturbation's squared mass on object pixels", None),
+    "linf_object_share": (
+        _S,
+        "share of the L-inf perturbation's squared mass on object pixels",
+        None,
+    ),
+    "object_pixel_share": (_S, "share of pixels with x > $object_threshold (object pixels)", None),
+}
+
+
+def _table_dataset(
+    table: dict[str, tuple[tuple[str, ...], str, str | None]],
+    values: dict[str, torch.Tensor | np.ndarray],
+    coords: dict,
+    attrs: dict,
+    **fields,
+) -> xr.Dataset:
+    """The Dataset of a declarative variable table (name -> dims, description, units) in
+    the table's order; ``values`` holds one tensor or array per name, ``fields`` fill
+    the descriptions' ``$name`` placeholders."""
+    if values.keys() != table.keys():
+        raise ValueError(f"values do not match the table: {sorted(values.keys() ^ table.keys())}")
+
+    def np_(t):
+        return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+
+    def text(description: str) -> str:
+        return Template(description).substitute({k: f"{v}" for k, v in fields.items()})
+
+    data = {
+        name: var(np_(values[name]), dims, text(description), units)
+        for name, (dims, description, units) in table.items()
+    }
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _constrained_attacks(
+    model: nn.Module, img: torch.Tensor, y: torch.Tensor, basis: torch.Tensor, c: dict, log: Log
+) -> dict[str, torch.Tensor]:
+    """Table 2 / App. F: regular, on- and off-manifold L2 PGD (the on-manifold step
+    ``on_step_factor`` times larger); the ``c_*`` variables of :func:`attack_store`,
+    stacked along ``attack`` (dim 1) in :data:`ATTACKS` order."""
+    x = img.flatten(1)
+    names = ("c_delta", "c_success", "c_distance", "c_steps", "c_ratio")
+    out: dict[str, list] = {v: [] for v in names}
+    for name in ATTACKS:
+        step = c["step"] * (c["on_step_factor"] if name == "on" else 1.0)
+        hook = None if name == "regular" else subspace_projector(basis, name)
+        res = pgd(
+            model, img, y, norm="l2", eps=c["eps"], step_size=step, steps=c["steps"], project=hook
+        )
+        dd = res.x_adv.reshape(x.shape) - x
+        out["c_delta"].append(dd)
+        out["c_success"].append(res.success)
+        out["c_distance"].append(torch.where(res.success, res.norm, torch.nan))
+        out["c_steps"].append(res.steps)
+        out["c_ratio"].append(projection_ratio(dd, basis))
+        log(
+            f"{name}-manifold PGD: success {res.success.float().mean():.3f}, median distance "
+            f"{res.norm[res.success].median() if res.success.any() else float('nan'):.3f}"
+        )
+    return {k: torch.stack(v, 1) for k, v in out.items()}
 
 
 def attack_store(
@@ -479,7 +580,7 @@ def attack_store(
     log: Log = _quiet,
 ) -> xr.Dataset:
     """Every per-image DMM measurement on one classifier, for the correctly classified
-    images of the tangent store:
+    images of the tangent store (variables: :data:`ATTACK_VARS`):
 
     * Table 1 / App. E.2: greedy L2 PGD (``cfg['attack']``), R(d, M), the same ratio for a
       random k-dim subspace and for a random Gaussian vector, the relative effect E;
@@ -493,12 +594,11 @@ def attack_store(
     shape = tuple(tangents.attrs["image_shape"])
     x_all = torch.as_tensor(tangents.image.values).to(device)
     y_all = torch.as_tensor(tangents.label.values).long().to(device)
-    pred = _logits(model, x_all.reshape(-1, *shape)).argmax(1)
+    pred = batched(model, x_all.reshape(-1, *shape), LOGIT_BATCH).argmax(1)
     keep = (pred == y_all).cpu().numpy()
     log(f"{keep.sum()}/{len(keep)} tangent-store images are classified correctly")
     x = x_all[keep]
     y = y_all[keep]
-    ids = tangents.sample.values[keep]
     basis = torch.as_tensor(tangents.basis.values[keep]).to(device)
     x_rec = torch.as_tensor(tangents.reconstruction.values[keep]).to(device)
     n, f = x.shape
@@ -506,24 +606,18 @@ def attack_store(
     img = x.reshape(n, *shape)
     gen = torch.Generator().manual_seed(seed)
 
-    def flat(t):
-        return t.reshape(n, f)
-
     a = cfg["attack"]
     reg = pgd(model, img, y, norm="l2", eps=a["eps"], step_size=a["step"], steps=a["steps"])
-    d = flat(reg.x_adv) - x
+    d = reg.x_adv.reshape(n, f) - x
     d_on = project(d, basis)
     ok = reg.success
     ratio = torch.where(ok, d.norm(dim=1) / d_on.norm(dim=1), torch.nan)
     rand_basis = random_orthonormal(n, k, f, gen).to(device)
     ratio_sub = torch.where(ok, projection_ratio(d, rand_basis), torch.nan)
     r = torch.randn(n, f, generator=gen).to(device)
-    ratio_vec = projection_ratio(r, basis)
     with torch.no_grad():
         adv_class = model(reg.x_adv).argmax(1)
     total, rel = relative_effect(model, x_rec, d, d_on, y, adv_class, shape)
-    rel = torch.where(ok, rel, torch.nan)
-    total = torch.where(ok, total, torch.nan)
     log(
         f"regular L2 PGD: success {ok.float().mean():.3f}, mean |d| "
         f"{reg.norm[ok].mean():.3f}, median R {ratio[ok].median():.2f} "
@@ -533,119 +627,58 @@ def attack_store(
     paths = torch.stack(
         [logit_path(model, img, ends[p].reshape(n, *shape), path_steps) for p in PATHS]
     )
-    flips = paths[:, :, -1].argmax(-1) != y  # t = 1 is the end point itself
     share = gradient_on_share(model, img, y, basis)
-
-    c = cfg["constrained"]
-    cdelta, csucc, cnorm, csteps, cratio = [], [], [], [], []
-    for name in ATTACKS:
-        step = c["step"] * (c["on_step_factor"] if name == "on" else 1.0)
-        hook = None if name == "regular" else subspace_projector(basis, name)
-        res = pgd(
-            model, img, y, norm="l2", eps=c["eps"], step_size=step, steps=c["steps"], project=hook
-        )
-        dd = flat(res.x_adv) - x
-        cdelta.append(dd)
-        csucc.append(res.success)
-        cnorm.append(torch.where(res.success, res.norm, torch.nan))
-        csteps.append(res.steps)
-        cratio.append(projection_ratio(dd, basis))
-        log(
-            f"{name}-manifold PGD: success {res.success.float().mean():.3f}, median distance "
-            f"{res.norm[res.success].median() if res.success.any() else float('nan'):.3f}"
-        )
-
+    constrained = _constrained_attacks(model, img, y, basis, cfg["constrained"], log)
     li = cfg["linf"]
     lres = pgd(model, img, y, norm="linf", eps=li["eps"], step_size=li["step"], steps=li["steps"])
-    dl = flat(lres.x_adv) - x
+    dl = lres.x_adv.reshape(n, f) - x
     log(f"L-inf PGD: success {lres.success.float().mean():.3f}")
-    obj_l2 = torch.where(ok, object_mass_share(d, x, object_threshold), torch.nan)
-    obj_li = torch.where(lres.success, object_mass_share(dl, x, object_threshold), torch.nan)
-    obj_px = (x > object_threshold).float().mean(1)
 
-    def np_(t):
-        return t.detach().cpu().numpy()
-
-    s, sf = ("sample",), ("sample", "feature")
-    return xr.Dataset(
-        {
-            "image": var(np_(x), sf, "test image x (correctly classified)", "[0,1]"),
-            "reconstruction": var(np_(x_rec), sf, "x' = decode(encode(x))", "[0,1]"),
-            "label": var(np_(y), s, "class position 0..C-1"),
-            "pgd_delta": var(np_(d), sf, "greedy L2 PGD perturbation d (Table 1 attack)"),
-            "pgd_success": var(np_(ok), s, "the Table 1 attack changed the class"),
-            "pgd_steps": var(np_(reg.steps), s, "steps until adversarial (-1: never)"),
-            "pgd_norm": var(np_(reg.norm), s, "|d|_2", "input"),
-            "adv_class": var(np_(adv_class), s, "class of x + d"),
-            "on_norm": var(np_(d_on.norm(dim=1)), s, "|Proj_M d|_2", "input"),
-            "ratio": var(np_(ratio), s, "R(d, M) = |d| / |Proj_M d| (NaN: attack failed)"),
-            "ratio_random_subspace": var(
-                np_(ratio_sub), s, "R(d, Q) for a uniformly random k-dim subspace Q (control)"
-            ),
-            "ratio_random_vector": var(
-                np_(ratio_vec), s, "R(r, M) for a Gaussian random vector r (App. I control)"
-            ),
-            "total_effect": var(np_(total), s, "E_d: change of the logit gap f_t - f_i at x'"),
-            "on_effect": var(
-                np_(rel), s, "on-manifold relative effect E_{Proj_M d} / E_d (App. E.2)"
-            ),
-            "path_logits": var(
-                np_(paths.permute(1, 0, 2, 3)),
-                ("sample", "path", "t", "class"),
-                "logits along f((1-t) x + t x1), x1 = x + d, x + Proj_M d, x + (d - Proj_M d)",
-            ),
-            "path_flips": var(
-                np_(flips.T), ("sample", "path"), "the end point x1 of each path changes the class"
-            ),
-            "grad_on_share": var(
-                np_(share), s, "|Proj_M g| / |g| for the margin-loss input gradient g at x"
-            ),
-            "c_delta": var(
-                np_(torch.stack(cdelta, 1)),
-                ("sample", "attack", "feature"),
-                "regular / on- / off-manifold PGD perturbations (App. F, Table 2)",
-            ),
-            "c_success": var(np_(torch.stack(csucc, 1)), ("sample", "attack"), "class changed"),
-            "c_distance": var(
-                np_(torch.stack(cnorm, 1)),
-                ("sample", "attack"),
-                "L2 distance of the adversarial example (NaN: failed)",
-                "input",
-            ),
-            "c_steps": var(np_(torch.stack(csteps, 1)), ("sample", "attack"), "steps taken"),
-            "c_ratio": var(
-                np_(torch.stack(cratio, 1)), ("sample", "attack"), "R of the constrained d"
-            ),
-            "linf_delta": var(np_(dl), sf, "greedy L-inf PGD perturbation (App. H)"),
-            "linf_success": var(np_(lres.success), s, "the L-inf attack changed the class"),
-            "linf_norm": var(np_(lres.norm), s, "|d|_inf", "input"),
-            "l2_object_share": var(
-                np_(obj_l2), s, "share of the L2 perturbation's squared mass on object pixels"
-            ),
-            "linf_object_share": var(
-                np_(obj_li), s, "share of the L-inf perturbation's squared mass on object pixels"
-            ),
-            "object_pixel_share": var(
-                np_(obj_px), s, f"share of pixels with x > {object_threshold} (object pixels)"
-            ),
-        },
-        coords={
-            "sample": ids,
-            "feature": np.arange(f),
-            "attack": list(ATTACKS),
-            "path": list(PATHS),
-            "t": np.linspace(0, 1, path_steps),
-            "class": np.arange(paths.shape[-1]),
-        },
-        attrs={
-            "k": k,
-            "n_features": f,
-            "image_shape": list(shape),
-            "n_tangent_samples": int(len(keep)),
-            "sqrt_n_over_k": math.sqrt(f / k),
-            "rms_random_ratio_exact": expected_random_ratio(f, k)["rms_exact"],
-        },
-    )
+    values = {
+        "image": x,
+        "reconstruction": x_rec,
+        "label": y,
+        "pgd_delta": d,
+        "pgd_success": ok,
+        "pgd_steps": reg.steps,
+        "pgd_norm": reg.norm,
+        "adv_class": adv_class,
+        "on_norm": d_on.norm(dim=1),
+        "ratio": ratio,
+        "ratio_random_subspace": ratio_sub,
+        "ratio_random_vector": projection_ratio(r, basis),
+        "total_effect": torch.where(ok, total, torch.nan),
+        "on_effect": torch.where(ok, rel, torch.nan),
+        "path_logits": paths.permute(1, 0, 2, 3),
+        "path_flips": (paths[:, :, -1].argmax(-1) != y).T,  # t = 1 is the end point itself
+        "grad_on_share": share,
+        **constrained,
+        "linf_delta": dl,
+        "linf_success": lres.success,
+        "linf_norm": lres.norm,
+        "l2_object_share": torch.where(ok, object_mass_share(d, x, object_threshold), torch.nan),
+        "linf_object_share": torch.where(
+            lres.success, object_mass_share(dl, x, object_threshold), torch.nan
+        ),
+        "object_pixel_share": (x > object_threshold).float().mean(1),
+    }
+    coords = {
+        "sample": tangents.sample.values[keep],
+        "feature": np.arange(f),
+        "attack": list(ATTACKS),
+        "path": list(PATHS),
+        "t": np.linspace(0, 1, path_steps),
+        "class": np.arange(paths.shape[-1]),
+    }
+    attrs = {
+        "k": k,
+        "n_features": f,
+        "image_shape": list(shape),
+        "n_tangent_samples": int(len(keep)),
+        "sqrt_n_over_k": math.sqrt(f / k),
+        "rms_random_ratio_exact": expected_random_ratio(f, k)["rms_exact"],
+    }
+    return _table_dataset(ATTACK_VARS, values, coords, attrs, object_threshold=object_threshold)
 
 
 def distance_store(
@@ -666,7 +699,7 @@ def distance_store(
     dist, acc = [], []
     for e, model in iter_checkpoints(checkpoint_path):
         model = frozen(model, device)
-        pred = _logits(model, x).argmax(1)
+        pred = batched(model, x, LOGIT_BATCH).argmax(1)
         dd = min_distance(
             model,
             x,

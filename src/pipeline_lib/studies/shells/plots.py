@@ -1,6 +1,7 @@
 """Figures of the model-shell defenses (Wu et al., Sec. 5; :mod:`pipeline_lib.shells`).
-Each function takes opened :func:`pipeline_lib.shells.evaluate` stores and returns a
-matplotlib Figure."""
+Each figure function takes opened :func:`pipeline_lib.shells.evaluate` stores and
+returns a matplotlib Figure; the success figure is :func:`draw_success` of the table
+:func:`success_table` computes (bars: :func:`success_bars`)."""
 
 from __future__ import annotations
 
@@ -37,46 +38,115 @@ def _categories(shells: list[str]) -> list[tuple[str, str, str, str]]:
     return cats
 
 
+def _runs(runs) -> list[xr.Dataset]:
+    return [runs] if isinstance(runs, xr.Dataset) else list(runs)
+
+
+def success_table(stores: dict[str, list[xr.Dataset]]) -> pd.DataFrame:
+    """The per-batch rates behind :func:`success_figure`: one row per (base model, seed,
+    category, batch), in that order, with columns ``base``, ``key`` (the
+    :func:`~pipeline_lib.studies.shells.experiment.batch_rates` key), ``category`` (its
+    x label), ``group`` ("attack success" or "accuracy"), ``seed`` (position in the
+    base's list of stores), ``batch`` and ``value`` (the rate in that batch).
+
+    ``attrs["panels"]``: per base model, in the order of ``stores`` (bases without stores
+    included), ``n_runs``, ``n_points`` and ``eps`` of its first store (None without
+    stores) and ``shells``, the shell names in plotting order."""
+    if not stores:
+        raise ValueError("no stores to plot")
+    rows, panels = [], {}
+    for base, runs in stores.items():
+        runs = _runs(runs)
+        panels[base] = {"n_runs": len(runs), "n_points": None, "eps": None, "shells": []}
+        if not runs:
+            continue
+        shells = [str(s) for s in runs[0].shell.values]
+        panels[base].update(
+            n_points=int(runs[0].sizes["point"]),
+            eps=float(runs[0].attrs.get("eps", np.nan)),
+            shells=shells,
+        )
+        rates = [batch_rates(r) for r in runs]
+        for seed_i, rr in enumerate(rates):
+            for key, label, _, group in _categories(shells):
+                for b, v in enumerate(rr.get(key, [])):
+                    rows.append((base, key, label, group, seed_i, b, v))
+    columns = ["base", "key", "category", "group", "seed", "batch", "value"]
+    table = pd.DataFrame(rows, columns=columns).astype({"seed": "int64", "batch": "int64"})
+    table["value"] = table["value"].astype("float64")
+    table.attrs["panels"] = panels
+    return table
+
+
+def success_bars(table: pd.DataFrame) -> pd.DataFrame:
+    """The bars of :func:`success_figure` from :func:`success_table`: one row per (base
+    model with stores, category) in plotting order with ``mean`` (over every batch of
+    every seed; NaN without any), ``sd`` (over the per-seed means, ddof 1; 0 with one
+    seed) and ``n_seeds`` (seeds with at least one batch)."""
+    rows = []
+    for base, panel in table.attrs["panels"].items():
+        if not panel["n_runs"]:
+            continue
+        sub = table[table["base"] == base]
+        for key, label, _, group in _categories(panel["shells"]):
+            cat = sub[sub["key"] == key]
+            per_seed = [float(np.mean(g["value"].to_numpy())) for _, g in cat.groupby("seed")]
+            vals = cat["value"].to_numpy(dtype=np.float64)
+            rows.append(
+                {
+                    "base": base,
+                    "key": key,
+                    "category": label,
+                    "group": group,
+                    "mean": float(vals.mean()) if vals.size else np.nan,
+                    "sd": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0,
+                    "n_seeds": len(per_seed),
+                }
+            )
+    columns = ["base", "key", "category", "group", "mean", "sd", "n_seeds"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def success_figure(stores: dict[str, list[xr.Dataset]]):
     """Attack success of the base model, of each shell under the transfer attack (the
     paper's Table 1) and under the adaptive BPDA attack, and each shell's retained clean
-    accuracy; one panel per base model.
+    accuracy; one panel per base model: :func:`draw_success` of :func:`success_table`.
+    """
+    return draw_success(success_table(stores))
+
+
+def draw_success(table: pd.DataFrame):
+    """Draw :func:`success_table`: one panel per base model.
 
     Bars: mean over all batches and seeds; error bars: sd over seeds of the per-seed
     rates (when there are several seeds); dots: the per-batch rates (one colour per
     seed), so the spread between batches of the paper's size is visible. Retained
     accuracy is hatched (higher is better; for the other bars lower is better).
     """
-    if not stores:
-        raise ValueError("no stores to plot")
-    n = len(stores)
+    panels = table.attrs["panels"]
+    bars = success_bars(table)
+    n = len(panels)
     fig, axes = plt.subplots(
         1, n, figsize=(1.8 + 5.2 * n, 4.8), squeeze=False, sharey=True, layout="constrained"
     )
     handles: dict = {}
-    n_seeds = max((1 if isinstance(r, xr.Dataset) else len(r)) for r in stores.values())
+    n_seeds = max(p["n_runs"] for p in panels.values())
     colors = ["k"] if n_seeds <= 1 else sns.color_palette("colorblind", n_seeds)
-    for ax, (base, runs) in zip(axes[0], stores.items(), strict=True):
-        runs = [runs] if isinstance(runs, xr.Dataset) else list(runs)
-        if not runs:
+    for ax, (base, panel) in zip(axes[0], panels.items(), strict=True):
+        if not panel["n_runs"]:
             ax.set_axis_off()
             ax.set_title(f"{BASE_NAMES.get(base, base)}: no stores")
             continue
-        shells = [str(s) for s in runs[0].shell.values]
+        shells = panel["shells"]
         cats = _categories(shells)
-        rates = [batch_rates(r) for r in runs]
-        rows = []
-        for seed_i, rr in enumerate(rates):
-            for key, label, _, _ in cats:
-                for b, v in enumerate(rr.get(key, [])):
-                    rows.append({"category": label, "seed": seed_i, "batch": b, "value": v})
-        df = pd.DataFrame(rows, columns=["category", "seed", "batch", "value"])
+        df = table.loc[table["base"] == base, ["category", "seed", "batch", "value"]]
+        df = df.reset_index(drop=True)
         labels = [c[1] for c in cats]
-        for i, (key, _, col, group) in enumerate(cats):
-            per_seed = [float(np.mean(rr[key])) for rr in rates if key in rr]
-            vals = np.concatenate([rr[key] for rr in rates if key in rr])
-            mean = float(vals.mean()) if vals.size else np.nan
-            sd = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
+        panel_bars = bars[bars["base"] == base]
+        for i, ((key, _, col, group), bar) in enumerate(
+            zip(cats, panel_bars.itertuples(), strict=True)
+        ):
+            mean, sd, several = bar.mean, bar.sd, bar.n_seeds > 1
             acc = group == "accuracy"
             ax.bar(
                 i,
@@ -87,12 +157,12 @@ def success_figure(stores: dict[str, list[xr.Dataset]]):
                 hatch="//" if acc else None,
                 edgecolor="k",
                 linewidth=0.6,
-                yerr=sd if len(per_seed) > 1 else None,
+                yerr=sd if several else None,
                 capsize=3,
                 zorder=1,
             )
             if np.isfinite(mean):
-                top = min(mean + (sd if len(per_seed) > 1 else 0.0) + 0.02, 1.1)
+                top = min(mean + (sd if several else 0.0) + 0.02, 1.1)
                 ax.text(i, top, f"{100 * mean:.0f}%", ha="center", va="bottom", fontsize=7)
         if not df.empty:
             sns.stripplot(
@@ -101,7 +171,7 @@ def success_figure(stores: dict[str, list[xr.Dataset]]):
                 y="value",
                 order=labels,
                 hue="seed",
-                palette=colors[: len(rates)],
+                palette=colors[: panel["n_runs"]],
                 ax=ax,
                 size=3.5,
                 jitter=0.18,
@@ -116,11 +186,9 @@ def success_figure(stores: dict[str, list[xr.Dataset]]):
         ax.set_ylim(0, 1.15)
         ax.set_xlabel("")
         ax.set_ylabel("rate (attack success | retained accuracy)")
-        n_pts = runs[0].sizes["point"]
-        eps = runs[0].attrs.get("eps", np.nan)
         ax.set_title(
-            f"{BASE_NAMES.get(base, base)}\n{len(runs)} seed(s) x {n_pts} correct points, "
-            f"L-inf eps = {float(eps):.4g}",
+            f"{BASE_NAMES.get(base, base)}\n{panel['n_runs']} seed(s) x {panel['n_points']} "
+            f"correct points, L-inf eps = {panel['eps']:.4g}",
             fontsize=9,
         )
         if ax.get_legend() is not None:

@@ -5,8 +5,11 @@ decision boundary (Fig. 8), pixel PGD vs Gaussian noise (Fig. 10), the on/off-ma
 decomposition of attack vectors (Fig. 11) and galleries of errors (Fig. 7, with the
 self-intersections of Fig. 27 marked).
 
-Each function takes opened stores of :mod:`pipeline_lib.squiggles` /
-:mod:`pipeline_lib.squiggle_experiments` and returns a matplotlib Figure.
+Each ``*_figure`` function takes opened stores of :mod:`pipeline_lib.squiggles` /
+:mod:`pipeline_lib.squiggle_experiments` and returns a matplotlib Figure. Figs. 11 and 7
+are computed, then drawn: :func:`decomposition_table` / :func:`errors_table` give the
+numbers as a pandas DataFrame (no matplotlib), :func:`draw_decomposition` /
+:func:`draw_errors` draw such a table.
 
 Conventions:
 
@@ -31,6 +34,7 @@ import re
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 import torch
 import xarray as xr
@@ -685,24 +689,25 @@ def _pixel_sigma(name: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def decomposition_figure(dec: xr.Dataset, data: xr.Dataset, n_rows: int = 4):
-    """Fig. 11: attack vectors split into their on-manifold component (the projection on
-    the tangent space of the image manifold at the clean image) and the off-manifold
-    rest. Rows: samples where the pixel attack on the sigma-0 model succeeded (correct on
-    x when the store has ``pred_clean``, wrong on x + delta), then others. Columns: the
-    clean image, then per attack the attack vector, its on- and off-manifold components
-    (RdBu_r, symmetric colour scale shared by the three panels of one attack in one row;
-    titles: the model's prediction on x + component, red when wrong). Bottom: the
-    on-manifold share of every decomposed sample per attack next to the share in a
-    random subspace of the same rank (the control)."""
-    if dec.sizes.get("sample", 0) == 0 or dec.sizes.get("attack", 0) == 0:
-        raise ValueError("decomposition_figure: the decomposition store is empty")
-    if n_rows < 1:
-        raise ValueError(f"decomposition_figure: n_rows must be >= 1, got {n_rows}")
+def decomposition_table(dec: xr.Dataset, data: xr.Dataset) -> pd.DataFrame:
+    """The numbers behind :func:`decomposition_figure`: one row per (sample, attack) of
+    the decomposition store, sample-major in store order, with columns
+
+    * ``position`` (index in ``dec``), ``sample`` (its coordinate), ``label`` (``dec``'s
+      labels when all are given, else the dataset's), ``tangent_rank``;
+    * ``fooled``: the reference attack (the sigma-0 pixel attack, else the first pixel
+      attack, else the first attack; ``attrs["ref"]``) succeeded on the sample: wrong on
+      x + delta and, when the store has ``pred_clean``, correct on x;
+    * ``rank``: the sample's row in the figure (fooled samples first, each group in store
+      order);
+    * ``norm`` (|delta|_2), ``scale`` (the symmetric colour limit of the sample's three
+      panels for that attack: max |delta|, |on|, |off|; 1 when all are 0),
+      ``on_share``, ``random_share``, ``pred_full``, ``pred_on``, ``pred_off``.
+
+    ``attrs``: ``ref``, ``n_features``, ``tangent_rank_median``, ``rtol``."""
     attacks = [str(a) for a in dec["attack"].values]
     samples = np.asarray(dec["sample"].values)
-    sub = data.sel(sample=samples)
-    labels = np.asarray(sub["label"].values).astype(int)
+    labels = np.asarray(data.sel(sample=samples)["label"].values).astype(int)
     if "label" in dec and (dec["label"].values >= 0).all():
         labels = np.asarray(dec["label"].values).astype(int)
     ref = next((a for a in attacks if _pixel_sigma(a) == 0.0), None)
@@ -710,36 +715,102 @@ def decomposition_figure(dec: xr.Dataset, data: xr.Dataset, n_rows: int = 4):
     fooled = dec["pred_full"].sel(attack=ref).values != labels
     if "pred_clean" in dec:  # an attack success: correct on x, wrong on x + delta
         fooled &= dec["pred_clean"].sel(attack=ref).values == labels
-    order = np.concatenate([np.flatnonzero(fooled), np.flatnonzero(~fooled)])[:n_rows]
+    rank = np.empty(len(samples), dtype=np.int64)
+    rank[np.concatenate([np.flatnonzero(fooled), np.flatnonzero(~fooled)])] = np.arange(
+        len(samples)
+    )
+    tangent_rank = np.asarray(dec["tangent_rank"].values, dtype=np.float64)
+
+    def per_cell(name: str, dtype=None) -> np.ndarray:
+        return np.asarray(dec[name].transpose("sample", "attack", ...).values, dtype=dtype)
+
+    delta = per_cell("delta", np.float64)[:, :, 0]  # (sample, attack, row, col)
+    on = per_cell("delta_on", np.float64)[:, :, 0]
+    cell = {
+        v: per_cell(v) for v in ("on_share", "random_share", "pred_full", "pred_on", "pred_off")
+    }
+    rows = []
+    for i in range(len(samples)):
+        for j, a in enumerate(attacks):
+            d = delta[i, j]
+            scale = max(float(np.abs(p).max()) for p in (d, on[i, j], d - on[i, j]))
+            rows.append(
+                {
+                    "position": i,
+                    "sample": samples[i],
+                    "attack": a,
+                    "label": int(labels[i]),
+                    "tangent_rank": tangent_rank[i],
+                    "fooled": bool(fooled[i]),
+                    "rank": int(rank[i]),
+                    "norm": float(np.linalg.norm(d)),
+                    "scale": scale if scale > 0 else 1.0,
+                    **{v: float(cell[v][i, j]) for v in ("on_share", "random_share")},
+                    **{v: int(cell[v][i, j]) for v in ("pred_full", "pred_on", "pred_off")},
+                }
+            )
+    table = pd.DataFrame(rows)
+    table.attrs.update(
+        ref=ref,
+        n_features=int(dec.attrs.get("n_features", np.prod(dec["delta"].shape[-3:]))),
+        tangent_rank_median=float(np.median(tangent_rank)),
+        rtol=dec.attrs.get("rtol", "?"),
+    )
+    return table
+
+
+def decomposition_figure(dec: xr.Dataset, data: xr.Dataset, n_rows: int = 4):
+    """Fig. 11: attack vectors split into their on-manifold component (the projection on
+    the tangent space of the image manifold at the clean image) and the off-manifold
+    rest: :func:`draw_decomposition` of :func:`decomposition_table`."""
+    if dec.sizes.get("sample", 0) == 0 or dec.sizes.get("attack", 0) == 0:
+        raise ValueError("decomposition_figure: the decomposition store is empty")
+    if n_rows < 1:
+        raise ValueError(f"decomposition_figure: n_rows must be >= 1, got {n_rows}")
+    return draw_decomposition(decomposition_table(dec, data), dec, data, n_rows)
+
+
+def draw_decomposition(table: pd.DataFrame, dec: xr.Dataset, data: xr.Dataset, n_rows: int = 4):
+    """Draw :func:`decomposition_table` (pixels from ``dec`` and ``data``). Rows: the
+    first ``n_rows`` samples by ``rank`` (samples where the reference attack succeeded
+    first). Columns: the clean image, then per attack the attack vector, its on- and
+    off-manifold components (RdBu_r, symmetric colour scale shared by the three panels
+    of one attack in one row; titles: the model's prediction on x + component, red when
+    wrong). Bottom: the on-manifold share of every decomposed sample per attack next to
+    the share in a random subspace of the same rank (the control)."""
+    attacks = list(dict.fromkeys(table["attack"]))
+    per_sample = table.drop_duplicates("position")
+    shown = per_sample[per_sample["rank"] < n_rows].sort_values("rank")
+    ref = table.attrs["ref"]
     ncol = 1 + 3 * len(attacks)
-    fig = plt.figure(figsize=(1.25 * ncol + 0.4, 1.45 * len(order) + 4.4), layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[1.45 * len(order) + 0.5, 3.6])
-    axes = top.subplots(len(order), ncol, squeeze=False)
-    marks = sq.intersection_points(sub["points"].values[order])
-    for r, i in enumerate(order):
-        lab = labels[i]
+    fig = plt.figure(figsize=(1.25 * ncol + 0.4, 1.45 * len(shown) + 4.4), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.45 * len(shown) + 0.5, 3.6])
+    axes = top.subplots(len(shown), ncol, squeeze=False)
+    clean = data.sel(sample=shown["sample"].to_numpy())
+    marks = sq.intersection_points(clean["points"].values)
+    for r, row in enumerate(shown.itertuples()):
+        lab = row.label
         _show(
             axes[r, 0],
-            sub["image"].values[i],
+            clean["image"].values[r],
             marks[r] if lab == 1 else None,
-            title=f"clean x, sample {int(samples[i])}\nlabel {lab}"
-            + (" (fooled)" if fooled[i] else f" ({ref} not fooled)"),
+            title=f"clean x, sample {int(row.sample)}\nlabel {lab}"
+            + (" (fooled)" if row.fooled else f" ({ref} not fooled)"),
         )
+        cells = table[table["position"] == row.position].set_index("attack")
         for j, a in enumerate(attacks):
-            cell = dec.isel(sample=i).sel(attack=a)
+            cell = dec.isel(sample=row.position).sel(attack=a)
             d = np.asarray(cell["delta"].values, dtype=np.float64)[0]
             on = np.asarray(cell["delta_on"].values, dtype=np.float64)[0]
-            parts = [d, on, d - on]
-            vmax = max(float(np.abs(p).max()) for p in parts)
-            vmax = vmax if vmax > 0 else 1.0
-            share = float(cell["on_share"])
-            preds = [int(cell[p]) for p in ("pred_full", "pred_on", "pred_off")]
+            c = cells.loc[a]
+            vmax = c["scale"]
             heads = [
-                f"{a}: δ\n|δ| = {np.linalg.norm(d):.3g}, ±{vmax:.2g}",
-                f"on-manifold\nshare {share:.1%}",
+                f"{a}: δ\n|δ| = {c['norm']:.3g}, ±{vmax:.2g}",
+                f"on-manifold\nshare {c['on_share']:.1%}",
                 "off-manifold",
             ]
-            for q, (img, head, p) in enumerate(zip(parts, heads, preds, strict=True)):
+            preds = [int(c[p]) for p in ("pred_full", "pred_on", "pred_off")]
+            for q, (img, head, p) in enumerate(zip([d, on, d - on], heads, preds, strict=True)):
                 ax = axes[r, 1 + 3 * j + q]
                 ax.imshow(img, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
                 _bare(ax)
@@ -758,7 +829,7 @@ def decomposition_figure(dec: xr.Dataset, data: xr.Dataset, n_rows: int = 4):
     drawn = False
     for kind, name, col, off in kinds:
         for i, a in enumerate(attacks):
-            v = np.asarray(dec[name].sel(attack=a).values, dtype=np.float64)
+            v = table.loc[table["attack"] == a, name].to_numpy(dtype=np.float64)
             v = v[np.isfinite(v) & (v > 0)]  # NaN: zero attack vector; log axis
             if not v.size:
                 continue
@@ -778,16 +849,15 @@ def decomposition_figure(dec: xr.Dataset, data: xr.Dataset, n_rows: int = 4):
         ax.set_yscale("log")
     ax.set_xticks(range(len(attacks)), attacks)
     ax.set_xlim(-0.6, len(attacks) - 0.4)
-    rank = np.asarray(dec["tangent_rank"].values, dtype=np.float64)
-    nf = int(dec.attrs.get("n_features", np.prod(dec["delta"].shape[-3:])))
-    med = float(np.median(rank))
+    nf = table.attrs["n_features"]
+    med = table.attrs["tangent_rank_median"]
     ax.axhline(med / nf, color="0.3", ls=":", lw=1, label=f"rank / n² = {med / nf:.2g}")
     ax.set_ylabel("|on-manifold part|² / |δ|² (log)")
     ax.set_xlabel("attack")
     ax.legend(fontsize=7, loc="best")
     ax.set_title(
-        f"on-manifold share of the attack vectors ({dec.sizes['sample']} samples); tangent "
-        f"rank: median {med:g} of {nf} pixels (singular values > {dec.attrs.get('rtol', '?')} "
+        f"on-manifold share of the attack vectors ({len(per_sample)} samples); tangent "
+        f"rank: median {med:g} of {nf} pixels (singular values > {table.attrs['rtol']} "
         "x max)",
         fontsize=9,
     )
@@ -799,6 +869,102 @@ def decomposition_figure(dec: xr.Dataset, data: xr.Dataset, n_rows: int = 4):
 # ----------------------------------------------------------------------------- Fig. 7
 
 
+ERROR_PANELS = ("a", "b", "c", "d")
+
+
+def errors_table(
+    data: xr.Dataset,
+    training: xr.Dataset,
+    latent: xr.Dataset | None,
+    pixels: dict[float, xr.Dataset],
+    latent_eps: float,
+    n: int = 25,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The errors behind :func:`errors_figure`: one row per (panel, sample of the panel's
+    store), panels in :data:`ERROR_PANELS` order, with columns ``panel``, ``position``
+    (index in the panel's store: the dataset for (a), the latent store for (b), the
+    pixel store for (c, d)), ``sample`` (its coordinate), ``label`` (true label),
+    ``error`` and ``shown`` (slot in the panel's gallery, -1: not shown; up to ``n``
+    random errors, numpy Generator seeded with ``seed`` and drawn panel after panel,
+    self-intersecting ones first).
+
+    Errors: (a) the sigma-0 model's generalization errors on its test set; (b) latent
+    attacks at ``latent_eps`` on clean-correct samples that fooled the model without
+    changing the true label; (c, d) pixel PGD successes at the store's focus eps on
+    clean-correct samples of the sigma-0 and the largest-sigma model.
+
+    ``attrs``: ``variant``, ``resolution``, ``n`` and ``panels``: per panel None (no
+    store) or its ``eps`` and ``eps_index`` (in the store's grid; None for (a)) and
+    ``sigma`` (None for (b))."""
+    lab = np.asarray(data["label"].values).astype(int)
+    if lab.size == 0:
+        raise ValueError("errors_figure: the dataset store has no samples")
+    variant = str(data.attrs.get("variant", training.attrs.get("variant")))
+    rng = np.random.default_rng(seed)
+    parts, panels = [], {}
+
+    def add(panel: str, store: xr.Dataset, labels: np.ndarray, err: np.ndarray, **info):
+        pick = _pick_errors(labels, err, n, rng)
+        shown = np.full(labels.size, -1, dtype=np.int64)
+        shown[pick] = np.arange(pick.size)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "panel": panel,
+                    "position": np.arange(labels.size),
+                    "sample": np.asarray(store["sample"].values),
+                    "label": labels,
+                    "error": np.asarray(err, dtype=bool),
+                    "shown": shown,
+                }
+            )
+        )
+        panels[panel] = info
+
+    # (a) generalization errors
+    p = training["test_proba"].sel(test_variant=variant)
+    if "sample" in p.coords:
+        p = p.sel(sample=data["sample"].values)
+    if p.size != lab.size:
+        raise ValueError(f"test_proba has {p.size} samples, the dataset {lab.size}")
+    err = (np.asarray(p.values) > 0.5).astype(int) != lab
+    add("a", data, lab, err, sigma=0.0, eps=None, eps_index=None)
+
+    # (b) latent errors with the true label unchanged
+    panels["b"] = None
+    if latent is not None:
+        eps = np.asarray(latent["eps"].values, dtype=np.float64)
+        e = _eps_index(eps, latent_eps, "errors_figure latent store")
+        y = latent["label"].values.astype(int)
+        lab_adv = latent["label_adv"].values[:, e].astype(int)
+        err = clean_correct(latent) & (latent["pred_adv"].values[:, e] != lab_adv) & (lab_adv == y)
+        add("b", latent, y, err, sigma=None, eps=float(eps[e]), eps_index=e)
+
+    # (c, d) pixel errors
+    zero, big = _sigma_keys({k: v for k, v in (pixels or {}).items() if v is not None})
+    for panel, s in (("c", zero), ("d", big)):
+        ds = _get(pixels or {}, s)
+        panels[panel] = None
+        if ds is None:
+            continue
+        ds = _list(ds)[0]
+        eps = np.asarray(ds["eps"].values, dtype=np.float64)
+        fe = float(ds.attrs["focus_eps"])
+        e = _eps_index(eps, fe, "errors_figure pixel store")
+        y = ds["label"].values.astype(int)
+        err = clean_correct(ds) & ds["pgd_success"].values[:, e].astype(bool)
+        add(panel, ds, y, err, sigma=s, eps=fe, eps_index=e)
+    table = pd.concat(parts, ignore_index=True)
+    table.attrs.update(
+        variant=variant,
+        resolution=int(data["image"].shape[-1]),
+        n=n,
+        panels={k: panels[k] for k in ERROR_PANELS},
+    )
+    return table
+
+
 def errors_figure(
     data: xr.Dataset,
     training: xr.Dataset,
@@ -808,62 +974,65 @@ def errors_figure(
     n: int = 25,
     seed: int = 0,
 ):
-    """Fig. 7 a-d (marks as in Fig. 27): up to ``n`` random errors per panel, errors on
-    self-intersecting curves (predicted non-intersecting, the paper's Fig. 7) first,
-    then errors on non-intersecting curves; frame colour = true label, red circle = the
-    curve's first self-intersection. (a) generalization errors of the sigma-0 model on
-    its test set; (b) latent-space adversarial errors at ``latent_eps`` whose true label
-    did not change (re-rendered from the attacked latent; the attacked curve's
-    intersection); (c) pixel PGD errors of the sigma-0 model at its focus eps (clean
-    correct, fooled; the clean curve's intersection); (d) the same for the
-    largest-sigma model."""
-    lab = np.asarray(data["label"].values).astype(int)
-    if lab.size == 0:
-        raise ValueError("errors_figure: the dataset store has no samples")
-    variant = str(data.attrs.get("variant", training.attrs.get("variant")))
-    res = int(data["image"].shape[-1])
-    rng = np.random.default_rng(seed)
+    """Fig. 7 a-d (marks as in Fig. 27): :func:`draw_errors` of :func:`errors_table`."""
+    table = errors_table(data, training, latent, pixels, latent_eps, n=n, seed=seed)
+    return draw_errors(table, data, latent, pixels)
+
+
+def draw_errors(
+    table: pd.DataFrame,
+    data: xr.Dataset,
+    latent: xr.Dataset | None,
+    pixels: dict[float, xr.Dataset],
+):
+    """Draw :func:`errors_table` (images from the stores it was computed from): up to
+    ``n`` errors per panel, errors on self-intersecting curves (predicted
+    non-intersecting, the paper's Fig. 7) first, then errors on non-intersecting curves;
+    frame colour = true label, red circle = the curve's first self-intersection. (a)
+    generalization errors of the sigma-0 model on its test set; (b) latent-space
+    adversarial errors whose true label did not change (re-rendered from the attacked
+    latent; the attacked curve's intersection); (c) pixel PGD errors of the sigma-0 model
+    at its focus eps (clean correct, fooled; the clean curve's intersection); (d) the
+    same for the largest-sigma model."""
+    variant, res, n = table.attrs["variant"], table.attrs["resolution"], table.attrs["n"]
+    panels = table.attrs["panels"]
     nrow, ncol = _grid_shape(n)
     fig = plt.figure(figsize=(2 * 0.95 * ncol + 1.0, 2 * 0.95 * nrow + 2.2))
     fig.set_layout_engine("constrained")
-    sfs = fig.subfigures(2, 2, wspace=0.03, hspace=0.03).ravel()
+    subfigs = fig.subfigures(2, 2, wspace=0.03, hspace=0.03).ravel()
+    sfs = dict(zip(ERROR_PANELS, subfigs, strict=True))
 
-    def counts(lab_sel, err) -> str:
-        return (  # on its own line: the panels' titles would overlap otherwise
-            f"\n{int((err & (lab_sel == 1)).sum())} self-intersecting + "
-            f"{int((err & (lab_sel == 0)).sum())} non-intersecting of {lab_sel.size}"
+    def rows(panel: str) -> tuple[pd.DataFrame, np.ndarray, str]:
+        """The panel's shown rows in gallery order, their positions and the counts."""
+        t = table[table["panel"] == panel]
+        err, lab = t["error"].to_numpy(), t["label"].to_numpy()
+        counts = (  # on its own line: the panels' titles would overlap otherwise
+            f"\n{int((err & (lab == 1)).sum())} self-intersecting + "
+            f"{int((err & (lab == 0)).sum())} non-intersecting of {lab.size}"
         )
+        shown = t[t["shown"] >= 0].sort_values("shown")
+        return shown, shown["position"].to_numpy(dtype=int), counts
 
     # (a) generalization errors
-    p = training["test_proba"].sel(test_variant=variant)
-    if "sample" in p.coords:
-        p = p.sel(sample=data["sample"].values)
-    if p.size != lab.size:
-        raise ValueError(f"test_proba has {p.size} samples, the dataset {lab.size}")
-    err = (np.asarray(p.values) > 0.5).astype(int) != lab
-    pick = _pick_errors(lab, err, n, rng)
+    shown, pick, counts = rows("a")
     marks = sq.intersection_points(data["points"].values[pick]) if pick.size else []
     _gallery(
-        sfs[0],
+        sfs["a"],
         data["image"].values[pick],
         marks,
-        lab[pick],
+        shown["label"].to_numpy(),
         n,
-        f"(a) generalization errors, σ = 0 model: {counts(lab, err)}",
+        f"(a) generalization errors, σ = 0 model: {counts}",
     )
 
     # (b) latent errors with the true label unchanged
     title = "(b) latent-space errors (true label unchanged)"
-    if latent is None:
-        _gallery(sfs[1], [], [], None, n, title, empty="no latent store")
+    if panels["b"] is None:
+        _gallery(sfs["b"], [], [], None, n, title, empty="no latent store")
     else:
-        eps = np.asarray(latent["eps"].values, dtype=np.float64)
-        e = _eps_index(eps, latent_eps, "errors_figure latent store")
-        y = latent["label"].values.astype(int)
-        lab_adv = latent["label_adv"].values[:, e].astype(int)
-        err = clean_correct(latent) & (latent["pred_adv"].values[:, e] != lab_adv) & (lab_adv == y)
-        pick = _pick_errors(y, err, n, rng)
+        shown, pick, counts = rows("b")
         if pick.size:
+            e = panels["b"]["eps_index"]
             z = torch.as_tensor(np.asarray(latent["latent_adv"].values[pick, e], np.float32))
             with torch.no_grad():
                 pts = sq.curve_points(variant, z)
@@ -871,32 +1040,30 @@ def errors_figure(
             marks = sq.intersection_points(pts.numpy())
         else:
             imgs, marks = [], []
-        _gallery(sfs[1], imgs, marks, y[pick], n, f"{title} at ε = {eps[e]:g}: {counts(y, err)}")
+        eps = panels["b"]["eps"]
+        labels = shown["label"].to_numpy()
+        _gallery(sfs["b"], imgs, marks, labels, n, f"{title} at ε = {eps:g}: {counts}")
 
     # (c, d) pixel errors
-    zero, big = _sigma_keys({k: v for k, v in (pixels or {}).items() if v is not None})
-    for sf, tag, s in ((sfs[2], "(c)", zero), (sfs[3], "(d)", big)):
-        ds = _get(pixels or {}, s)
-        if ds is None:
+    for panel, tag in (("c", "(c)"), ("d", "(d)")):
+        info = panels[panel]
+        if info is None:
             what = "σ = 0" if tag == "(c)" else "noise-trained (σ > 0)"
-            _gallery(sf, [], [], None, n, f"{tag} pixel PGD errors", empty=f"no {what} store")
+            _gallery(
+                sfs[panel], [], [], None, n, f"{tag} pixel PGD errors", empty=f"no {what} store"
+            )
             continue
-        ds = _list(ds)[0]
-        eps = np.asarray(ds["eps"].values, dtype=np.float64)
-        fe = float(ds.attrs["focus_eps"])
-        e = _eps_index(eps, fe, "errors_figure pixel store")
-        y = ds["label"].values.astype(int)
-        err = clean_correct(ds) & ds["pgd_success"].values[:, e].astype(bool)
-        pick = _pick_errors(y, err, n, rng)
-        clean_pts = data["points"].sel(sample=ds["sample"].values[pick]).values
+        shown, pick, counts = rows(panel)
+        ds = _list(_get(pixels, info["sigma"]))[0]
+        clean_pts = data["points"].sel(sample=shown["sample"].to_numpy()).values
         marks = sq.intersection_points(clean_pts) if pick.size else []
         _gallery(
-            sf,
+            sfs[panel],
             ds["x_adv_focus"].values[pick],
             marks,
-            y[pick],
+            shown["label"].to_numpy(),
             n,
-            f"{tag} pixel PGD errors, σ = {s:g} model, ε = {fe:g}: {counts(y, err)}",
+            f"{tag} pixel PGD errors, σ = {info['sigma']:g} model, ε = {info['eps']:g}: {counts}",
         )
     fig.suptitle(
         f"Fig. 7 ({variant}): errors (clean correct and fooled for attacks), errors on "
