@@ -118,6 +118,17 @@ def test_gallery(workdir, test_config):
     for name in expected:
         assert f'src="{name}.png"' in html
     assert "DMM Fig. 5a" in html and "figcaption" in html
+    # the registries declare exactly the gallery's figures, and every key-metric pattern
+    # of every figure selects at least one number of this run (no stale pattern)
+    from pipeline_lib.config import check_config
+    from pipeline_lib.studies import all_figures
+
+    figs = all_figures(check_config(test_config, workdir / "config/schema.yaml"))
+    assert {f.name for f in figs} == set(pngs)
+    metrics = json.loads((fig / "metrics.json").read_text())
+    for f in figs:
+        for pattern in f.key_metrics:
+            assert any(re.search(pattern, k) for k in metrics), (f.name, pattern)
     assert "DMM Table 2" in html and "dmm_natural/fashion_mnist-clean/norm_ratio" in html
     assert "Tilting article Fig. 6" in html and "tilting/fashion_mnist/tilting_angle_deg" in html
     assert "Wu et al. Table 1" in html and "shells/fashion_mnist-clean/" in html
