@@ -1,10 +1,7 @@
 """Rule dmm_attacks: Table 1/2, Fig. 7, Sec. 5.1 and App. H measurements on one classifier."""
 
-import time
-
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import load_model
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.dmm.experiment import attack_store
 from pipeline_lib.zarr_io import open_store, write_store
@@ -15,7 +12,6 @@ with rule_context(smk) as log:
     device = pick_device(p.device)
     model = load_model(smk.input.model)
     tangents = open_store(smk.input.tangents)
-    t0 = time.time()
     store = attack_store(
         model,
         tangents,
@@ -31,10 +27,5 @@ with rule_context(smk) as log:
         smk.output[0],
         f"regular, on- and off-manifold attacks on the {w.variant} {w.dataset} classifier "
         f"(seed {w.seed}) with projection ratios and effects",
-        make_provenance(
-            {"dataset": w.dataset, "variant": w.variant, "seed": int(w.seed), **p.attacks}
-            | {"path_steps": p.path_steps, "object_threshold": p.object_threshold},
-            device=str(device),
-            wall_time_s=round(time.time() - t0, 2),
-        ),
+        log.provenance(device),
     )

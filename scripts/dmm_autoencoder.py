@@ -1,10 +1,7 @@
 """Rule dmm_autoencoder: train the manifold model (autoencoder) of one dataset."""
 
-import time
-
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import save_model
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.dmm.experiment import fit_autoencoder
 from pipeline_lib.zarr_io import open_store, write_store
@@ -14,14 +11,8 @@ with rule_context(smk) as log:
     p, name = smk.params, smk.wildcards.dataset
     device = pick_device(p.device)
     data = open_store(smk.input[0])
-    t0 = time.time()
     model, kind, kwargs, store = fit_autoencoder(data, p.cfg, p.seed, device, log=log.info)
-    prov = make_provenance(
-        {"dataset": name, "autoencoder": p.cfg, "seed": p.seed},
-        device=str(device),
-        wall_time_s=round(time.time() - t0, 2),
-        data_provenance=data.attrs["provenance"]["config"],
-    )
+    prov = log.provenance(device, data_provenance=data.attrs["provenance"]["config"])
     log.info("test reconstruction L2 %.3f (mean)", float(store.test_l2.mean()))
     save_model(model, smk.output.model, kind, kwargs, provenance=prov)
     write_store(

@@ -1,10 +1,7 @@
 """Rule dmm_classifier: train one classifier variant, keeping per-epoch checkpoints."""
 
-import time
-
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import save_model
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.dmm.experiment import fit_classifier, save_checkpoints
 from pipeline_lib.zarr_io import open_store, write_store
@@ -14,22 +11,10 @@ with rule_context(smk) as log:
     p, w = smk.params, smk.wildcards
     device = pick_device(p.device)
     data = open_store(smk.input[0])
-    t0 = time.time()
     model, kind, kwargs, states, hist = fit_classifier(
         data, p.cfg, w.variant, int(w.seed), device, adversarial=p.adversarial, log=log.info
     )
-    prov = make_provenance(
-        {
-            "dataset": w.dataset,
-            "variant": w.variant,
-            "seed": int(w.seed),
-            "classifier": p.cfg,
-            "adversarial_training": p.adversarial,
-        },
-        device=str(device),
-        wall_time_s=round(time.time() - t0, 2),
-        data_provenance=data.attrs["provenance"]["config"],
-    )
+    prov = log.provenance(device, data_provenance=data.attrs["provenance"]["config"])
     save_model(model, smk.output.model, kind, kwargs, provenance=prov)
     save_checkpoints(smk.output.checkpoints, kind, kwargs, states, provenance=prov)
     write_store(

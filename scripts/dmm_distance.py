@@ -1,7 +1,6 @@
 """Rule dmm_distance: distance from test images to the boundary after every epoch (Fig. 6)."""
 
 from pipeline_lib.device import pick_device
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.dmm.experiment import distance_store, split
 from pipeline_lib.zarr_io import open_store, write_store
@@ -19,9 +18,5 @@ with rule_context(smk) as log:
         smk.output[0],
         f"L2 distance from {w.dataset} test images to the decision boundary of the "
         f"{w.variant} classifier (seed {w.seed}) after each epoch",
-        make_provenance(
-            {"dataset": w.dataset, "variant": w.variant, "seed": int(w.seed), "distance": p.cfg}
-            | {"n_samples": n},
-            device=str(device),
-        ),
+        log.provenance(device),
     )

@@ -1,10 +1,7 @@
 """Rule dmm_mislabeled: N2 trained only on N1's targeted adversarial examples (Sec. 5.2)."""
 
-import time
-
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import load_model
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.dmm.experiment import mislabeled_experiment
 from pipeline_lib.zarr_io import open_store, write_store
@@ -15,7 +12,6 @@ with rule_context(smk) as log:
     device = pick_device(p.device)
     data = open_store(smk.input.data)
     n1 = load_model(smk.input.n1) if w.scheme != "two_class" else None
-    t0 = time.time()
     store = mislabeled_experiment(
         data,
         w.scheme,
@@ -31,10 +27,5 @@ with rule_context(smk) as log:
         store,
         smk.output[0],
         f"mislabeled-adversarial training ({w.scheme}) on {w.dataset}, seed {w.seed}",
-        make_provenance(
-            {"dataset": w.dataset, "scheme": w.scheme, "seed": int(w.seed), "attack": p.attack}
-            | {"classifier": p.classifier, "two_classes": p.two_classes},
-            device=str(device),
-            wall_time_s=round(time.time() - t0, 2),
-        ),
+        log.provenance(device),
     )

@@ -5,7 +5,6 @@ of float32 bases); the data store is opened lazily, only the test images used ar
 
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import load_model
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.dmm.experiment import write_tangent_store
 from pipeline_lib.zarr_io import open_store
@@ -24,7 +23,7 @@ with rule_context(smk) as log:
         smk.output[0],
         f"tangent bases (forward-mode decoder Jacobian at encode(x) + QR) of {name} test images",
         # called after the last chunk, so the wall time covers the whole computation
-        lambda: make_provenance({"dataset": name, "n_samples": p.n_samples}, device=str(device)),
+        lambda: log.provenance(device),
         log=log.info,
     )
     fd_min = float(open_store(path, load=False).fd_min_cosine.min())

@@ -1,6 +1,5 @@
 """Rule lowdim_dataset: labelled points on a synthetic manifold -> Zarr."""
 
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.lowdim.synthetic import make_lowdim_dataset
 from pipeline_lib.zarr_io import write_store
@@ -15,5 +14,5 @@ with rule_context(smk) as log:
         ds,
         smk.output[0],
         f"labelled points on the synthetic manifold '{name}' with its exact tangent basis",
-        make_provenance({"data": p.data, "probes": p.probes, "seed": p.seed}),
+        log.provenance(),
     )

@@ -1,7 +1,6 @@
 """Rule lowdim_summary: seed-aggregated curves and metrics of all low-dim runs."""
 
 from pipeline_lib.metrics import write_json
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.lowdim.metrics import lowdim_metrics, summarize_lowdim
 from pipeline_lib.zarr_io import open_store, write_store
@@ -14,7 +13,7 @@ with rule_context(smk) as log:
         summary,
         smk.output.store,
         "per-run means of the low-dim boundary measurements on (manifold, variant, seed, epoch)",
-        make_provenance({"runs": [r.attrs["provenance"]["config"] for r in runs]}),
+        log.provenance(config={"runs": [r.attrs["provenance"]["config"] for r in runs]}),
     )
     metrics = lowdim_metrics(summary)
     write_json(metrics, smk.output.metrics)

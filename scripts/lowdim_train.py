@@ -1,10 +1,7 @@
 """Rule lowdim_train: train the 2-layer network, record the boundary at snapshots."""
 
-import time
-
 from pipeline_lib.checkpoints import save as save_checkpoint
 from pipeline_lib.device import pick_device
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.lowdim.experiment import run_experiment
 from pipeline_lib.zarr_io import open_store, write_store
@@ -14,7 +11,6 @@ with rule_context(smk) as log:
     p, w = smk.params, smk.wildcards
     device = pick_device(p.device)
     data = open_store(smk.input[0])
-    t0 = time.time()
     ds, ckpt = run_experiment(
         data,
         variant=w.variant,
@@ -32,16 +28,7 @@ with rule_context(smk) as log:
         device=device,
         log=log.info,
     )
-    prov = make_provenance(
-        {
-            k: getattr(p, k)
-            for k in ("model", "train", "adversarial", "snapshot_epochs", "res", "normal_steps")
-        }
-        | {"manifold": w.manifold, "variant": w.variant, "seed": int(w.seed)},
-        device=str(device),
-        wall_time_s=round(time.time() - t0, 2),
-        data_provenance=data.attrs["provenance"]["config"],
-    )
+    prov = log.provenance(device, data_provenance=data.attrs["provenance"]["config"])
     ckpt["provenance"] = prov
     save_checkpoint(ckpt, smk.output.model)
     write_store(

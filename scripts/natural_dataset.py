@@ -1,7 +1,6 @@
 """Rule natural_dataset: a class/sample subset of a natural-image dataset -> Zarr."""
 
 from pipeline_lib.natural import make_natural_dataset
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.zarr_io import write_store
 
@@ -23,5 +22,5 @@ with rule_context(smk) as log:
         ds,
         smk.output[0],
         f"{ds.attrs['title']} images in [0,1] with labels, stratified subset",
-        make_provenance({"dataset": name, **spec, "seed": smk.params.seed}),
+        log.provenance(),
     )

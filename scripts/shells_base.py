@@ -1,11 +1,8 @@
 """Rule shells_base: train one base model of the shell defenses (clean or L-inf PGD
 adversarial training)."""
 
-import time
-
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import save_model
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.dmm.experiment import fit_classifier
 from pipeline_lib.zarr_io import open_store, write_store
@@ -16,22 +13,10 @@ with rule_context(smk) as log:
     device = pick_device(p.device)
     data = open_store(smk.input[0])
     variant = "adversarial" if w.base == "linf_adv" else "clean"
-    t0 = time.time()
     model, kind, kwargs, _, hist = fit_classifier(
         data, p.cfg, variant, int(w.seed), device, adversarial=p.adversarial, log=log.info
     )
-    prov = make_provenance(
-        {
-            "dataset": w.dataset,
-            "base": w.base,
-            "seed": int(w.seed),
-            "classifier": p.cfg,
-            "adversarial_training": p.adversarial,
-        },
-        device=str(device),
-        wall_time_s=round(time.time() - t0, 2),
-        data_provenance=data.attrs["provenance"]["config"],
-    )
+    prov = log.provenance(device, data_provenance=data.attrs["provenance"]["config"])
     save_model(model, smk.output.model, kind, kwargs, provenance=prov)
     write_store(
         hist,

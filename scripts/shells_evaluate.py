@@ -1,11 +1,8 @@
 """Rule shells_evaluate: the paper's Section 5 protocol on one base model, with the MCN /
 NCN shells under transfer and adaptive (BPDA) attacks."""
 
-import time
-
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import load_model
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.dmm.experiment import split
 from pipeline_lib.studies.shells.experiment import evaluate
@@ -18,7 +15,6 @@ with rule_context(smk) as log:
     data = open_store(smk.input.data)
     x_te, y_te, _ = split(data, "test")
     model = load_model(smk.input.model)
-    t0 = time.time()
     store = evaluate(
         model,
         x_te,
@@ -38,20 +34,9 @@ with rule_context(smk) as log:
         smk.output[0],
         f"MCN/NCN shells around the {w.base} {w.dataset} model (seed {w.seed}): base, "
         "transfer and adaptive attacks",
-        make_provenance(
-            {
-                "dataset": w.dataset,
-                "base": w.base,
-                "seed": int(w.seed),
-                "shells": p.shells,
-                "attack": p.attack,
-                "adaptive": p.adaptive,
-                "n_batches": p.n_batches,
-                "batch_size": p.batch_size,
-                "model": str(smk.input.model),
-            },
-            device=str(device),
-            wall_time_s=round(time.time() - t0, 2),
+        log.provenance(
+            device,
+            config={"model": str(smk.input.model)},
             data_provenance=data.attrs["provenance"]["config"],
         ),
     )

@@ -1,10 +1,7 @@
 """Rule squiggles_dataset: one split of one Squiggles variant (latent, points, image,
 label) from its own seed stream."""
 
-import time
-
 from pipeline_lib.device import pick_device
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.squiggles.generators import label_distribution, make_dataset
 from pipeline_lib.zarr_io import write_store
@@ -13,22 +10,11 @@ smk = snakemake  # noqa: F821
 with rule_context(smk) as log:
     p, w = smk.params, smk.wildcards
     device = pick_device(p.device)
-    t0 = time.time()
     ds = make_dataset(w.variant, p.n, p.seed, w.split, p.resolution, device=device)
     log.info("%s", label_distribution(ds))
     write_store(
         ds,
         smk.output[0],
         f"Squiggles {w.variant} {w.split} set: {p.n} curves at {p.resolution}x{p.resolution}",
-        make_provenance(
-            {
-                "variant": w.variant,
-                "split": w.split,
-                "n": p.n,
-                "resolution": p.resolution,
-                "seed": p.seed,
-            },
-            device=str(device),
-            wall_time_s=round(time.time() - t0, 2),
-        ),
+        log.provenance(device),
     )

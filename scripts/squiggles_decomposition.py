@@ -1,14 +1,11 @@
 """Rule squiggles_decomposition: on/off-manifold split of the latent attack and of each
 model's pixel attack through the generator's Jacobian (Fig. 11)."""
 
-import time
-
 import numpy as np
 import torch
 
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import load_model
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.squiggles import experiment as se
 from pipeline_lib.studies.squiggles import generators as sq
@@ -21,7 +18,7 @@ with rule_context(smk) as log:
     data, z, x, y = se.attack_inputs(open_store(smk.input.data), p.n)
     res = data.attrs["resolution"]
     latent = open_store(smk.input.latent).isel(sample=slice(0, p.n))
-    best = int(np.argmin(se.latent_curves(latent)["accuracy"]))
+    best = se.best_latent_eps(latent)
     latent_eps = float(latent["eps"].values[best])
     models = {
         f"pixel_sigma{g}": load_model(m).to(device)
@@ -36,7 +33,6 @@ with rule_context(smk) as log:
         px = open_store(f).isel(sample=slice(0, p.n))
         deltas[f"pixel_sigma{g}"] = torch.as_tensor(px["x_adv_focus"].values) - x
         focus = px.attrs["focus_eps"]
-    t0 = time.time()
     ds = se.decompose(
         models,
         w.variant,
@@ -63,9 +59,5 @@ with rule_context(smk) as log:
         ds,
         smk.output[0],
         f"on/off-manifold decomposition of attacks on {w.variant} models (seed {w.seed})",
-        make_provenance(
-            {"variant": w.variant, "seed": int(w.seed), "n": p.n, "rtol": p.rtol, "sigmas": p.sigmas},
-            device=str(device),
-            wall_time_s=round(time.time() - t0, 2),
-        ),
+        log.provenance(device),
     )

@@ -1,13 +1,10 @@
 """Rule squiggles_distance: upper bound on the latent distance to the true decision
 boundary, steered by the other variant's sigma-0 model (Sec. 3)."""
 
-import time
-
 import numpy as np
 
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import load_model
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.squiggles import experiment as se
 from pipeline_lib.zarr_io import open_store, write_store
@@ -18,7 +15,6 @@ with rule_context(smk) as log:
     device = pick_device(p.device)
     data, z, x, y = se.attack_inputs(open_store(smk.input.data), p.n)
     navigator = load_model(smk.input.navigator).to(device)
-    t0 = time.time()
     ds = se.boundary_distance(
         navigator,
         w.variant,
@@ -37,21 +33,12 @@ with rule_context(smk) as log:
         d.size,
     )
     ds = ds.assign_coords(sample=data["sample"].values)
-    ds.attrs.update({"variant": w.variant, "seed": int(w.seed), "navigator": str(smk.input.navigator)})
+    ds.attrs.update(
+        {"variant": w.variant, "seed": int(w.seed), "navigator": str(smk.input.navigator)}
+    )
     write_store(
         ds,
         smk.output[0],
         f"distance to the true boundary of {w.variant} test curves (navigator seed {w.seed})",
-        make_provenance(
-            {
-                "variant": w.variant,
-                "seed": int(w.seed),
-                "n": p.n,
-                "eps": p.eps,
-                "steps": p.steps,
-                "step_ratio": p.step_ratio,
-            },
-            device=str(device),
-            wall_time_s=round(time.time() - t0, 2),
-        ),
+        log.provenance(device),
     )

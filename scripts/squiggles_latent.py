@@ -1,11 +1,8 @@
 """Rule squiggles_latent: latent-space (on-manifold) PGD on the sigma-0 model, true labels
 recomputed after the attack (Fig. 9)."""
 
-import time
-
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import load_model
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.squiggles import experiment as se
 from pipeline_lib.zarr_io import open_store, write_store
@@ -16,7 +13,6 @@ with rule_context(smk) as log:
     device = pick_device(p.device)
     data, z, x, y = se.attack_inputs(open_store(smk.input.data), p.n)
     model = load_model(smk.input.model).to(device)
-    t0 = time.time()
     ds = se.latent_attack(
         model,
         w.variant,
@@ -36,16 +32,5 @@ with rule_context(smk) as log:
         ds,
         smk.output[0],
         f"latent-space L2 PGD on the {w.variant} sigma-0 model (seed {w.seed})",
-        make_provenance(
-            {
-                "variant": w.variant,
-                "seed": int(w.seed),
-                "n": p.n,
-                "eps": p.eps,
-                "steps": p.steps,
-                "step_ratio": p.step_ratio,
-            },
-            device=str(device),
-            wall_time_s=round(time.time() - t0, 2),
-        ),
+        log.provenance(device),
     )

@@ -1,11 +1,8 @@
 """Rule squiggles_pixel: pixel-space L2 PGD and the Gaussian-noise attack of equal norm
 on one model (Fig. 10)."""
 
-import time
-
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import load_model
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.squiggles import experiment as se
 from pipeline_lib.zarr_io import open_store, write_store
@@ -16,7 +13,6 @@ with rule_context(smk) as log:
     device = pick_device(p.device)
     data, z, x, y = se.attack_inputs(open_store(smk.input.data), p.n)
     model = load_model(smk.input.model).to(device)
-    t0 = time.time()
     ds = se.pixel_attack(
         model,
         x,
@@ -38,19 +34,5 @@ with rule_context(smk) as log:
         smk.output[0],
         f"pixel-space PGD and Gaussian-noise attacks on the {w.variant} sigma-{w.sigma} model "
         f"(seed {w.seed})",
-        make_provenance(
-            {
-                "variant": w.variant,
-                "sigma": float(w.sigma),
-                "seed": int(w.seed),
-                "n": p.n,
-                "eps": p.eps,
-                "steps": p.steps,
-                "step_ratio": p.step_ratio,
-                "focus_eps": p.focus_eps,
-                "noise_draws": p.noise_draws,
-            },
-            device=str(device),
-            wall_time_s=round(time.time() - t0, 2),
-        ),
+        log.provenance(device),
     )

@@ -1,14 +1,11 @@
 """Rule squiggles_train: one Squiggles classifier (Adam, cosine decay, optional Gaussian
 pixel noise), evaluated on every variant's test set (Table 6)."""
 
-import time
-
 import numpy as np
 import torch
 
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import save_model
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.squiggles import experiment as se
 from pipeline_lib.zarr_io import open_store, var, write_store
@@ -37,7 +34,6 @@ with rule_context(smk) as log:
         proba = se.predict_proba(m, own[0])
         return {"test_accuracy": float(((proba > 0.5) == own[1].numpy()).mean())}
 
-    t0 = time.time()
     hist = se.train_classifier(
         model,
         x,
@@ -72,12 +68,9 @@ with rule_context(smk) as log:
             "P(self-intersecting) on each test curve",
         ),
     ).assign_coords(test_variant=tv)
-    hist.attrs.update({"variant": w.variant, "sigma": sigma, "seed": seed, "n_train": int(x.shape[0])})
-    prov = make_provenance(
-        {"variant": w.variant, "sigma": sigma, "seed": seed, "classifier": p.cfg},
-        device=str(device),
-        wall_time_s=round(time.time() - t0, 2),
-        data_provenance=train.attrs["provenance"]["config"],
+    hist.attrs.update(
+        {"variant": w.variant, "sigma": sigma, "seed": seed, "n_train": int(x.shape[0])}
     )
+    prov = log.provenance(device, data_provenance=train.attrs["provenance"]["config"])
     save_model(model, smk.output.model, kind, kwargs, provenance=prov)
     write_store(hist, smk.output.store, f"training and test metrics of the {name}", prov)

@@ -1,8 +1,5 @@
 """Rule tilting_toy: the article's Fig. 3/4 toy in 2 and in n_dims dimensions."""
 
-import time
-
-from pipeline_lib.provenance import make_provenance
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.tilting.experiment import toy_2d_vs_highdim
 from pipeline_lib.zarr_io import write_store
@@ -10,7 +7,6 @@ from pipeline_lib.zarr_io import write_store
 smk = snakemake  # noqa: F821
 with rule_context(smk) as log:
     p = smk.params
-    t0 = time.time()
     store = toy_2d_vs_highdim(**p.toy, seed=p.seed, max_iter=p.max_iter, tol=p.tol)
     for space in store.space.values:
         for fit in store.fit.values:
@@ -26,8 +22,5 @@ with rule_context(smk) as log:
         store,
         smk.output[0],
         "two-bars toy of the tilting article (Fig. 3/4) in 2 and high dimensions",
-        make_provenance(
-            {"toy": p.toy, "seed": p.seed, "max_iter": p.max_iter, "tol": p.tol},
-            wall_time_s=round(time.time() - t0, 2),
-        ),
+        log.provenance(),
     )

@@ -5,17 +5,26 @@ import math
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy.optimize import minimize
 
 from pipeline_lib.studies.tilting.experiment import (
+    SWEEP_TABLE,
     centroid_direction,
+    check_probe_index,
     fit_linear_svm,
+    lambda_grid,
     make_toy_bars,
     min_adversarial,
+    study_metrics,
     sweep,
+    sweep_attrs,
+    table_dataset,
     tilting_angle,
+    tilting_metrics,
     tilting_plane,
     toy_2d_vs_highdim,
+    toy_metrics,
 )
 from pipeline_lib.zarr_io import open_store, write_store
 
@@ -249,3 +258,88 @@ def test_toy_tilts_only_with_spare_dimensions_and_low_regularisation():
         assert np.mean(np.sign(a * u + c * v + e) == lab) == 1.0
     for name, v in ds.data_vars.items():
         assert v.attrs.get("description"), name
+
+
+# ----------------------------------------------------------------------------- study helpers
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {"min": 1.0e-3, "max": 10.0, "n": 3},  # config/test.yaml
+        {"min": 1.0e-6, "max": 100.0, "n": 9},  # config/config.yaml
+        {"min": 1, "max": 100, "n": 2},  # ints as a YAML file may give them
+    ],
+)
+def test_lambda_grid_is_log_spaced_from_min_to_max(cfg):
+    lams = lambda_grid(cfg)
+    # bitwise the grid the rule has always used
+    ref = np.logspace(np.log10(cfg["min"]), np.log10(cfg["max"]), cfg["n"])
+    assert lams.dtype == np.float64 and lams.tobytes() == ref.tobytes()
+    assert lams.size == cfg["n"] and np.all(np.diff(lams) > 0)
+    assert lams[0] == pytest.approx(cfg["min"], rel=1e-12)
+    assert lams[-1] == pytest.approx(cfg["max"], rel=1e-12)
+    np.testing.assert_allclose(np.diff(np.log10(lams)), np.diff(np.log10(lams))[0], rtol=1e-9)
+
+
+def test_lambda_grid_rejects_bad_ranges():
+    for cfg in ({"min": 0.0, "max": 1.0, "n": 3}, {"min": 2.0, "max": 1.0, "n": 3}):
+        with pytest.raises(ValueError, match="lambdas"):
+            lambda_grid(cfg)
+
+
+def test_check_probe_index_names_the_allowed_range():
+    check_probe_index(0, 5, "mnist")
+    check_probe_index(4, 5, "mnist")
+    with pytest.raises(ValueError, match=r"probe_index 5 .* mnist \(5 images\); allowed: 0..4"):
+        check_probe_index(5, 5, "mnist")
+
+
+def test_sweep_attrs_from_the_data_store():
+    data = xr.Dataset(
+        {"image": (("sample", "channel", "row", "col"), np.zeros((2, 1, 3, 4)))},
+        coords={"class_index": [0, 2, 7], "class_name": ("class_index", ["a", "b", "c"])},
+    )
+    assert sweep_attrs(data, "fashion_mnist", (np.int64(7), 0)) == {
+        "dataset": "fashion_mnist",
+        "classes": [7, 0],
+        "class_names": ["c", "a"],
+        "image_shape": [1, 3, 4],
+    }
+
+
+def test_sweep_store_follows_its_table():
+    x, y = make_toy_bars(10, 12, class_std=0.3, seed=0)
+    x_te, y_te = make_toy_bars(8, 12, class_std=0.3, seed=1)
+    ds = sweep(x, y, x_te, y_te, [1e-3, 1.0], probe_index=1, max_projected=15)
+    assert list(ds.data_vars) == list(SWEEP_TABLE)
+    for name, (dims, desc, units) in SWEEP_TABLE.items():
+        assert ds[name].dims == dims, name
+        expected = {"description": desc} | ({"units": units} if units else {})
+        assert ds[name].attrs == expected, name
+    assert ds.converged.dtype == bool and ds.iterations.dtype == np.int64
+    assert ds.train_label.dtype == np.int8 and ds.w.dtype == np.float64
+    assert ds.sizes == {"lam": 2, "feature": 12, "sample": 15, "plane_axis": 2, "coef": 3}
+    with pytest.raises(ValueError, match="do not match"):
+        table_dataset(SWEEP_TABLE, {"w": np.zeros((2, 12))})
+
+
+def test_study_metrics_keys():
+    x, y = make_toy_bars(10, 12, class_std=0.3, seed=0)
+    x_te, y_te = make_toy_bars(8, 12, class_std=0.3, seed=1)
+    sweeps = {
+        "mnist": sweep(x, y, x_te, y_te, [1e-3, 1.0], probe_index=0),
+        "cifar10": sweep(x, y, x_te, y_te, [1e-2], probe_index=2),
+    }
+    toy = toy_2d_vs_highdim(n_per_class=10, n_dims=20, seed=0)
+    m = study_metrics(sweeps, toy)
+    expected = {}
+    for ds, store in sweeps.items():
+        expected |= {f"tilting/{ds}/{k}": v for k, v in tilting_metrics(store).items()}
+    for key, value in toy_metrics(toy).items():
+        parts = key.split("/")
+        expected[f"tilting/{'-'.join(['toy', *parts[:-1]])}/{parts[-1]}"] = value
+    assert list(m) == list(expected) and m == expected
+    assert m["tilting/toy-highdim-low_reg/tilting_angle_deg"] > 0
+    assert "tilting/toy-2d/n_features" in m and "tilting/toy/reference_tilt_deg" in m
+    assert m["tilting/mnist/n_lam"] == 2 and m["tilting/cifar10/n_lam"] == 1

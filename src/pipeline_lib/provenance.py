@@ -133,8 +133,10 @@ def jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
 
-# Set by runtime.rule_context when a rule's script starts: the default wall time, and
-# the code digest of the rule's script and the library modules it imports.
+# Set by runtime.rule_context when a rule's script starts: the start of the default wall
+# time, and the code digest of the rule's script and the library modules it imports.
+# Scripts call the context's ``provenance()``, which passes the rule's config (wildcards
+# and params), the device and the wall time since the job started.
 JOB_START: float | None = None
 CODE_DIGEST: str | None = None
 

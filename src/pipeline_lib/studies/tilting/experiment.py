@@ -549,6 +549,107 @@ def _within_class_direction(x: np.ndarray, y: np.ndarray, z: np.ndarray, seed: i
 
 # ----------------------------------------------------------------------------- sweep
 
+# The sweep's outputs, name -> (dims, description, units or None), in store order.
+# Variables over "lam" are measured for every fit; the others once, on the data.
+SWEEP_TABLE: dict[str, tuple[tuple[str, ...], str, str | None]] = {
+    "w": (("lam", "feature"), "SVM normal w", None),
+    "b": (("lam",), "SVM bias b", None),
+    "converged": (("lam",), "duality gap certifies |w - w*| <= tol |w|", None),
+    "objective": (("lam",), "SVM primal objective lam/2|w|^2 + mean hinge", None),
+    "duality_gap": (("lam",), "certified bound on objective - optimum", None),
+    "iterations": (("lam",), "Newton steps of the SVM solver", None),
+    "n_support": (("lam",), "training points with alpha > 0", None),
+    "tilting_angle": (("lam",), "angle between w and z_hat", "degree"),
+    "train_accuracy": (("lam",), "training accuracy", None),
+    "test_accuracy": (("lam",), "test accuracy", None),
+    "mean_test_distance": (
+        ("lam",),
+        "mean L2 distance of all test points to the boundary |w.x+b|/|w|",
+        "input",
+    ),
+    "median_test_distance": (
+        ("lam",),
+        "median L2 distance of all test points to the boundary |w.x+b|/|w|",
+        "input",
+    ),
+    "perturbation": (
+        ("lam", "feature"),
+        "minimal L2 perturbation flipping the probe test point (x 1+1e-6)",
+        "input",
+    ),
+    "perturbation_norm": (("lam",), "L2 norm of the probe's perturbation", "input"),
+    "perturbation_cosine": (
+        ("lam",),
+        "cosine between the probe's perturbation and the centroid difference pointing "
+        "from its predicted class to the other class",
+        None,
+    ),
+    "probe_decision": (("lam",), "w.x+b at the probe", None),
+    "n_hat": (
+        ("lam", "feature"),
+        "second tilting-plane axis: component of w orthogonal to z_hat, normalised",
+        None,
+    ),
+    "projection": (
+        ("lam", "sample", "plane_axis"),
+        "training points in the tilting plane, relative to the centroids' midpoint",
+        "input",
+    ),
+    "boundary": (
+        ("lam", "coef"),
+        "boundary line u*a + v*c + e = 0 in tilting-plane coordinates (a, c, e)",
+        None,
+    ),
+    "z_hat": (("feature",), "unit centroid difference (class -1 to class +1)", None),
+    "plane_origin": (("feature",), "midpoint of the two class centroids", "input"),
+    "probe": (("feature",), "the probe test point", "input"),
+    "train_label": (("sample",), "label (-1/+1) of the projected points", None),
+}
+SWEEP_PER_LAM = tuple(k for k, (dims, _, _) in SWEEP_TABLE.items() if dims[0] == "lam")
+
+
+def table_dataset(table: dict, values: dict, **kwargs) -> xr.Dataset:
+    """The xr.Dataset of ``table`` (name -> (dims, description, units)): one variable
+    per entry, in the table's order, with its values from ``values`` (every entry, and
+    nothing else); ``kwargs`` (coords, attrs) go to :class:`xarray.Dataset`."""
+    if set(values) != set(table):
+        raise ValueError(f"values {sorted(values)} do not match the table {sorted(table)}")
+    data = {k: var(values[k], dims, desc, units) for k, (dims, desc, units) in table.items()}
+    return xr.Dataset(data, **kwargs)
+
+
+def lambda_grid(lambdas) -> np.ndarray:
+    """The sweep's regularisation strengths from the config's ``tilting.lambdas``:
+    ``n`` values log-spaced from ``min`` to ``max`` (both included), increasing."""
+    lo, hi, n = lambdas["min"], lambdas["max"], lambdas["n"]
+    if not (0 < lo <= hi and n >= 1):
+        raise ValueError(f"lambdas need 0 < min <= max and n >= 1, got {dict(lambdas)}")
+    return np.logspace(np.log10(lo), np.log10(hi), n)
+
+
+def check_probe_index(probe_index: int, n_test: int, dataset: str) -> None:
+    """A clear error when the config's ``tilting.probe_index`` is outside the two-class
+    test split of ``dataset`` (``n_test`` images)."""
+    if not 0 <= probe_index < n_test:
+        raise ValueError(
+            f"tilting.probe_index {probe_index} is outside the two-class test split of "
+            f"{dataset} ({n_test} images); allowed: 0..{n_test - 1}"
+        )
+
+
+def sweep_attrs(data: xr.Dataset, dataset: str, classes) -> dict:
+    """Attrs a sweep store gets from its natural-image store: the dataset, the two
+    classes (index and name, class -1 first) and the image shape (channel, row, col)."""
+    names = {
+        int(c): str(n) for c, n in zip(data.class_index.values, data.class_name.values, strict=True)
+    }
+    return {
+        "dataset": dataset,
+        "classes": [int(c) for c in classes],
+        "class_names": [names[int(c)] for c in classes],
+        "image_shape": [data.sizes["channel"], data.sizes["row"], data.sizes["col"]],
+    }
+
 
 def sweep(
     x_train,
@@ -576,6 +677,7 @@ def sweep(
     the projection of (at most ``max_projected``, a seeded random subset of) the training
     points on the tilting plane of that ``lam``, with coordinates taken relative to the
     midpoint of the two class centroids, plus the boundary line in those coordinates.
+    The store's variables are those of :data:`SWEEP_TABLE`.
 
     When ``w`` is exactly parallel to ``z_hat`` (very high ``lam``) the tilting plane is
     completed with the leading within-class principal direction orthogonal to ``z_hat``
@@ -602,7 +704,7 @@ def sweep(
     probe = x_te[probe_index]
     fallback = None
 
-    rows: dict[str, list] = {k: [] for k in _SWEEP_VARS}
+    rows: dict[str, list] = {k: [] for k in SWEEP_PER_LAM}
     for lam in lambdas:
         w, b, info = fit_linear_svm(x_tr, y_tr, lam, max_iter=max_iter, tol=tol, seed=seed)
         try:
@@ -611,105 +713,44 @@ def sweep(
             if fallback is None:
                 fallback = _within_class_direction(x_tr, y_tr, z, seed)
             basis = tilting_plane(w, z, fallback=fallback)
-        f_te = svm_margins(x_te, w, b)
         _, dist = min_adversarial(x_te, w, b)
         delta, _ = min_adversarial(probe, w, b)
         f_probe = float(svm_margins(probe, w, b))
-        toward = -np.sign(f_probe) * z
+        toward = -np.sign(f_probe) * z  # towards the class the probe is not predicted in
         dn = float(np.linalg.norm(delta))
-        rows["w"].append(w)
-        rows["b"].append(b)
-        rows["converged"].append(info["converged"])
-        rows["objective"].append(info["objective"])
-        rows["duality_gap"].append(info["duality_gap"])
-        rows["iterations"].append(info["iterations"])
-        rows["n_support"].append(info["n_support"])
-        rows["tilting_angle"].append(tilting_angle(w, z))
-        rows["train_accuracy"].append(float(np.mean(np.sign(svm_margins(x_tr, w, b)) == y_tr)))
-        rows["test_accuracy"].append(float(np.mean(np.sign(f_te) == y_te)))
-        rows["mean_test_distance"].append(float(np.mean(dist)))
-        rows["median_test_distance"].append(float(np.median(dist)))
-        rows["perturbation"].append(delta)
-        rows["perturbation_norm"].append(dn)
-        rows["perturbation_cosine"].append(float(delta @ toward) / dn if dn > 0 else math.nan)
-        rows["probe_decision"].append(f_probe)
-        rows["n_hat"].append(basis[1])
-        rows["projection"].append(plane_coordinates(x_tr[picked], basis, origin))
-        rows["boundary"].append(boundary_in_plane(w, b, basis, origin))
+        row = {k: info[k] for k in ("converged", "objective", "duality_gap", "iterations")}
+        row |= {
+            "w": w,
+            "b": b,
+            "n_support": info["n_support"],
+            "tilting_angle": tilting_angle(w, z),
+            "train_accuracy": float(np.mean(np.sign(svm_margins(x_tr, w, b)) == y_tr)),
+            "test_accuracy": float(np.mean(np.sign(svm_margins(x_te, w, b)) == y_te)),
+            "mean_test_distance": float(np.mean(dist)),
+            "median_test_distance": float(np.median(dist)),
+            "perturbation": delta,
+            "perturbation_norm": dn,
+            "perturbation_cosine": float(delta @ toward) / dn if dn > 0 else math.nan,
+            "probe_decision": f_probe,
+            "n_hat": basis[1],
+            "projection": plane_coordinates(x_tr[picked], basis, origin),
+            "boundary": boundary_in_plane(w, b, basis, origin),
+        }
+        for k in SWEEP_PER_LAM:
+            rows[k].append(row[k])
 
-    L = ("lam",)
-    data = {
-        "w": var(np.stack(rows["w"]), L + ("feature",), "SVM normal w"),
-        "b": var(np.array(rows["b"]), L, "SVM bias b"),
-        "converged": var(
-            np.array(rows["converged"]), L, "duality gap certifies |w - w*| <= tol |w|"
-        ),
-        "objective": var(
-            np.array(rows["objective"]), L, "SVM primal objective lam/2|w|^2 + mean hinge"
-        ),
-        "duality_gap": var(
-            np.array(rows["duality_gap"]), L, "certified bound on objective - optimum"
-        ),
-        "iterations": var(np.array(rows["iterations"]), L, "Newton steps of the SVM solver"),
-        "n_support": var(np.array(rows["n_support"]), L, "training points with alpha > 0"),
-        "tilting_angle": var(
-            np.array(rows["tilting_angle"]), L, "angle between w and z_hat", "degree"
-        ),
-        "train_accuracy": var(np.array(rows["train_accuracy"]), L, "training accuracy"),
-        "test_accuracy": var(np.array(rows["test_accuracy"]), L, "test accuracy"),
-        "mean_test_distance": var(
-            np.array(rows["mean_test_distance"]),
-            L,
-            "mean L2 distance of all test points to the boundary |w.x+b|/|w|",
-            "input",
-        ),
-        "median_test_distance": var(
-            np.array(rows["median_test_distance"]),
-            L,
-            "median L2 distance of all test points to the boundary |w.x+b|/|w|",
-            "input",
-        ),
-        "perturbation": var(
-            np.stack(rows["perturbation"]),
-            L + ("feature",),
-            "minimal L2 perturbation flipping the probe test point (x 1+1e-6)",
-            "input",
-        ),
-        "perturbation_norm": var(
-            np.array(rows["perturbation_norm"]), L, "L2 norm of the probe's perturbation", "input"
-        ),
-        "perturbation_cosine": var(
-            np.array(rows["perturbation_cosine"]),
-            L,
-            "cosine between the probe's perturbation and the centroid difference pointing "
-            "from its predicted class to the other class",
-        ),
-        "probe_decision": var(np.array(rows["probe_decision"]), L, "w.x+b at the probe"),
-        "n_hat": var(
-            np.stack(rows["n_hat"]),
-            L + ("feature",),
-            "second tilting-plane axis: component of w orthogonal to z_hat, normalised",
-        ),
-        "projection": var(
-            np.stack(rows["projection"]),
-            L + ("sample", "plane_axis"),
-            "training points in the tilting plane, relative to the centroids' midpoint",
-            "input",
-        ),
-        "boundary": var(
-            np.stack(rows["boundary"]),
-            L + ("coef",),
-            "boundary line u*a + v*c + e = 0 in tilting-plane coordinates (a, c, e)",
-        ),
-        "z_hat": var(z, ("feature",), "unit centroid difference (class -1 to class +1)"),
-        "plane_origin": var(origin, ("feature",), "midpoint of the two class centroids", "input"),
-        "probe": var(probe, ("feature",), "the probe test point", "input"),
-        "train_label": var(
-            y_tr[picked].astype(np.int8), ("sample",), "label (-1/+1) of the projected points"
-        ),
+    values = {
+        k: np.stack(v) if len(SWEEP_TABLE[k][0]) > 1 else np.array(v) for k, v in rows.items()
     }
-    return xr.Dataset(
-        data,
+    values |= {
+        "z_hat": z,
+        "plane_origin": origin,
+        "probe": probe,
+        "train_label": y_tr[picked].astype(np.int8),
+    }
+    return table_dataset(
+        SWEEP_TABLE,
+        values,
         coords={
             "lam": lambdas,
             "feature": np.arange(d),
@@ -728,13 +769,6 @@ def sweep(
             "objective": "lam/2 |w|^2 + mean_i max(0, 1 - y_i (w.x_i + b))",
         },
     )
-
-
-_SWEEP_VARS = (
-    "w b converged objective duality_gap iterations n_support tilting_angle train_accuracy "
-    "test_accuracy mean_test_distance median_test_distance perturbation perturbation_norm "
-    "perturbation_cosine probe_decision n_hat projection boundary"
-).split()
 
 
 # ----------------------------------------------------------------------------- toy (Fig. 3/4)
@@ -1102,6 +1136,21 @@ def tilting_metrics(
 
     if toy_store is not None:
         m.update({f"toy/{k}": v for k, v in toy_metrics(toy_store).items()})
+    return m
+
+
+def study_metrics(sweeps: dict, toy_store: xr.Dataset) -> dict:
+    """The tilting study's metrics.json: ``tilting/<dataset>/<key>`` for the
+    :func:`tilting_metrics` of each sweep (``sweeps``: dataset -> store, in order), then
+    ``tilting/toy-<space>-<fit>/<name>`` (``tilting/toy-<space>/n_features``,
+    ``tilting/toy/reference_tilt_deg``) for the :func:`toy_metrics` of the toy."""
+    m: dict = {}
+    for dataset, store in sweeps.items():
+        for key, value in tilting_metrics(store).items():
+            m[f"tilting/{dataset}/{key}"] = value
+    for key, value in toy_metrics(toy_store).items():
+        *where, name = key.split("/")
+        m[f"tilting/{'-'.join(['toy', *where])}/{name}"] = value
     return m
 
 
