@@ -2,8 +2,8 @@
 
 from pipeline_lib.metrics import write_json
 from pipeline_lib.runtime import rule_context
-from pipeline_lib.studies.dmm.experiment import dmm_metrics, group
-from pipeline_lib.zarr_io import open_store
+from pipeline_lib.studies.dmm.experiment import dmm_metrics
+from pipeline_lib.zarr_io import group, open_store
 
 smk = snakemake  # noqa: F821
 with rule_context(smk) as log:
@@ -12,10 +12,10 @@ with rule_context(smk) as log:
         smk.wildcards.dataset,
         open_store(i.autoencoder),
         open_store(i.tangents),
-        trainings=group(i.trainings, p.variants, p.seeds, open_store),
-        attacks=group(i.attacks, p.attack_variants, p.seeds, open_store),
-        distances=group(i.distances, p.variants, p.seeds, open_store),
-        mislabeled=group(i.mislabeled, p.schemes, p.seeds, open_store),
+        trainings=group(i.trainings, p.variants, p.seeds),
+        attacks=group(i.attacks, p.attack_variants, p.seeds),
+        distances=group(i.distances, p.variants, p.seeds),
+        mislabeled=group(i.mislabeled, p.schemes, p.seeds),
     )
     write_json(metrics, smk.output[0])
     log.info("%d metrics", len(metrics))

@@ -1,14 +1,13 @@
 """Rule squiggles_train: one Squiggles classifier (Adam, cosine decay, optional Gaussian
 pixel noise), evaluated on every variant's test set (Table 6)."""
 
-import numpy as np
 import torch
 
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import save_model
 from pipeline_lib.runtime import rule_context
 from pipeline_lib.studies.squiggles import experiment as se
-from pipeline_lib.zarr_io import open_store, var, write_store
+from pipeline_lib.zarr_io import open_store, write_store
 
 
 def tensors(ds):
@@ -50,24 +49,7 @@ with rule_context(smk) as log:
     gen = se.generalization(model, tests)
     for v, r in gen.items():
         log.info("test on %s: accuracy %.4f, ROC-AUC %.4f", v, r["accuracy"], r["roc_auc"])
-    tv = list(gen)
-    hist = hist.assign(
-        accuracy=var(
-            np.array([gen[v]["accuracy"] for v in tv]),
-            ("test_variant",),
-            "accuracy on each variant's test set (Table 6)",
-        ),
-        roc_auc=var(
-            np.array([gen[v]["roc_auc"] for v in tv]),
-            ("test_variant",),
-            "ROC-AUC of P(self-intersecting) on each variant's test set (Table 6)",
-        ),
-        test_proba=var(
-            np.stack([gen[v]["proba"] for v in tv]),
-            ("test_variant", "sample"),
-            "P(self-intersecting) on each test curve",
-        ),
-    ).assign_coords(test_variant=tv)
+    hist = se.with_generalization(hist, gen)
     hist.attrs.update(
         {"variant": w.variant, "sigma": sigma, "seed": seed, "n_train": int(x.shape[0])}
     )

@@ -9,6 +9,7 @@ import zarr
 
 from pipeline_lib.metrics import write_json
 from pipeline_lib.studies.dmm import experiment as dmm
+from pipeline_lib.zarr_io import group as zarr_io_group
 from pipeline_lib.zarr_io import open_store, write_store
 
 AE = {"kind": "mlp", "k": 3, "hidden": [32], "width": 8, "epochs": 30, "lr": 0.01, "batch_size": 16}
@@ -384,10 +385,10 @@ def test_metrics_are_json_and_aggregate_over_seeds(trained, tmp_path):
 
 
 def test_group_orders_name_major():
-    g = dmm.group(["a0", "a1", "b0", "b1"], ["a", "b"], [0, 1], str.upper)
+    g = zarr_io_group(["a0", "a1", "b0", "b1"], ["a", "b"], [0, 1], str.upper)
     assert g == {"a": ["A0", "A1"], "b": ["B0", "B1"]}
     with pytest.raises(ValueError):
-        dmm.group(["a0"], ["a", "b"], [0], str)
+        zarr_io_group(["a0"], ["a", "b"], [0], str)
 
 
 def test_attack_store_with_no_correct_image_and_caller_model_untouched(trained):

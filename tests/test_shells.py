@@ -443,3 +443,12 @@ def test_gallery_fallback_title():
     )
     fig = shell_plots.shell_gallery(s, "mcn", 2)
     assert "showing the first points" in fig._suptitle.get_text()
+
+
+def test_study_metrics_keys_each_base_under_its_dataset():
+    runs = {"clean": [hand_store(0), hand_store(1)], "linf_adv": [hand_store(1)]}
+    m = shells.study_metrics("mnist", runs)
+    for base, stores in runs.items():
+        for key, value in shells.shell_metrics(stores).items():
+            assert m[f"shells/mnist-{base}/{key.replace('/', '_')}"] == value
+    assert len(m) == 2 * len(shells.shell_metrics(runs["clean"]))

@@ -309,3 +309,18 @@ def test_predict_proba_batches_and_empty(taylor, cnn):
     assert p.dtype == np.float32 and np.allclose(p, full, atol=1e-6)
     empty = se.predict_proba(cnn, x[:0])
     assert empty.dtype == np.float32 and empty.shape == (0,)
+
+
+def test_with_generalization_adds_table_6_per_test_variant():
+    hist = xr.Dataset(coords={"epoch": [1, 2]})
+    gen = {
+        "taylor": {"accuracy": 0.9, "roc_auc": 0.95, "proba": np.array([0.1, 0.8, 0.6])},
+        "sinenet": {"accuracy": 0.6, "roc_auc": 0.7, "proba": np.array([0.5, 0.4, 0.3])},
+    }
+    out = se.with_generalization(hist, gen)
+    assert list(out.test_variant.values) == ["taylor", "sinenet"]
+    assert out.accuracy.sel(test_variant="sinenet") == 0.6
+    assert out.roc_auc.sel(test_variant="taylor") == 0.95
+    assert out.test_proba.dims == ("test_variant", "sample")
+    np.testing.assert_array_equal(out.test_proba.sel(test_variant="taylor"), [0.1, 0.8, 0.6])
+    assert all(out[v].attrs["description"] for v in ("accuracy", "roc_auc", "test_proba"))

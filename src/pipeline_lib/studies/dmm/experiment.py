@@ -968,12 +968,3 @@ def dmm_metrics(
             m[f"{key}/{name}"] = seed_stat([float(r[name]) for r in runs])
         m[f"{key}/chance"] = float(runs[0].chance)
     return m
-
-
-def group(paths, names, seeds, opener) -> dict[str, list]:
-    """Paths listed name-major then seed (as the rules list them) -> {name: [opened]}."""
-    paths = list(paths)
-    if len(paths) != len(names) * len(seeds):
-        raise ValueError(f"expected {len(names)} x {len(seeds)} inputs, got {len(paths)}")
-    it = iter(paths)
-    return {n: [opener(next(it)) for _ in seeds] for n in names}

@@ -896,3 +896,13 @@ def shell_metrics(stores_by_seed: list[xr.Dataset]) -> dict:
     m["n_points"] = int(stores_by_seed[0].sizes["point"])
     m["n_skipped"] = seed_stat([s.attrs.get("n_skipped", np.nan) for s in stores_by_seed])
     return m
+
+
+def study_metrics(dataset: str, runs: dict[str, list[xr.Dataset]]) -> dict:
+    """metrics.json of one dataset: :func:`shell_metrics` of each base's evaluation
+    stores (over seeds), keyed ``shells/<dataset>-<base>/<metric>``."""
+    return {
+        f"shells/{dataset}-{base}/{key.replace('/', '_')}": value
+        for base, stores in runs.items()
+        for key, value in shell_metrics(stores).items()
+    }

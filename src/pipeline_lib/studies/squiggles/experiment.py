@@ -169,6 +169,30 @@ def generalization(model: nn.Module, tests: dict[str, tuple[torch.Tensor, torch.
     return out
 
 
+def with_generalization(hist: xr.Dataset, gen: dict[str, dict]) -> xr.Dataset:
+    """The training store ``hist`` with Table 6 added: per test variant (in the order of
+    ``gen``, from :func:`generalization`) the accuracy, the ROC-AUC and P(self-
+    intersecting) of every test curve."""
+    tv = list(gen)
+    return hist.assign(
+        accuracy=var(
+            np.array([gen[v]["accuracy"] for v in tv]),
+            ("test_variant",),
+            "accuracy on each variant's test set (Table 6)",
+        ),
+        roc_auc=var(
+            np.array([gen[v]["roc_auc"] for v in tv]),
+            ("test_variant",),
+            "ROC-AUC of P(self-intersecting) on each variant's test set (Table 6)",
+        ),
+        test_proba=var(
+            np.stack([gen[v]["proba"] for v in tv]),
+            ("test_variant", "sample"),
+            "P(self-intersecting) on each test curve",
+        ),
+    ).assign_coords(test_variant=tv)
+
+
 def attack_inputs(data: xr.Dataset, n: int | None = None):
     """The first ``n`` curves of a dataset store and their tensors: (subset, latent z,
     image x, label y as int64)."""
