@@ -10,7 +10,7 @@ import zarr
 from pipeline_lib.metrics import write_json
 from pipeline_lib.studies.dmm import experiment as dmm
 from pipeline_lib.zarr_io import group as zarr_io_group
-from pipeline_lib.zarr_io import open_store, write_store
+from pipeline_lib.zarr_io import open_store, table_dataset, write_store
 
 AE = {"kind": "mlp", "k": 3, "hidden": [32], "width": 8, "epochs": 30, "lr": 0.01, "batch_size": 16}
 CLF = {
@@ -444,4 +444,4 @@ def test_attack_store_follows_its_variable_table(trained):
     assert desc == "share of pixels with x > 0.1 (object pixels)"
     values = {name: np.zeros(0) for name in dmm.ATTACK_VARS if name != "ratio"}
     with pytest.raises(ValueError, match="ratio"):
-        dmm._table_dataset(dmm.ATTACK_VARS, values, {}, {}, object_threshold=0.1)
+        table_dataset(dmm.ATTACK_VARS, values, fields={"object_threshold": 0.1})

@@ -19,14 +19,13 @@ from pipeline_lib.studies.tilting.experiment import (
     study_metrics,
     sweep,
     sweep_attrs,
-    table_dataset,
     tilting_angle,
     tilting_metrics,
     tilting_plane,
     toy_2d_vs_highdim,
     toy_metrics,
 )
-from pipeline_lib.zarr_io import open_store, write_store
+from pipeline_lib.zarr_io import open_store, table_dataset, write_store
 
 
 def hinge_objective(x, y, w, b, lam):

@@ -5,10 +5,12 @@ a store that looks complete."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from string import Template
 from typing import Any
 
+import numpy as np
 import xarray as xr
 import zarr
 
@@ -190,6 +192,36 @@ def var(data: Any, dims: tuple[str, ...], description: str, units: str | None = 
     if units is not None:
         a["units"] = units
     return (dims, data, a)
+
+
+def table_dataset(
+    table: Mapping[str, tuple[tuple[str, ...], str, str | None]],
+    values: Mapping[str, Any],
+    *,
+    coords: Mapping | None = None,
+    attrs: Mapping | None = None,
+    fields: Mapping | None = None,
+) -> xr.Dataset:
+    """The Dataset of a declarative variable table (name -> dims, description, units),
+    one variable per entry in the table's order, its values from ``values`` (exactly the
+    table's names: tensors or arrays); ``fields`` fill ``$name`` placeholders of the
+    descriptions (:class:`string.Template`)."""
+    if set(values) != set(table):
+        raise ValueError(f"values do not match the table: {sorted(set(values) ^ set(table))}")
+
+    def array(v):
+        return v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+
+    def text(description: str) -> str:
+        if not fields:
+            return description
+        return Template(description).substitute({k: f"{v}" for k, v in fields.items()})
+
+    data = {
+        name: var(array(values[name]), dims, text(description), units)
+        for name, (dims, description, units) in table.items()
+    }
+    return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
 def group(paths, names, seeds, opener=None) -> dict[str, list]:

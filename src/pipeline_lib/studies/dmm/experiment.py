@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from string import Template
 
 import numpy as np
 import torch
@@ -35,7 +34,7 @@ from pipeline_lib.training import (
     train_autoencoder,
     train_classifier,
 )
-from pipeline_lib.zarr_io import var, write_store_stream
+from pipeline_lib.zarr_io import table_dataset, var, write_store_stream
 
 Log = Callable[..., None]
 
@@ -515,32 +514,6 @@ ATTACK_VARS: dict[str, tuple[tuple[str, ...], str, str | None]] = {
 }
 
 
-def _table_dataset(
-    table: dict[str, tuple[tuple[str, ...], str, str | None]],
-    values: dict[str, torch.Tensor | np.ndarray],
-    coords: dict,
-    attrs: dict,
-    **fields,
-) -> xr.Dataset:
-    """The Dataset of a declarative variable table (name -> dims, description, units) in
-    the table's order; ``values`` holds one tensor or array per name, ``fields`` fill
-    the descriptions' ``$name`` placeholders."""
-    if values.keys() != table.keys():
-        raise ValueError(f"values do not match the table: {sorted(values.keys() ^ table.keys())}")
-
-    def np_(t):
-        return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
-
-    def text(description: str) -> str:
-        return Template(description).substitute({k: f"{v}" for k, v in fields.items()})
-
-    data = {
-        name: var(np_(values[name]), dims, text(description), units)
-        for name, (dims, description, units) in table.items()
-    }
-    return xr.Dataset(data, coords=coords, attrs=attrs)
-
-
 def _constrained_attacks(
     model: nn.Module, img: torch.Tensor, y: torch.Tensor, basis: torch.Tensor, c: dict, log: Log
 ) -> dict[str, torch.Tensor]:
@@ -678,7 +651,13 @@ def attack_store(
         "sqrt_n_over_k": math.sqrt(f / k),
         "rms_random_ratio_exact": expected_random_ratio(f, k)["rms_exact"],
     }
-    return _table_dataset(ATTACK_VARS, values, coords, attrs, object_threshold=object_threshold)
+    return table_dataset(
+        ATTACK_VARS,
+        values,
+        coords=coords,
+        attrs=attrs,
+        fields={"object_threshold": object_threshold},
+    )
 
 
 def distance_store(

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.linalg
 import xarray as xr
 
-from pipeline_lib.zarr_io import var
+from pipeline_lib.zarr_io import table_dataset
 
 PLANE_AXES = ("z_hat", "n_hat")
 BOUNDARY_COEFS = ("u", "v", "const")
@@ -608,16 +608,6 @@ SWEEP_TABLE: dict[str, tuple[tuple[str, ...], str, str | None]] = {
 SWEEP_PER_LAM = tuple(k for k, (dims, _, _) in SWEEP_TABLE.items() if dims[0] == "lam")
 
 
-def table_dataset(table: dict, values: dict, **kwargs) -> xr.Dataset:
-    """The xr.Dataset of ``table`` (name -> (dims, description, units)): one variable
-    per entry, in the table's order, with its values from ``values`` (every entry, and
-    nothing else); ``kwargs`` (coords, attrs) go to :class:`xarray.Dataset`."""
-    if set(values) != set(table):
-        raise ValueError(f"values {sorted(values)} do not match the table {sorted(table)}")
-    data = {k: var(values[k], dims, desc, units) for k, (dims, desc, units) in table.items()}
-    return xr.Dataset(data, **kwargs)
-
-
 def lambda_grid(lambdas) -> np.ndarray:
     """The sweep's regularisation strengths from the config's ``tilting.lambdas``:
     ``n`` values log-spaced from ``min`` to ``max`` (both included), increasing."""
@@ -838,6 +828,37 @@ def _largest_separating_tilt(x, y, z, v, origin) -> float:
     return float(np.degrees(np.min(np.arctan2(y[limit] * u[limit], -y[limit] * t[limit]))))
 
 
+_SF = ("space", "fit")
+#: The toy store's variables: name -> (dims, description, units), in store order.
+TOY_TABLE: dict[str, tuple[tuple[str, ...], str, str | None]] = {
+    "tilting_angle": (_SF, "angle between w and z_hat", "degree"),
+    "train_accuracy": (_SF, "training accuracy", None),
+    "test_accuracy": (_SF, "accuracy on a second draw of the toy", None),
+    "mean_test_distance": (_SF, "mean L2 distance of test points to the boundary", None),
+    "min_train_distance": (_SF, "smallest L2 distance of a training point to it", None),
+    "w_bar_plane": (
+        _SF + ("bar_axis",),
+        "unit w's components along the class (0) and bar (1) coordinates",
+        None,
+    ),
+    "w_noise_norm": (_SF, "norm of unit w's component in the flat noise directions", None),
+    "b": (_SF, "bias of the classifier", None),
+    "lam": (_SF, "SVM regularisation (NaN: hand-made)", None),
+    "converged": (_SF, "SVM solver converged (True for hand-made)", None),
+    "projection": (
+        _SF + ("sample", "plane_axis"),
+        "training points in the classifier's tilting plane, relative to the centroids' midpoint",
+        None,
+    ),
+    "boundary": (
+        _SF + ("coef",),
+        "boundary line u*a + v*c + e = 0 in tilting-plane coordinates (a, c, e)",
+        None,
+    ),
+    "label": (("sample",), "class label -1/+1", None),
+}
+
+
 def toy_2d_vs_highdim(
     *,
     n_per_class: int = 50,
@@ -937,45 +958,11 @@ def toy_2d_vs_highdim(
             out["b"][i, j] = b
             out["projection"][i, j] = plane_coordinates(x, basis, origin)
             out["boundary"][i, j] = boundary_in_plane(w, b, basis, origin)
-    sf = ("space", "fit")
-    data = {
-        "tilting_angle": var(out["tilting_angle"], sf, "angle between w and z_hat", "degree"),
-        "train_accuracy": var(out["train_accuracy"], sf, "training accuracy"),
-        "test_accuracy": var(out["test_accuracy"], sf, "accuracy on a second draw of the toy"),
-        "mean_test_distance": var(
-            out["mean_test_distance"], sf, "mean L2 distance of test points to the boundary"
-        ),
-        "min_train_distance": var(
-            out["min_train_distance"], sf, "smallest L2 distance of a training point to it"
-        ),
-        "w_bar_plane": var(
-            out["w_bar_plane"],
-            sf + ("bar_axis",),
-            "unit w's components along the class (0) and bar (1) coordinates",
-        ),
-        "w_noise_norm": var(
-            out["w_noise_norm"], sf, "norm of unit w's component in the flat noise directions"
-        ),
-        "b": var(out["b"], sf, "bias of the classifier"),
-        "lam": var(
-            np.array([[lams[f] for f in TOY_FITS]] * 2), sf, "SVM regularisation (NaN: hand-made)"
-        ),
-        "converged": var(out["converged"], sf, "SVM solver converged (True for hand-made)"),
-        "projection": var(
-            out["projection"],
-            sf + ("sample", "plane_axis"),
-            "training points in the classifier's tilting plane, relative to the centroids' "
-            "midpoint",
-        ),
-        "boundary": var(
-            out["boundary"],
-            sf + ("coef",),
-            "boundary line u*a + v*c + e = 0 in tilting-plane coordinates (a, c, e)",
-        ),
-        "label": var(np.asarray(labels).astype(np.int8), ("sample",), "class label -1/+1"),
-    }
-    return xr.Dataset(
-        data,
+    out["lam"] = np.array([[lams[f] for f in TOY_FITS]] * 2)
+    out["label"] = np.asarray(labels).astype(np.int8)
+    return table_dataset(
+        TOY_TABLE,
+        out,
         coords={
             "space": list(TOY_SPACES),
             "fit": list(TOY_FITS),
