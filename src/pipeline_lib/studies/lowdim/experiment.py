@@ -215,6 +215,64 @@ def measure_snapshot(
     }
 
 
+GRID = "*grid"  # stands for the grid's axes (grid_0, grid_1[, grid_2])
+#: A training run's store: name -> (dims, description, units), in store order.
+RUN_TABLE: dict[str, tuple[tuple[str, ...], str, str | None]] = {
+    "loss": (("train_epoch",), "mean BCE loss on the training set", None),
+    "train_accuracy": (("train_epoch",), "accuracy on the training labels used", "1"),
+    "test_accuracy": (
+        ("epoch",),
+        "accuracy on held-out points against the true (cluster) labels",
+        "1",
+    ),
+    "grid_logit": (
+        ("epoch", GRID),
+        "network logit on a regular grid over the input cube (boundary = zero level)",
+        None,
+    ),
+    "probe_normal_offset": (
+        ("epoch", "probe"),
+        "signed offset along the manifold normal from the probe to "
+        "the nearest boundary crossing (NaN: none in the cube)",
+        "input",
+    ),
+    "probe_distance": (
+        ("epoch", "probe"),
+        "Euclidean distance from the probe to the decision boundary",
+        "input",
+    ),
+    "probe_logit": (("epoch", "probe"), "logit at the probe", None),
+    "train_normal_offset": (
+        ("epoch", "train_sample"),
+        "signed offset along the normal from a training point to "
+        "the nearest boundary crossing (dimple depth)",
+        "input",
+    ),
+    "train_distance": (
+        ("epoch", "train_sample"),
+        "Euclidean distance from a training point to the boundary",
+        "input",
+    ),
+    "train_gradient": (
+        ("epoch", "train_sample", "feature"),
+        "input gradient of the logit at a training point",
+        None,
+    ),
+    "gradient_angle": (
+        ("epoch", "train_sample"),
+        "angle between the input gradient and the manifold (90 = perpendicular)",
+        "degree",
+    ),
+    "train_x": (("train_sample", "feature"), "training point", "input"),
+    "train_label": (
+        ("train_sample",),
+        "label used in training (random for the random-label control)",
+        None,
+    ),
+    "true_label": (("train_sample",), "cluster label of the training point", None),
+}
+
+
 def run_experiment(
     data,
     *,
@@ -237,9 +295,7 @@ def run_experiment(
 
     Returns ``(xarray.Dataset, checkpoint dict)``.
     """
-    import xarray as xr
-
-    from pipeline_lib.zarr_io import var
+    from pipeline_lib.zarr_io import table_dataset
 
     if variant not in ("clean", "adversarial", "random_labels"):
         raise ValueError(f"unknown variant {variant!r}")
@@ -295,71 +351,23 @@ def run_experiment(
     def stack(key):
         return np.stack([snaps[e][key] for e in ep])
 
+    values = {k: stack(k) for k in RUN_TABLE if k in snaps[ep[0]]}  # per snapshot
+    values |= {
+        "loss": hist["loss"],
+        "train_accuracy": hist["accuracy"],
+        "test_accuracy": np.array([test_acc[e] for e in ep]),
+        "train_x": train_x,
+        "train_label": y,
+        "true_label": true_y,
+    }
     axis = np.linspace(0.0, 1.0, res)
-    ds = xr.Dataset(
-        {
-            "loss": var(hist["loss"], ("train_epoch",), "mean BCE loss on the training set"),
-            "train_accuracy": var(
-                hist["accuracy"],
-                ("train_epoch",),
-                "accuracy on the training labels used",
-                units="1",
-            ),
-            "test_accuracy": var(
-                np.array([test_acc[e] for e in ep]),
-                ("epoch",),
-                "accuracy on held-out points against the true (cluster) labels",
-                units="1",
-            ),
-            "grid_logit": var(
-                stack("grid_logit"),
-                ("epoch", *gdims),
-                "network logit on a regular grid over the input cube (boundary = zero level)",
-            ),
-            "probe_normal_offset": var(
-                stack("probe_normal_offset"),
-                ("epoch", "probe"),
-                "signed offset along the manifold normal from the probe to "
-                "the nearest boundary crossing (NaN: none in the cube)",
-                units="input",
-            ),
-            "probe_distance": var(
-                stack("probe_distance"),
-                ("epoch", "probe"),
-                "Euclidean distance from the probe to the decision boundary",
-                units="input",
-            ),
-            "probe_logit": var(stack("probe_logit"), ("epoch", "probe"), "logit at the probe"),
-            "train_normal_offset": var(
-                stack("train_normal_offset"),
-                ("epoch", "train_sample"),
-                "signed offset along the normal from a training point to "
-                "the nearest boundary crossing (dimple depth)",
-                units="input",
-            ),
-            "train_distance": var(
-                stack("train_distance"),
-                ("epoch", "train_sample"),
-                "Euclidean distance from a training point to the boundary",
-                units="input",
-            ),
-            "train_gradient": var(
-                stack("train_gradient"),
-                ("epoch", "train_sample", "feature"),
-                "input gradient of the logit at a training point",
-            ),
-            "gradient_angle": var(
-                stack("gradient_angle"),
-                ("epoch", "train_sample"),
-                "angle between the input gradient and the manifold (90 = perpendicular)",
-                units="degree",
-            ),
-            "train_x": var(train_x, ("train_sample", "feature"), "training point", units="input"),
-            "train_label": var(
-                y, ("train_sample",), "label used in training (random for the random-label control)"
-            ),
-            "true_label": var(true_y, ("train_sample",), "cluster label of the training point"),
-        },
+    table = {
+        k: (tuple(d for g in dims for d in (gdims if g == GRID else (g,))), desc, unit)
+        for k, (dims, desc, unit) in RUN_TABLE.items()
+    }
+    ds = table_dataset(
+        table,
+        values,
         coords={
             "epoch": np.asarray(ep),
             "train_epoch": np.arange(len(hist["loss"])),
