@@ -4,7 +4,7 @@
 from pathlib import Path
 
 from pipeline_lib import figures
-from pipeline_lib.studies import all_figures
+from pipeline_lib.studies import all_figures, all_metric_files
 from pipeline_lib.studies.dmm import registry as dmm
 from pipeline_lib.studies.lowdim import registry as lowdim
 from pipeline_lib.studies.shells import registry as shells

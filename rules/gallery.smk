@@ -4,26 +4,7 @@
 rule gallery:
     input:
         figures=[fig.path for fig in FIGURES.values()],
-        metrics=[
-            "results/lowdim/metrics.json",
-            *expand(
-                "results/data/{dataset}_metrics.json",
-                dataset=config["natural"]["datasets"],
-            ),
-            *expand(
-                "results/dmm/{dataset}/metrics.json", dataset=config["dmm"]["datasets"]
-            ),
-            "results/tilting/metrics.json",
-            *expand(
-                "results/shells/{dataset}/metrics.json",
-                dataset=config["shells"]["datasets"],
-            ),
-            *(
-                ["results/squiggles/metrics.json"]
-                if config["squiggles"]["variants"]
-                else []
-            ),
-        ],
+        metrics=all_metric_files(config),
     output:
         directory("figures"),
     log:

@@ -82,3 +82,17 @@ def test_report_caption_names_the_papers_in_full(test_cfg):
     assert text.startswith(fig.caption)
     for key in ("tanay_griffin", "tilting_article"):
         assert REFERENCES[key].text() in text
+
+
+def test_metric_files_follow_the_studies_switched_on(test_cfg):
+    from pipeline_lib.studies import all_metric_files
+
+    files = all_metric_files(test_cfg)
+    assert len(files) == len(set(files)) and all(f.endswith("metrics.json") for f in files)
+    assert "results/shells/fashion_mnist/metrics.json" in files
+    off = {**test_cfg, "shells": {**test_cfg["shells"], "datasets": []}}
+    off["squiggles"] = {**test_cfg["squiggles"], "variants": [], "analysis_variants": []}
+    assert set(files) - set(all_metric_files(off)) == {
+        "results/shells/fashion_mnist/metrics.json",
+        "results/squiggles/metrics.json",
+    }

@@ -30,3 +30,13 @@ def all_figures(cfg: Mapping) -> list:
     for study in STUDIES[1:]:
         out += registry(study).figures(cfg)
     return out
+
+
+def all_metric_files(cfg: Mapping) -> list[str]:
+    """Every metrics.json this config writes, in the gallery's order: the low-dimensional
+    study's, the data checks' (core), then each other study's."""
+    data = [f"results/data/{d}_metrics.json" for d in cfg["natural"]["datasets"]]
+    out = list(registry("lowdim").metric_files(cfg)) + data
+    for study in STUDIES[1:]:
+        out += registry(study).metric_files(cfg)
+    return out

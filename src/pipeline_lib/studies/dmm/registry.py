@@ -156,6 +156,11 @@ def kinds(cfg: Mapping) -> list[str]:
     return [k for k in KINDS if k in out]
 
 
+def metric_files(cfg: Mapping) -> list[str]:
+    """The metrics.json files of this study (the gallery merges them)."""
+    return [f"{RES}/{d}/metrics.json" for d in cfg["dmm"]["datasets"]]
+
+
 def figures(cfg: Mapping) -> list[Figure]:
     dmm = cfg["dmm"]
     params = {

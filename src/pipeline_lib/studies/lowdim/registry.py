@@ -109,6 +109,11 @@ _FIGURES = {
 _TITLES = {"adversarial": "adversarial (1-step L2 PGD)", "random_labels": "random labels (control)"}
 
 
+def metric_files(cfg: Mapping) -> list[str]:
+    """The metrics.json files of this study (the gallery merges them)."""
+    return [f"{RES}/metrics.json"]
+
+
 def figures(cfg: Mapping) -> list[Figure]:
     low = cfg["lowdim"]
     mans, variants = low["manifolds"], low["variants"]

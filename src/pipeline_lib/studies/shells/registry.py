@@ -49,6 +49,11 @@ GALLERY_CAPTION = (
 )
 
 
+def metric_files(cfg: Mapping) -> list[str]:
+    """The metrics.json files of this study (the gallery merges them)."""
+    return [f"{RES}/{d}/metrics.json" for d in cfg["shells"]["datasets"]]
+
+
 def figures(cfg: Mapping) -> list[Figure]:
     sh = cfg["shells"]
     out = []

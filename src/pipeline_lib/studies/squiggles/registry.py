@@ -165,6 +165,11 @@ def _figure(name: str, kind: str, variant: str, inputs: dict, params: dict) -> F
     )
 
 
+def metric_files(cfg: Mapping) -> list[str]:
+    """The metrics.json files of this study (the gallery merges them)."""
+    return [f"{RES}/metrics.json"] if cfg["squiggles"]["variants"] else []
+
+
 def figures(cfg: Mapping) -> list[Figure]:
     sq = cfg["squiggles"]
     seeds, sigs = list(sq["seeds"]), sigmas(cfg)

@@ -63,6 +63,11 @@ _FIGURES = {
 }
 
 
+def metric_files(cfg: Mapping) -> list[str]:
+    """The metrics.json files of this study (the gallery merges them)."""
+    return [f"{RES}/metrics.json"]
+
+
 def figures(cfg: Mapping) -> list[Figure]:
     out = []
     for d in cfg["tilting"]["datasets"]:
