@@ -997,7 +997,8 @@ def draw_errors(
     variant, res, n = table.attrs["variant"], table.attrs["resolution"], table.attrs["n"]
     panels = table.attrs["panels"]
     nrow, ncol = _grid_shape(n)
-    fig = plt.figure(figsize=(2 * 0.95 * ncol + 1.0, 2 * 0.95 * nrow + 2.2))
+    # at least 9 in wide: narrower panels would overlap their two-line titles
+    fig = plt.figure(figsize=(max(2 * 0.95 * ncol + 1.0, 9.0), 2 * 0.95 * nrow + 2.2))
     fig.set_layout_engine("constrained")
     subfigs = fig.subfigures(2, 2, wspace=0.03, hspace=0.03).ravel()
     sfs = dict(zip(ERROR_PANELS, subfigs, strict=True))
