@@ -16,6 +16,7 @@ toy (``tilting_toy``, its figure and ``tilting_summary``) has no switch and alwa
 """
 
 import copy
+import os
 import re
 import subprocess
 import sys
@@ -232,12 +233,29 @@ def planned_jobs(output: str) -> list[dict]:
     return jobs
 
 
-def dry_run(tmp_path: Path, cfg: dict) -> subprocess.CompletedProcess:
+def _command(tmp_path: Path, cfg: dict) -> list[str]:
     cfile = tmp_path / "reduced.yaml"
     cfile.write_text(yaml.safe_dump(cfg, sort_keys=False))
     cmd = [SNAKEMAKE, "-n", "figures/", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path / "wd")]
-    cmd += ["--configfile", str(cfile)]
+    return cmd + ["--configfile", str(cfile)]
+
+
+def dry_run(tmp_path: Path, cfg: dict) -> subprocess.CompletedProcess:
+    cmd = _command(tmp_path, cfg)
     return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def dry_runs(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
+    """Every case's dry run, as many at once as the machine has CPUs (each is one
+    single-threaded Snakemake process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(case):
+        return case, dry_run(tmp_path_factory.mktemp(case), merge(BASE, *CASES[case]))
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return dict(pool.map(one, sorted(CASES)))
 
 
 def checked(cfg: dict) -> dict:
@@ -246,10 +264,10 @@ def checked(cfg: dict) -> dict:
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_reduced_config_plans_exactly_its_jobs(case, tmp_path):
+def test_reduced_config_plans_exactly_its_jobs(case, dry_runs):
     raw = merge(BASE, *CASES[case])
     cfg = checked(raw)
-    res = dry_run(tmp_path, raw)
+    res = dry_runs[case]
     out = res.stdout + res.stderr
     assert res.returncode == 0, f"{case}: dry run failed\n{out[-4000:]}"
     jobs = planned_jobs(res.stdout)
