@@ -1,8 +1,8 @@
 """P6 of benchmarks/suite.py, in a fresh process: the DMM tangent stage
-(``pipeline_lib.dmm.write_tangent_store``, bases streamed to Zarr chunk by chunk) on N
-CIFAR-sized inputs (3x32x32 = 3072 features), an MLP autoencoder (hidden 1024-1024, code k),
-then this process's peak resident memory (VmHWM: ru_maxrss would include the parent's
-peak inherited through fork). Prints one JSON line.
+(``pipeline_lib.studies.dmm.experiment.write_tangent_store``, bases streamed to Zarr
+chunk by chunk) on N CIFAR-sized inputs (3x32x32 = 3072 features), an MLP autoencoder
+(hidden 1024-1024, code k), then this process's peak resident memory (VmHWM: ru_maxrss
+would include the parent's peak inherited through fork). Prints one JSON line.
 
 Usage: python benchmarks/_tangent_memory.py TMPDIR N K [CHUNK]
 """

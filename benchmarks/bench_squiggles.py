@@ -3,7 +3,7 @@
 For each variant (Taylor, SineNet) the same ``--n`` latents (``sample_latents``, seed
 0) go through two implementations of App. A of Kindermans & Staats:
 
-* ours (``pipeline_lib.squiggles``): ``curve_points`` (batched torch, float32),
+* ours (``pipeline_lib.studies.squiggles.generators``): ``curve_points`` (batched torch, float32),
   ``render`` (batched nearest-point minimum, one exp per pixel; the no-grad path that
   ``make_dataset`` uses, and the gradient path that attacks use, timed separately)
   and ``labels`` (``shapely.linestrings`` + ``shapely.is_simple`` on the whole batch);
