@@ -143,3 +143,32 @@ def test_dmm_natural_captions_and_key_metrics(test_cfg):
     assert [k for k, _ in key_metrics(figs["dmm_mnist_clinging"], metrics)] == [
         "dmm_natural/mnist-clean/test_accuracy"
     ]
+
+
+def test_metrics_long_form_keeps_single_numbers_with_their_spread():
+    from pipeline_lib.metrics import long_form, tsv_text
+
+    metrics = {
+        "dmm_natural/mnist-clean/norm_ratio": {"mean": 2.0, "std": 0.1, "n_seeds": 3},
+        "dmm_natural/mnist/sqrt_n_over_k": 7.0,
+        "dmm_lowdim/line-clean/clinging_curve": {"epoch": [0, 1], "mean": [0.1, 0.2]},
+        "tilting/toy-2d/note": "text",
+        "data/mnist/n_train": 60,
+    }
+    rows = long_form(metrics)
+    assert [r["key"] for r in rows] == [
+        "data/mnist/n_train",
+        "dmm_natural/mnist-clean/norm_ratio",
+        "dmm_natural/mnist/sqrt_n_over_k",
+    ]
+    ratio = rows[1]
+    assert (ratio["experiment"], ratio["run"], ratio["metric"]) == (
+        "dmm_natural",
+        "mnist-clean",
+        "norm_ratio",
+    )
+    assert (ratio["value"], ratio["sd"], ratio["n"]) == (2.0, 0.1, 3)
+    lines = tsv_text(rows).splitlines()
+    assert lines[0].split("\t") == ["key", "experiment", "run", "metric", "value", "sd", "n"]
+    assert lines[1].split("\t") == ["data/mnist/n_train", "data", "mnist", "n_train", "60", "", ""]
+    assert len(lines) == 1 + len(rows)

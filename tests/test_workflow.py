@@ -129,6 +129,20 @@ def test_gallery(workdir, test_config):
     for f in figs:
         for pattern in f.key_metrics:
             assert any(re.search(pattern, k) for k in metrics), (f.name, pattern)
+    # the numbers in long form, and every store of the run as one tree for notebooks
+    rows = (fig / "metrics.tsv").read_text().splitlines()
+    assert rows[0].split("\t") == ["key", "experiment", "run", "metric", "value", "sd", "n"]
+    keys = {r.split("\t")[0] for r in rows[1:]}
+    assert keys and keys <= set(metrics) and "dmm_lowdim/line-clean/gradient_angle_deg" in keys
+    import pipeline_lib
+
+    tree = pipeline_lib.open_results(workdir / "results")
+    leaves = {node.path for node in tree.subtree if node.has_data}
+    stores = {
+        "/" + p.relative_to(workdir / "results").with_suffix("").as_posix()
+        for p in (workdir / "results").rglob("*.zarr")
+    }
+    assert leaves == stores and len(leaves) >= 50
     assert "DMM Table 2" in html and "dmm_natural/fashion_mnist-clean/norm_ratio" in html
     assert "Tilting article Fig. 6" in html and "tilting/fashion_mnist/tilting_angle_deg" in html
     assert "Wu et al. Table 1" in html and "shells/fashion_mnist-clean/" in html

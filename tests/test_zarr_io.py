@@ -247,3 +247,35 @@ def test_stream_memory_stays_below_total(tmp_path):
         ds.x[-1024:].values,
         np.random.default_rng(39).standard_normal((1024, 6400), dtype=np.float32),
     )
+
+
+def test_open_results_is_one_lazy_tree_of_every_store(tmp_path):
+    import pipeline_lib
+
+    res = tmp_path / "results"
+    prov = make_provenance({"seed": 0})
+    for rel, n in (("dmm/mnist/clean/seed0/attacks", 3), ("dmm/mnist/tangents", 4)):
+        ds = xr.Dataset({"a": ("sample", np.arange(n, dtype=np.float32), {"description": "a"})})
+        write_store(ds, res / f"{rel}.zarr", "a store", prov)
+    write_store(
+        xr.Dataset({"x": ("k", np.ones(2), {"description": "x"})}),
+        res / "squiggles/sinenet/sigma0.08/seed0/pixel.zarr",
+        "dots in a folder name",
+        prov,
+    )
+    (res / "bench").mkdir()  # folders without stores are no nodes
+    tree = pipeline_lib.open_results(res)
+    leaves = sorted(node.path for node in tree.subtree if node.has_data)
+    assert leaves == [
+        "/dmm/mnist/clean/seed0/attacks",
+        "/dmm/mnist/tangents",
+        "/squiggles/sinenet/sigma0.08/seed0/pixel",
+    ]
+    attacks = tree["dmm/mnist/clean/seed0/attacks"].to_dataset()
+    assert not attacks["a"].variable._in_memory  # lazily opened: read on access
+    np.testing.assert_array_equal(attacks["a"].values, np.arange(3, dtype=np.float32))
+    assert attacks.attrs["description"] == "a store"
+    with pytest.raises(StoreError, match="no Zarr stores"):
+        pipeline_lib.open_results(res / "bench")
+    with pytest.raises(StoreError, match="not a results folder"):
+        pipeline_lib.open_results(tmp_path / "nothing")

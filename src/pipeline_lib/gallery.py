@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .atomic import atomic_target
+from .metrics import long_form, tsv_text
 from .references import REFERENCES
 
 
@@ -71,6 +72,7 @@ def _write(tmp: Path, figures, entries, metrics: dict) -> None:
             f"<figcaption>{html.escape(fig['caption'])}{made_by}</figcaption>{table}</figure>"
         )
     (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    (tmp / "metrics.tsv").write_text(tsv_text(long_form(metrics)))
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>Figures</title><style>"
         "body{font-family:sans-serif;max-width:1100px;margin:auto}img{max-width:100%}"
@@ -78,7 +80,8 @@ def _write(tmp: Path, figures, entries, metrics: dict) -> None:
         "table{border-collapse:collapse;font-size:0.85em;margin-top:0.5em}"
         "td{border-bottom:1px solid #eee;padding:2px 8px}</style></head><body>"
         "<h1>Manifold-adversarial pipeline: figures</h1>"
-        "<p>All numbers: <a href='metrics.json'>metrics.json</a> (mean ± sd over seeds).</p>"
+        "<p>All numbers: <a href='metrics.json'>metrics.json</a> (mean ± sd over seeds); "
+        "the single numbers in long form: <a href='metrics.tsv'>metrics.tsv</a>.</p>"
         + "".join(items)
         + "<h2 id='references'>References</h2><ul>"
         + "".join(

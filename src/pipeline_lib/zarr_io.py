@@ -233,3 +233,31 @@ def group(paths, names, seeds, opener=None) -> dict[str, list]:
         raise ValueError(f"expected {len(names)} x {len(seeds)} inputs, got {len(paths)}")
     it = iter(paths)
     return {n: [opener(next(it)) for _ in seeds] for n in names}
+
+
+def open_results(path: str | Path = "results") -> xr.DataTree:
+    """Every Zarr store of a run as one :class:`xarray.DataTree`, lazily opened (each
+    store checked complete by :func:`open_store`, its arrays read on access). A store
+    ``<path>/dmm/fashion_mnist/clean/seed0/attacks.zarr`` is the node
+    ``/dmm/fashion_mnist/clean/seed0/attacks``; groups follow the folders (study,
+    dataset or manifold, variant, seed). For a notebook::
+
+        tree = pipeline_lib.open_results("results")
+        tree["dmm/fashion_mnist/clean/seed0/attacks"].dataset
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise StoreError(f"{root} is not a results folder; run the workflow first")
+    stores = sorted(p for p in root.rglob("*.zarr") if p.is_dir() and not _inside_store(p, root))
+    if not stores:
+        raise StoreError(f"no Zarr stores under {root}; run the workflow first")
+    nodes = {
+        "/" + p.relative_to(root).with_suffix("").as_posix(): open_store(p, load=False)
+        for p in stores
+    }
+    return xr.DataTree.from_dict(nodes)
+
+
+def _inside_store(p: Path, root: Path) -> bool:
+    """Whether ``p`` lies inside another store (a Zarr group's own folders)."""
+    return any(q.suffix == ".zarr" for q in p.relative_to(root).parents if q != Path("."))
