@@ -23,8 +23,8 @@ class Figure:
     """One figure (a PNG under ``results/figures/``, copied into ``figures/``).
 
     ``name`` is the file stem, ``rule`` the rule that draws it, ``kind`` what the
-    study's ``draw`` does for it and ``function`` the plotting function that draws it
-    (``plots.<name>`` of the study's package, ``viz.<name>`` in the core). ``inputs``
+    study's ``draw`` does for it (its registry's ``PLOTS[kind]`` names the plotting
+    function of the study's ``plots`` module). ``inputs``
     are the rule's named inputs (a path or a list of paths each); ``params`` the config
     values the drawing uses (plain data, so a change reruns the figure).
     ``key_metrics`` are regular expressions over the keys of the merged metrics.json
@@ -44,7 +44,6 @@ class Figure:
     references: tuple[str, ...] = ()
     paper: str = ""
     subcategory: str = ""
-    function: str = ""
 
     def __post_init__(self) -> None:
         unknown = set(self.references) - set(REFERENCES)
@@ -57,18 +56,12 @@ class Figure:
     def path(self) -> str:
         return f"{FIGURE_DIR}/{self.name}.png"
 
-    def metric_keys(self, metrics: Iterable[str]) -> list[str]:
-        """The keys of ``metrics`` shown with this figure, sorted."""
-        pats = [re.compile(p) for p in self.key_metrics]
-        return sorted(k for k in metrics if any(p.search(k) for p in pats))
-
     def gallery_entry(self) -> dict:
         """What the gallery shows (plain data: a rule param)."""
         return {
             "name": self.name,
             "rule": self.rule,
             "caption": self.caption,
-            "paper": self.paper,
             "key_metrics": list(self.key_metrics),
             "references": list(self.references),
         }
@@ -89,17 +82,11 @@ def index(figures: Iterable[Figure]) -> dict[str, Figure]:
     return out
 
 
-def names_regex(figures: Iterable[Figure], rule: str, prefix: str = "", suffix: str = "") -> str:
-    """A wildcard constraint matching the part of the names of ``rule``'s figures between
-    ``prefix`` and ``suffix`` (never empty: a rule with no figure matches nothing)."""
-    parts = sorted(
-        {
-            f.name[len(prefix) : len(f.name) - len(suffix)]
-            for f in figures
-            if f.rule == rule and f.name.startswith(prefix) and f.name.endswith(suffix)
-        }
-    )
-    return "|".join(re.escape(p) for p in parts) or "(?!)"
+def names_regex(figures: Iterable[Figure], rule: str) -> str:
+    """A wildcard constraint matching exactly the names of ``rule``'s figures (never
+    empty: a rule with no figure matches nothing)."""
+    names = sorted({f.name for f in figures if f.rule == rule})
+    return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
 def data_figures(config: Mapping) -> list[Figure]:
@@ -112,7 +99,6 @@ def data_figures(config: Mapping) -> list[Figure]:
             caption=f"Random training images per class of the prepared {d} subset (data check).",
             category="Data",
             paper="data check",
-            function="viz.natural_samples",
             subcategory=d,
             inputs={"data": f"results/data/{d}.zarr"},
             key_metrics=(rf"^data/{re.escape(d)}/",),

@@ -183,7 +183,6 @@ def figures(cfg: Mapping) -> list[Figure]:
                     name=f"dmm_{d}_{kind}",
                     rule=RULE,
                     kind=kind,
-                    function="plots." + PLOTS[kind],
                     category=CATEGORY,
                     subcategory=d,
                     references=("dmm",),

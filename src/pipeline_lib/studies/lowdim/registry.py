@@ -145,7 +145,6 @@ def figures(cfg: Mapping) -> list[Figure]:
                 name=f"dmm_lowdim_{key}",
                 rule=RULE,
                 kind=kind,
-                function="plots." + PLOTS[kind],
                 category=CATEGORY,
                 references=REFS,
                 paper=paper,

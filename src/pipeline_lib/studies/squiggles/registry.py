@@ -153,7 +153,6 @@ def _figure(name: str, kind: str, variant: str, inputs: dict, params: dict) -> F
         name=name,
         rule=RULE,
         kind=kind,
-        function="plots." + PLOTS[kind],
         category=CATEGORY,
         subcategory=variant,
         references=REFS,
