@@ -1,0 +1,344 @@
+"""The verdict engine: a claim's evidence → estimate, interval, test and verdict.
+
+For every :class:`pipeline_lib.ledger.Claim` the engine reports our estimate with a 95%
+interval, the control's, the effect (ours − control, or ours − the constant reference)
+with its interval, the test's statistic and one-sided p-value (in the claim's
+direction, against the smallest effect that counts), the number of replicates, and a
+verdict decided by the claim's declared rule from the effect's interval alone:
+
+* **reproduces**: the interval lies wholly on the claimed side of the margin;
+* **does not reproduce**: it lies wholly on the other side;
+* **inconclusive**: it straddles the margin (compatible with both); the engine then
+  says roughly how many replicates would decide it at the observed spread (80% power);
+* **inconclusive (no control)**: a comparative claim whose control was not run;
+* **not testable here**: the config lacks what the claim needs (the claim says what).
+
+Separately, where the paper gives a number, whether it lies inside our estimate's
+interval (magnitude agreement): direction and magnitude are different findings.
+
+Every test and interval is scipy.stats': ``ttest_1samp`` / ``ttest_rel`` /
+``ttest_ind`` (Welch) with their ``confidence_interval``; ``wilcoxon``,
+``mannwhitneyu``, ``binomtest`` (Wilson interval), ``fisher_exact``, ``spearmanr``;
+``bootstrap`` (seeded, 2 000 resamples) for intervals the tests do not give.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+from scipy import stats
+
+from .ledger import NO_CONTROL, Claim, Evidence, EvidenceContext
+
+CONFIDENCE = 0.95
+POWER = 0.8
+N_RESAMPLES = 2000
+BOOT_SEED = 20_261_201  # the bootstrap's own seed: intervals are reproducible
+
+
+def _num(x) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _interval(lo, hi) -> list[float | None]:
+    return [_num(lo), _num(hi)]
+
+
+def _boot(data, statistic, paired: bool = False) -> tuple[float, float]:
+    """A seeded percentile-bootstrap 95% interval (NaN when degenerate)."""
+    if any(len(d) < 2 for d in data):
+        return math.nan, math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = stats.bootstrap(
+            data,
+            statistic,
+            paired=paired,
+            vectorized=False,
+            n_resamples=N_RESAMPLES,
+            confidence_level=CONFIDENCE,
+            method="percentile",
+            rng=np.random.default_rng(BOOT_SEED),
+        )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def _t_ci(x: np.ndarray) -> tuple[float, float]:
+    if len(x) < 2 or not np.std(x, ddof=1) > 0:
+        # no spread: the interval is the value itself when n >= 2, else unknown
+        return (float(x.mean()), float(x.mean())) if len(x) >= 2 else (math.nan, math.nan)
+    ci = stats.ttest_1samp(x, 0.0).confidence_interval(CONFIDENCE)
+    return float(ci.low), float(ci.high)
+
+
+def _alternative(direction: str) -> str:
+    return {"greater": "greater", "less": "less", "within": "two-sided"}[direction]
+
+
+def _shift(c: Claim) -> float:
+    """The null value of the effect for the one-sided p-value."""
+    return {"greater": c.margin, "less": -c.margin, "within": 0.0}[c.direction]
+
+
+def decide(c: Claim, lo: float | None, hi: float | None) -> str:
+    """The declared rule on the effect's interval."""
+    if lo is None or hi is None:
+        return "inconclusive"
+    m = c.margin
+    if c.direction == "greater":
+        return "reproduces" if lo > m else "does not reproduce" if hi < m else "inconclusive"
+    if c.direction == "less":
+        return "reproduces" if hi < -m else "does not reproduce" if lo > -m else "inconclusive"
+    if -m < lo and hi < m:
+        return "reproduces"
+    return "does not reproduce" if lo > m or hi < -m else "inconclusive"
+
+
+def replicates_needed(c: Claim, effect: float | None, sd: float | None) -> int | None:
+    """Roughly how many replicates (per group) would put the interval on one side of the
+    margin at the observed spread: ((z_{0.975} + z_{0.8}) · sd / distance)²."""
+    if effect is None or sd is None or not sd > 0:
+        return None
+    if c.direction == "within":
+        dist = c.margin - abs(effect)
+    else:
+        dist = effect - _shift(c)
+    if dist == 0:
+        return None
+    z = stats.norm.ppf(1 - (1 - CONFIDENCE) / 2) + stats.norm.ppf(POWER)
+    return int(math.ceil((z * sd / abs(dist)) ** 2))
+
+
+def _arr(x) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64).ravel()
+    return a[np.isfinite(a)]
+
+
+def _result(**kw) -> dict:
+    base = {
+        "estimate": None,
+        "estimate_ci": [None, None],
+        "control_estimate": None,
+        "control_ci": [None, None],
+        "effect": None,
+        "effect_ci": [None, None],
+        "statistic": None,
+        "statistic_name": "",
+        "p_value": None,
+        "n": 0,
+        "n_control": 0,
+        "sd": None,
+        "note": "",
+    }
+    base.update(kw)
+    return base
+
+
+def _measure(c: Claim, ev: Evidence) -> dict:
+    """Estimates, intervals and the test, by the claim's procedure."""
+    alt = _alternative(c.direction)
+    shift = _shift(c)
+    ctrl = ev.control
+    const = ctrl is not None and np.ndim(ctrl) == 0
+    if c.test == "spearman":
+        x, y = (np.asarray(v, dtype=np.float64) for v in ev.ours)
+        ok = np.isfinite(x) & np.isfinite(y)
+        x, y = x[ok], y[ok]
+        ref = float(ctrl) if const else 0.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = stats.spearmanr(x, y, alternative=alt)
+            rho = float(res.statistic)
+            lo, hi = _boot((x, y), lambda a, b: stats.spearmanr(a, b).statistic, paired=True)
+        return _result(
+            estimate=_num(rho),
+            estimate_ci=_interval(lo, hi),
+            control_estimate=ref,
+            effect=_num(rho - ref),
+            effect_ci=_interval(lo - ref, hi - ref),
+            statistic=_num(rho),
+            statistic_name="Spearman rho",
+            p_value=_num(res.pvalue),
+            n=int(len(x)),
+        )
+    ours = _arr(ev.ours)
+    n = len(ours)
+    if n == 0:
+        return _result(note="no finite replicate")
+    if c.test == "binomial":
+        k = int(round(ours.sum()))
+        p_hat = k / n
+        ci = stats.binomtest(k, n).proportion_ci(CONFIDENCE, method="wilson")
+        sd = math.sqrt(p_hat * (1 - p_hat))
+        if ctrl is None or const:
+            ref = float(ctrl) if const else 0.0
+            p0 = min(max(ref + shift, 0.0), 1.0)
+            res = stats.binomtest(k, n, p0, alternative=alt)
+            return _result(
+                estimate=p_hat,
+                estimate_ci=_interval(ci.low, ci.high),
+                control_estimate=ref if const else None,
+                effect=p_hat - ref,
+                effect_ci=_interval(ci.low - ref, ci.high - ref),
+                statistic=float(k),
+                statistic_name="successes (binomial test)",
+                p_value=_num(res.pvalue),
+                n=n,
+                sd=sd,
+            )
+        cc = _arr(ctrl)
+        kc = int(round(cc.sum()))
+        cci = stats.binomtest(kc, len(cc)).proportion_ci(CONFIDENCE, method="wilson")
+        lo, hi = _boot((ours, cc), lambda a, b: a.mean() - b.mean())
+        res = stats.fisher_exact([[k, n - k], [kc, len(cc) - kc]], alternative=alt)
+        return _result(
+            estimate=p_hat,
+            estimate_ci=_interval(ci.low, ci.high),
+            control_estimate=kc / len(cc),
+            control_ci=_interval(cci.low, cci.high),
+            effect=p_hat - kc / len(cc),
+            effect_ci=_interval(lo, hi),
+            statistic=_num(res.statistic),
+            statistic_name="odds ratio (Fisher's exact test)",
+            p_value=_num(res.pvalue),
+            n=n,
+            n_control=len(cc),
+            sd=sd,
+        )
+    est_ci = _t_ci(ours) if c.test == "t" else _boot((ours,), np.mean)
+    if ctrl is None or const:
+        ref = float(ctrl) if const else 0.0
+        d = ours - ref
+        out = _result(
+            estimate=float(ours.mean()),
+            estimate_ci=_interval(*est_ci),
+            control_estimate=ref if const else None,
+            effect=float(d.mean()),
+            effect_ci=_interval(est_ci[0] - ref, est_ci[1] - ref),
+            n=n,
+            sd=_num(np.std(d, ddof=1)) if n > 1 else None,
+        )
+        if c.test == "t" and n > 1 and np.std(d, ddof=1) > 0:
+            res = stats.ttest_1samp(d, shift, alternative=alt)
+            out.update(statistic=float(res.statistic), statistic_name="t (one-sample)")
+            out.update(p_value=_num(res.pvalue))
+        elif c.test == "wilcoxon" and n > 1 and np.any(d != shift):
+            res = stats.wilcoxon(d - shift, alternative=alt)
+            out.update(statistic=float(res.statistic), statistic_name="W (signed-rank)")
+            out.update(p_value=_num(res.pvalue))
+        return out
+    cc = np.asarray(ctrl, dtype=np.float64).ravel()
+    if ev.paired:
+        ours_all = np.asarray(ev.ours, dtype=np.float64).ravel()
+        ok = np.isfinite(ours_all) & np.isfinite(cc)
+        a, b = ours_all[ok], cc[ok]
+        d = a - b
+        if c.test == "t":
+            d_ci = _t_ci(d)
+            ctrl_ci = _t_ci(b)
+        else:
+            d_ci = _boot((d,), np.mean)
+            ctrl_ci = _boot((b,), np.mean)
+        out = _result(
+            estimate=float(a.mean()) if len(a) else None,
+            estimate_ci=_interval(*(_t_ci(a) if c.test == "t" else _boot((a,), np.mean))),
+            control_estimate=float(b.mean()) if len(b) else None,
+            control_ci=_interval(*ctrl_ci),
+            effect=float(d.mean()) if len(d) else None,
+            effect_ci=_interval(*d_ci),
+            n=int(len(d)),
+            n_control=int(len(d)),
+            sd=_num(np.std(d, ddof=1)) if len(d) > 1 else None,
+            note="paired",
+        )
+        if len(d) > 1 and np.any(d != shift):
+            if c.test == "t" and np.std(d, ddof=1) > 0:
+                res = stats.ttest_rel(a, b + shift, alternative=alt)
+                out.update(statistic=float(res.statistic), statistic_name="t (paired)")
+                out.update(p_value=_num(res.pvalue))
+            elif c.test == "wilcoxon":
+                res = stats.wilcoxon(d - shift, alternative=alt)
+                out.update(statistic=float(res.statistic), statistic_name="W (signed-rank)")
+                out.update(p_value=_num(res.pvalue))
+        return out
+    b = _arr(cc)
+    pooled = (
+        math.sqrt((np.var(ours, ddof=1) + np.var(b, ddof=1)) / 2) if n > 1 and len(b) > 1 else None
+    )
+    out = _result(
+        estimate=float(ours.mean()),
+        estimate_ci=_interval(*est_ci),
+        control_estimate=float(b.mean()) if len(b) else None,
+        control_ci=_interval(*(_t_ci(b) if c.test == "t" else _boot((b,), np.mean))),
+        effect=float(ours.mean() - b.mean()) if len(b) else None,
+        n=n,
+        n_control=int(len(b)),
+        sd=_num(pooled) if pooled is not None else None,
+        note="independent groups",
+    )
+    if n > 1 and len(b) > 1:
+        if c.test == "t":
+            res = stats.ttest_ind(ours, b + shift, equal_var=False, alternative=alt)
+            ci = stats.ttest_ind(ours, b, equal_var=False).confidence_interval(CONFIDENCE)
+            out.update(effect_ci=_interval(ci.low, ci.high))
+            out.update(statistic=_num(res.statistic), statistic_name="t (Welch)")
+        else:
+            res = stats.mannwhitneyu(ours, b + shift, alternative=alt)
+            out.update(effect_ci=_interval(*_boot((ours, b), lambda u, v: u.mean() - v.mean())))
+            out.update(statistic=float(res.statistic), statistic_name="U (Mann-Whitney)")
+        out.update(p_value=_num(res.pvalue))
+    return out
+
+
+def magnitude(c: Claim, r: Mapping) -> str:
+    """Whether the paper's own number lies inside our estimate's interval."""
+    if c.paper_value is None:
+        return "n/a (no paper number)"
+    lo, hi = r["estimate_ci"]
+    if lo is None or hi is None:
+        return "n/a (no interval)"
+    return "inside our interval" if lo <= c.paper_value <= hi else "outside our interval"
+
+
+def judge(c: Claim, ctx: EvidenceContext) -> dict:
+    """The verdict on one claim for a finished run (plain data for claims.json)."""
+    out = c.declaration()
+    if c.not_testable:
+        out.update(_result(), verdict="not testable here", reason=c.not_testable)
+        out.update(magnitude="n/a", replicates_needed=None)
+        return out
+    ev = c.evidence(ctx)
+    if c.comparative and ev.control is None:
+        r = _measure(c, Evidence(ours=ev.ours, control=None, note=ev.note))
+        r.update(effect=None, effect_ci=[None, None], statistic=None, p_value=None)
+        out.update(r, verdict="inconclusive (no control)")
+        out.update(reason=f"the control ({c.control}) was not run in this config")
+        out.update(magnitude=magnitude(c, r), replicates_needed=None)
+        return out
+    r = _measure(c, ev)
+    if ev.note:
+        r["note"] = "; ".join(filter(None, [r["note"], ev.note]))
+    verdict = decide(c, *r["effect_ci"])
+    reason = ""
+    if r["effect_ci"][0] is None:
+        reason = f"no interval from {r['n']} replicate(s)"
+    out.update(r, verdict=verdict, reason=reason, magnitude=magnitude(c, r))
+    out["replicates_needed"] = (
+        replicates_needed(c, r["effect"], r["sd"]) if verdict == "inconclusive" else None
+    )
+    return out
+
+
+def summary(results: list[Mapping]) -> dict:
+    """Verdict counts per paper (REFERENCES key, in the order papers first appear)."""
+    out: dict[str, dict[str, int]] = {}
+    for r in results:
+        out.setdefault(r["paper"], {}).setdefault(r["verdict"], 0)
+        out[r["paper"]][r["verdict"]] += 1
+    return out
+
+
+__all__ = ["NO_CONTROL", "decide", "judge", "magnitude", "replicates_needed", "summary"]
