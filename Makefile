@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # and our own sources may cache theirs even where the shell sets PYTHONDONTWRITEBYTECODE.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup venv env tools lock uv data figures report test bench lint format dryrun clean
+.PHONY: setup venv env tools lock uv data figures report snapshot test bench lint format dryrun clean
 
 setup: env tools data
 
@@ -87,6 +87,11 @@ figures: setup
 # Snakemake's self-contained HTML report of the figures (run after `make figures`).
 report: env
 	$(VENV)/bin/snakemake --report report.html figures/ --configfile $(CONFIG)
+
+# The README's verdict snapshot (and docs/claims_snapshot.json) from the claims.json of a
+# full default run (run `make figures` first); refuses a claims.json of another config.
+snapshot: env
+	$(PY) -m pipeline_lib.ledger_page figures/claims.json README.md docs/claims_snapshot.json
 
 dryrun: env
 	$(VENV)/bin/snakemake -n figures/ --configfile $(CONFIG)

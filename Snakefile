@@ -47,6 +47,7 @@ include: "rules/dmm.smk"
 include: "rules/tilting.smk"
 include: "rules/shells.smk"
 include: "rules/squiggles.smk"
+include: "rules/claims.smk"
 include: "rules/gallery.smk"
 
 

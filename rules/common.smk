@@ -3,8 +3,9 @@
 
 from pathlib import Path
 
-from pipeline_lib import figures
+from pipeline_lib import figures, ledger
 from pipeline_lib.studies import all_figures, all_metric_files
+from pipeline_lib.studies.ledger import all_claims
 from pipeline_lib.studies.dmm import registry as dmm
 from pipeline_lib.studies.lowdim import registry as lowdim
 from pipeline_lib.studies.shells import registry as shells
@@ -14,6 +15,8 @@ from pipeline_lib.studies.tilting import registry as tilting
 GPU = 0 if config["device"] == "cpu" else 1
 # Every figure of this config, by name (= file stem), as its study's registry declares it.
 FIGURES = figures.index(all_figures(config))
+# Every claim of this config, as its study's claims registry declares it.
+CLAIMS = all_claims(config)
 
 
 wildcard_constraints:

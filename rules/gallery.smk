@@ -5,6 +5,9 @@ rule gallery:
     input:
         figures=[fig.path for fig in FIGURES.values()],
         metrics=all_metric_files(config),
+        claims=rules.claims.output.json,
+        claims_tsv=rules.claims.output.tsv,
+        claims_html=rules.claims.output.html,
     output:
         directory("figures"),
     log:

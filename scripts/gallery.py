@@ -11,4 +11,9 @@ with rule_context(smk):
         list(smk.params.figures),
         merge_metrics(smk.input.metrics),
         smk.output[0],
+        claims={
+            "claims.json": smk.input.claims,
+            "claims.tsv": smk.input.claims_tsv,
+            "claims.html": smk.input.claims_html,
+        },
     )

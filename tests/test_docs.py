@@ -3,6 +3,7 @@ from config/schema.yaml, every key the shipped configs set is in that reference,
 every ``pipeline_lib.<name>`` that README.md and docs/*.md mention exists."""
 
 import importlib
+import json
 import re
 
 import pytest
@@ -163,4 +164,55 @@ def test_anchor_slugs_follow_github():
     page = ROOT / "README.md"
     assert {"references", "what-triggers-a-rerun", "paper-figure--rule--script--function"} <= (
         _anchors(page)
+    )
+
+
+# ------------------------------------------------------------ no hand-typed results
+
+VERDICT_WORDS = re.compile(
+    r"\*\*(yes|no|partly)\b|reproduces\?|reproduces at this scale|\| *(yes|no|partly)\b"
+    r"|^\|.*(does not reproduce|\binconclusive\b)",
+    re.I,
+)
+MEASURED = re.compile(r"\d\s*±\s*\d")  # a measured mean ± sd
+
+
+def test_readme_verdicts_are_the_generated_snapshot():
+    """The README's verdict block is exactly what `make snapshot` writes from the
+    committed snapshot of a full default run's claims.json (never edited by hand)."""
+    from pipeline_lib.ledger_page import snapshot_block, snapshot_markdown
+
+    record = json.loads((ROOT / "docs" / "claims_snapshot.json").read_text())
+    assert record["config"] == "config/config.yaml" and record["claims"]
+    block = snapshot_block((ROOT / "README.md").read_text())
+    assert block == snapshot_markdown(record), (
+        "README.md's verdict snapshot differs from docs/claims_snapshot.json: run `make "
+        "figures` and `make snapshot`, never edit it by hand"
+    )
+
+
+def test_no_verdict_or_measured_result_is_typed_outside_the_snapshot():
+    from pipeline_lib.ledger_page import SNAPSHOT_END, SNAPSHOT_START
+
+    bad = []
+    for path in [ROOT / "README.md", *DOCS]:
+        text = path.read_text()
+        if SNAPSHOT_START in text:
+            head, rest = text.split(SNAPSHOT_START)
+            text = head + rest.split(SNAPSHOT_END)[1]
+        # the benchmark table states timings of `make bench`, not results of the studies
+        text = re.sub(r"\n## Benchmarks\n.*?(?=\n## )", "\n", text, flags=re.S)
+        for i, line in enumerate(text.splitlines(), 1):
+            if VERDICT_WORDS.search(line) or MEASURED.search(line):
+                bad.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()[:90]}")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_typed_result_check_can_fail():
+    assert VERDICT_WORDS.search("| clinging | 0.1 | **yes** |")
+    assert VERDICT_WORDS.search("Misclassified curves are close | **no** at this scale")
+    assert VERDICT_WORDS.search("| rare errors | 67% | does not reproduce |")
+    assert MEASURED.search("angle 34.7 ± 2.6°")
+    assert not VERDICT_WORDS.search("the model reproduces the images") and not MEASURED.search(
+        "mean ± sd over seeds"
     )

@@ -153,6 +153,7 @@ def expected_jobs(cfg: dict) -> Counter:
     n["lowdim_dataset"] = len(low["manifolds"])
     n["lowdim_train"] = len(low["manifolds"]) * len(low["variants"]) * len(low["seeds"])
     n["lowdim_summary"] = 1
+    n["claims"] = 1  # the ledger: every config judges its claims
     n["natural_dataset"] = len(cfg["natural"]["datasets"])
     dmm = cfg["dmm"]
     seeds, variants, schemes = dmm["seeds"], dmm["variants"], dmm["mislabeled"]["schemes"]
@@ -278,7 +279,11 @@ def test_reduced_config_plans_exactly_its_jobs(case, dry_runs):
     assert len(galleries) == 1, [j["rule"] for j in galleries]
     gallery = galleries[0]
     figure_inputs = [p for p in gallery["input"] if p.endswith(".png")]
-    metric_inputs = [p for p in gallery["input"] if p.endswith(".json")]
+    metric_inputs = [p for p in gallery["input"] if p.endswith("metrics.json")]
+    # the ledger's files come from the claims job
+    assert {p for p in gallery["input"] if p.startswith("results/claims/")} == {
+        f"results/claims/claims.{ext}" for ext in ("json", "tsv", "html")
+    }
     figures = {Path(p).stem for p in figure_inputs}
     assert len(figures) == len(figure_inputs), "a figure is collected twice"
 

@@ -11,7 +11,7 @@ from pipeline_lib.studies import STUDIES
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "pipeline_lib"
-ROLES = ("experiment", "plots", "registry", "checks")
+ROLES = ("experiment", "plots", "registry", "claims", "checks")
 
 
 def _module(path: Path) -> str:
@@ -64,7 +64,7 @@ def test_every_study_has_its_package_and_roles():
     found = sorted(p.name for p in (PKG / "studies").iterdir() if (p / "__init__.py").exists())
     assert found == sorted(STUDIES)
     for study in STUDIES:
-        for role in ("experiment", "plots", "registry", "checks"):
+        for role in ROLES:
             assert (PKG / "studies" / study / f"{role}.py").exists(), (study, role)
 
 
@@ -98,12 +98,14 @@ def test_core_modules_import_no_single_study(path):
     assert not [n for n in imports(path) if _study_of(n) in STUDIES], path.name
 
 
-def test_registries_import_nothing_numerical_when_parsed():
-    """The Snakefile imports every registry at parse time: they stay light (numpy,
-    torch, xarray and matplotlib only inside the drawing functions)."""
-    heavy = ("numpy", "torch", "xarray", "matplotlib", "pandas", "seaborn", "zarr")
+@pytest.mark.parametrize("role", ["registry", "claims"])
+def test_registries_import_nothing_numerical_when_parsed(role):
+    """The Snakefile imports every figure and claims registry at parse time: they stay
+    light (numpy, torch, xarray and matplotlib only inside the functions that draw or
+    read evidence)."""
+    heavy = ("numpy", "torch", "xarray", "matplotlib", "pandas", "seaborn", "zarr", "scipy")
     for study in STUDIES:
-        tree = ast.parse((PKG / "studies" / study / "registry.py").read_text())
+        tree = ast.parse((PKG / "studies" / study / f"{role}.py").read_text())
         top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
         names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names}
         names |= {n.module or "" for n in top if isinstance(n, ast.ImportFrom)}

@@ -172,3 +172,65 @@ def test_metrics_long_form_keeps_single_numbers_with_their_spread():
     assert lines[0].split("\t") == ["key", "experiment", "run", "metric", "value", "sd", "n"]
     assert lines[1].split("\t") == ["data/mnist/n_train", "data", "mnist", "n_train", "60", "", ""]
     assert len(lines) == 1 + len(rows)
+
+
+def test_gallery_opens_with_the_verdicts_and_links_figures_to_their_claims(tmp_path):
+    """A claims record beside the figures: the verdict summary and contents come first,
+    each figure links to the claims it shows, the claims page links back, and every link
+    and image of both pages resolves."""
+    from html_links import assert_links_resolve
+
+    from pipeline_lib import ledger_page
+    from pipeline_lib.ledger import NO_CONTROL, Claim, Evidence, EvidenceContext
+    from pipeline_lib.verdicts import judge, summary
+
+    rng = np.random.default_rng(0)
+    claims = [
+        Claim(
+            id=f"toy.claim{i}",
+            paper=paper,
+            location="Fig. 1",
+            statement="s",
+            metric="m",
+            metric_keys=(),
+            control=NO_CONTROL,
+            unit="seeds",
+            test="t",
+            direction="greater",
+            figure=figure,
+            evidence=lambda ctx, i=i: Evidence(rng.normal(i - 1, 0.1, 5), 0.0),
+        )  # fmt: skip
+        for i, (paper, figure) in enumerate(
+            [("dmm", "fig_a"), ("dmm", "fig_b"), ("squiggles", "fig_b")]
+        )
+    ]
+    results = [judge(c, EvidenceContext({}, {})) for c in claims]
+    assert [r["verdict"] for r in results] == ["does not reproduce", "inconclusive", "reproduces"]
+    record = {"config": "c.yaml", "commit": "abc", "scale": {}, "summary": summary(results)}
+    record["claims"] = results
+    src = tmp_path / "src"
+    src.mkdir()
+    paths = []
+    for name in ("fig_a", "fig_b"):
+        fig = viz.plt.figure()
+        fig.gca().plot([0, 1])
+        paths.append(src / f"{name}.png")
+        viz.save(fig, paths[-1])
+    ledger_page.write_json(record, src / "claims.json")
+    ledger_page.write_text(ledger_page.claims_tsv(record), src / "claims.tsv")
+    ledger_page.write_text(ledger_page.claims_html(record, ["fig_a", "fig_b"]), src / "claims.html")
+    entries = [
+        {"name": "fig_a", "rule": "r", "caption": "a", "references": ["dmm"]},
+        {"name": "fig_b", "rule": "r", "caption": "b", "references": []},
+    ]
+    out = tmp_path / "figures"
+    files = {n: src / n for n in ("claims.json", "claims.tsv", "claims.html")}
+    build_gallery(paths, entries, {}, out, claims=files)
+    page = (out / "index.html").read_text()
+    assert page.index("Verdicts") < page.index("Contents") < page.index('id="fig_a"')
+    fb = page.split('id="fig_b"')[1].split("</figure>")[0]
+    assert "claims.html#toy.claim1" in fb and "claims.html#toy.claim2" in fb
+    assert "toy.claim0" not in fb
+    assert_links_resolve(out, "index.html", "claims.html")
+    claims_page = (out / "claims.html").read_text()
+    assert "index.html#fig_b" in claims_page and "paper-squiggles" in claims_page

@@ -95,3 +95,25 @@ def test_metric_files_follow_the_studies_switched_on(test_cfg):
         "results/shells/fashion_mnist/metrics.json",
         "results/squiggles/metrics.json",
     }
+
+
+def test_every_claim_is_declared_once_and_completely(cfg):
+    """The claims registries for the test, default and paper configs: unique ids, a
+    complete declaration, a figure this config draws, stores under results/, and every
+    study with claims on every paper it reproduces."""
+    from pipeline_lib.ledger import TESTS
+    from pipeline_lib.studies.ledger import all_claims
+
+    claims = all_claims(cfg)  # raises on an id declared twice
+    figures = {f.name for f in all_figures(cfg)}
+    assert len(claims) >= 35
+    for c in claims:
+        assert c.statement and c.location and c.metric and c.unit and c.control, c.id
+        assert c.test in TESTS and c.study in STUDIES, c.id
+        if c.not_testable:  # its figure may belong to a dataset this config lacks
+            continue
+        assert c.figure in figures, (c.id, c.figure)
+        assert c.metric_keys and c.evidence is not None, c.id
+        assert all(p.startswith("results/") for p in c.inputs), c.id
+    assert {c.study for c in claims} == set(STUDIES)
+    assert {c.paper for c in claims} >= {"dmm", "squiggles", "wu"}

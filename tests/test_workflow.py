@@ -17,6 +17,7 @@ import torch
 import xarray as xr
 import yaml
 from e2e import COPY, assert_same_model, assert_same_store, copy_workflow
+from html_links import assert_links_resolve
 
 from pipeline_lib import checkpoints
 from pipeline_lib.resources import available_cpus
@@ -149,6 +150,46 @@ def test_gallery(workdir, test_config):
     assert "Squiggles Fig. 9" in html and "squiggles/sinenet/latent_min_accuracy" in html
 
 
+def test_claims_ledger(workdir, test_config):
+    """claims.json on test.yaml: every registered claim judged, every field filled, every
+    metric a claim names present in the run; the pages' links and images resolve."""
+    from pipeline_lib.config import check_config
+    from pipeline_lib.ledger import VERDICTS
+    from pipeline_lib.studies.ledger import all_claims
+
+    fig = workdir / "figures"
+    record = json.loads((fig / "claims.json").read_text())
+    assert record["config"] == "config/test.yaml" and record["commit"]
+    assert record["scale"]["lowdim"]["seeds"] == len(test_config["lowdim"]["seeds"])
+    declared = all_claims(check_config(test_config, workdir / "config/schema.yaml"))
+    got = {r["id"]: r for r in record["claims"]}
+    assert list(got) == [c.id for c in declared] and len(got) >= 35
+    metrics = json.loads((fig / "metrics.json").read_text())
+    fields = ("statement", "location", "metric", "control", "unit", "test", "decision_rule")
+    for c in declared:
+        r = got[c.id]
+        assert r["verdict"] in VERDICTS, c.id
+        assert all(r[f] for f in fields), c.id
+        if r["verdict"] == "not testable here":
+            assert r["reason"], c.id
+            continue
+        assert c.figure in {p.stem for p in fig.glob("*.png")}, (c.id, c.figure)
+        assert c.metric_keys and all(k in metrics for k in c.metric_keys), c.id
+        # the tiny test models leave some groups empty (e.g. no adversarial error): then
+        # the claim is inconclusive and says why
+        assert (r["n"] >= 1 and r["estimate"] is not None) or r["reason"], c.id
+        if r["verdict"] in ("reproduces", "does not reproduce"):
+            lo, hi = r["effect_ci"]
+            assert lo is not None and lo <= r["effect"] <= hi, c.id
+    counts = sum(sum(v.values()) for v in record["summary"].values())
+    assert counts == len(got)
+    tsv = (fig / "claims.tsv").read_text().splitlines()
+    assert len(tsv) == len(got) + 1 and tsv[0].startswith("id\tpaper")
+    assert_links_resolve(fig, "index.html", "claims.html")
+    index = (fig / "index.html").read_text()
+    assert "Verdicts" in index and "Contents" in index and 'href="claims.html#' in index
+
+
 def test_metrics_are_sane(workdir, test_config):
     m = json.loads((workdir / "figures" / "metrics.json").read_text())
     low = test_config["lowdim"]
@@ -232,7 +273,7 @@ def test_edit_attack_strength_reruns_only_adversarial_runs(workdir, test_config)
     res = smk(workdir, "-n", "figures/", configfile=cfg)
     jobs = planned_jobs(res.stdout)
     rules = {r for r, _ in jobs}
-    assert rules == {"lowdim_train", "lowdim_summary", "figure_lowdim", "gallery"}, rules
+    assert rules == {"lowdim_train", "lowdim_summary", "figure_lowdim", "claims", "gallery"}, rules
     figs = {w["figure"] for r, w in jobs if r == "figure_lowdim"}
     assert figs == {"dmm_lowdim_adversarial", "dmm_lowdim_clinging"}
     trains = [w for r, w in jobs if r == "lowdim_train"]
@@ -252,7 +293,7 @@ def test_edit_natural_subset_reruns_only_its_branch(workdir, test_config):
 def test_edit_dmm_attack_reruns_only_attacks_and_their_figures(workdir, test_config):
     cfg = _edited(workdir, test_config, ["dmm", "fashion_mnist", "attack"], {"eps": 1.5})
     jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
-    assert {r for r, _ in jobs} == {"dmm_attacks", "dmm_summary", "figure_dmm", "gallery"}
+    assert {r for r, _ in jobs} == {"dmm_attacks", "dmm_summary", "figure_dmm", "claims", "gallery"}
     dmm = test_config["dmm"]
     attacks = [w for r, w in jobs if r == "dmm_attacks"]
     assert len(attacks) == 2 * len(dmm["seeds"])
@@ -479,7 +520,9 @@ def test_edit_shell_search_reruns_only_evaluations(workdir, test_config):
     cfg = _edited(workdir, test_config, ["shells", "fashion_mnist", "mcn"], {"steps": 4})
     sh = test_config["shells"]
     jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
-    assert {r for r, _ in jobs} == {"shells_evaluate", "shells_summary", "figure_shells", "gallery"}
+    assert {r for r, _ in jobs} == {
+        "shells_evaluate", "shells_summary", "figure_shells", "claims", "gallery"
+    }  # fmt: skip
     figs = {w["figure"] for r, w in jobs if r == "figure_shells"}
     assert "shells_fashion_mnist_success" in figs and len(figs) == 1 + len(sh["bases"]) * len(
         sh["shells"]
@@ -492,7 +535,9 @@ def test_edit_shell_search_reruns_only_evaluations(workdir, test_config):
 def test_edit_tilting_sweep_reruns_only_tilting(workdir, test_config):
     cfg = _edited(workdir, test_config, ["tilting", "lambdas"], {"min": 0.01, "max": 1.0, "n": 2})
     jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
-    assert {r for r, _ in jobs} == {"tilting_sweep", "tilting_summary", "figure_tilting", "gallery"}
+    assert {r for r, _ in jobs} == {
+        "tilting_sweep", "tilting_summary", "figure_tilting", "claims", "gallery"
+    }  # fmt: skip
 
 
 def test_edit_dmm_classifier_gives_the_clean_shell_base_its_own_training(workdir, test_config):
@@ -557,6 +602,8 @@ def test_snakemake_report_has_every_figure_with_its_caption(workdir):
     page = (workdir / "report.html").read_text()
     for name in ("dmm_lowdim_clinging", "tilting_toy", "squiggles_sinenet_latent"):
         assert f"{name}.png" in page
+    # the ledger's table and page are in the report, under "Claims"
+    assert "claims.tsv" in page and "claims.html" in page and "Claims" in page
     for caption in (
         "DMM Fig. 5a",
         "Tilting article Fig. 6",

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .atomic import atomic_target
+from .ledger_page import summary_table_html
 from .metrics import long_form, tsv_text
 from .references import REFERENCES
 
@@ -40,17 +41,60 @@ def build_gallery(
     entries: list[Mapping],
     metrics: dict,
     out_dir,
+    claims: Mapping[str, str | Path] | None = None,
 ) -> None:
     """Copy figures into ``out_dir`` and write index.html and metrics.json. ``entries``
     describe the figures in the same order (:meth:`pipeline_lib.figures.Figure.
-    gallery_entry`: name, rule, caption, key_metrics, references)."""
+    gallery_entry`: name, rule, caption, key_metrics, references). ``claims``: the
+    ledger's files by name (claims.json, claims.tsv, claims.html), copied beside them;
+    the page then opens with the verdict summary and links every figure to its claims."""
     with atomic_target(out_dir) as tmp:
         tmp.mkdir()
-        _write(tmp, figures, entries, metrics)
+        record = None
+        for name, src in (claims or {}).items():
+            shutil.copy2(src, tmp / name)
+            if name == "claims.json":
+                record = json.loads(Path(src).read_text())
+        _write(tmp, figures, entries, metrics, record)
 
 
-def _write(tmp: Path, figures, entries, metrics: dict) -> None:
+def _claims_of(record: Mapping | None) -> dict[str, list[Mapping]]:
+    out: dict[str, list[Mapping]] = {}
+    for r in (record or {}).get("claims", []):
+        out.setdefault(r["figure"], []).append(r)
+    return out
+
+
+def _contents(entries, record) -> str:
+    """A contents list by paper: the figures that reproduce each paper, then the rest."""
+    groups = [
+        (ref.short, [e["name"] for e in entries if k in e.get("references", ())])
+        for k, ref in REFERENCES.items()
+    ]
+    groups.append(
+        ("Data checks and controls", [e["name"] for e in entries if not e.get("references")])
+    )
+    items = "".join(
+        f"<li><b>{html.escape(title)}</b>: "
+        + ", ".join(f'<a href="#{n}">{html.escape(n)}</a>' for n in names)
+        + "</li>"
+        for title, names in groups
+        if names
+    )
+    head = ""
+    if record is not None:
+        head = (
+            "<h2 id='verdicts'>Verdicts</h2><p>Every measurable claim of the papers, judged "
+            "by its declared rule on this run: <a href='claims.html'>claims.html</a> "
+            "(machine-readable: <a href='claims.json'>claims.json</a>, "
+            "<a href='claims.tsv'>claims.tsv</a>).</p>" + summary_table_html(record)
+        )
+    return head + f"<h2 id='contents'>Contents</h2><ul>{items}</ul>"
+
+
+def _write(tmp: Path, figures, entries, metrics: dict, record: Mapping | None = None) -> None:
     items = []
+    by_figure = _claims_of(record)
     for src, fig in zip(figures, entries, strict=True):
         name = fig["name"]
         shutil.copy2(src, tmp / f"{name}.png")
@@ -66,6 +110,12 @@ def _write(tmp: Path, figures, entries, metrics: dict) -> None:
             if k in fig.get("references", ())
         )
         made_by += f"<br><small>reproduces: {refs} (see References)</small>" if refs else ""
+        links = ", ".join(
+            f'<a href="claims.html#{html.escape(r["id"])}">{html.escape(r["id"])}</a> '
+            f"({html.escape(r['verdict'])})"
+            for r in by_figure.get(name, ())
+        )
+        made_by += f"<br><small>claims: {links}</small>" if links else ""
         items.append(
             f'<figure id="{name}"><h2>{html.escape(name)}</h2>'
             f'<a href="{name}.png"><img src="{name}.png" alt="{html.escape(name)}"></a>'
@@ -82,6 +132,7 @@ def _write(tmp: Path, figures, entries, metrics: dict) -> None:
         "<h1>Manifold-adversarial pipeline: figures</h1>"
         "<p>All numbers: <a href='metrics.json'>metrics.json</a> (mean ± sd over seeds); "
         "the single numbers in long form: <a href='metrics.tsv'>metrics.tsv</a>.</p>"
+        + _contents(entries, record)
         + "".join(items)
         + "<h2 id='references'>References</h2><ul>"
         + "".join(
