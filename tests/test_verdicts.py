@@ -167,3 +167,15 @@ def test_bad_declarations_raise():
         )  # fmt: skip
     with pytest.raises(ValueError, match="no evidence"):
         claim(None)
+
+
+def test_paired_binomial_is_exact_mcnemar_on_the_discordant_pairs():
+    ctrl = np.r_[np.ones(40), np.zeros(60)]  # the control is right on the first 40
+    ours = ctrl.copy()
+    ours[:30] = 0  # ours loses 30 of them, gains none
+    r = run(claim(lambda ctx: Evidence(ours, ctrl, paired=True), test="binomial", direction="less"))
+    assert r["verdict"] == "reproduces" and r["statistic"] == 0.0
+    assert r["p_value"] == pytest.approx(0.5**30)  # 0 of 30 discordant pairs go our way
+    assert r["effect"] == pytest.approx(-0.3) and r["effect_ci"][1] < 0
+    same = run(claim(lambda ctx: Evidence(ctrl, ctrl, paired=True), test="binomial"))
+    assert same["effect_ci"] == [0.0, 0.0] and same["verdict"] == "does not reproduce"

@@ -7,7 +7,8 @@ direction, against the smallest effect that counts), the number of replicates, a
 verdict decided by the claim's declared rule from the effect's interval alone:
 
 * **reproduces**: the interval lies wholly on the claimed side of the margin;
-* **does not reproduce**: it lies wholly on the other side;
+* **does not reproduce**: it lies wholly on the other side (touching the margin
+  counts as the other side: an effect of exactly zero is not a positive effect);
 * **inconclusive**: it straddles the margin (compatible with both); the engine then
   says roughly how many replicates would decide it at the observed spread (80% power);
 * **inconclusive (no control)**: a comparative claim whose control was not run;
@@ -18,7 +19,8 @@ interval (magnitude agreement): direction and magnitude are different findings.
 
 Every test and interval is scipy.stats': ``ttest_1samp`` / ``ttest_rel`` /
 ``ttest_ind`` (Welch) with their ``confidence_interval``; ``wilcoxon``,
-``mannwhitneyu``, ``binomtest`` (Wilson interval), ``fisher_exact``, ``spearmanr``;
+``mannwhitneyu``, ``binomtest`` (Wilson interval; on discordant pairs, the exact
+McNemar test), ``fisher_exact``, ``spearmanr``;
 ``bootstrap`` (seeded, 2 000 resamples) for intervals the tests do not give.
 """
 
@@ -88,10 +90,12 @@ def decide(c: Claim, lo: float | None, hi: float | None) -> str:
     if lo is None or hi is None:
         return "inconclusive"
     m = c.margin
+    # the claimed side is open (an effect exactly at the margin does not count), the
+    # other side closed: an interval [0, 0] on a claim of a positive effect is a "no"
     if c.direction == "greater":
-        return "reproduces" if lo > m else "does not reproduce" if hi < m else "inconclusive"
+        return "reproduces" if lo > m else "does not reproduce" if hi <= m else "inconclusive"
     if c.direction == "less":
-        return "reproduces" if hi < -m else "does not reproduce" if lo > -m else "inconclusive"
+        return "reproduces" if hi < -m else "does not reproduce" if lo >= -m else "inconclusive"
     if -m < lo and hi < m:
         return "reproduces"
     return "does not reproduce" if lo > m or hi < -m else "inconclusive"
@@ -189,6 +193,8 @@ def _measure(c: Claim, ev: Evidence) -> dict:
                 n=n,
                 sd=sd,
             )
+        if ev.paired:
+            return _paired_binomial(c, ev, alt)
         cc = _arr(ctrl)
         kc = int(round(cc.sum()))
         cci = stats.binomtest(kc, len(cc)).proportion_ci(CONFIDENCE, method="wilson")
@@ -289,6 +295,42 @@ def _measure(c: Claim, ev: Evidence) -> dict:
             res = stats.mannwhitneyu(ours, b + shift, alternative=alt)
             out.update(effect_ci=_interval(*_boot((ours, b), lambda u, v: u.mean() - v.mean())))
             out.update(statistic=float(res.statistic), statistic_name="U (Mann-Whitney)")
+        out.update(p_value=_num(res.pvalue))
+    return out
+
+
+def _paired_binomial(c: Claim, ev: Evidence, alt: str) -> dict:
+    """0/1 outcomes of ours and the control on the same samples: the exact McNemar test
+    (a binomial test on the discordant pairs; its p-value is for a zero difference) and a
+    paired bootstrap interval of the difference of proportions."""
+    a = np.asarray(ev.ours, dtype=np.float64).ravel()
+    b = np.asarray(ev.control, dtype=np.float64).ravel()
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    n = len(a)
+    ka, kb = int(round(a.sum())), int(round(b.sum()))
+    ci_a = stats.binomtest(ka, n).proportion_ci(CONFIDENCE, method="wilson")
+    ci_b = stats.binomtest(kb, n).proportion_ci(CONFIDENCE, method="wilson")
+    only_a = int(np.sum((a == 1) & (b == 0)))
+    only_b = int(np.sum((a == 0) & (b == 1)))
+    lo, hi = _boot((a, b), lambda u, v: u.mean() - v.mean(), paired=True)
+    if only_a == only_b == 0:
+        lo, hi = 0.0, 0.0  # every pair agrees: the difference is exactly 0
+    out = _result(
+        estimate=ka / n,
+        estimate_ci=_interval(ci_a.low, ci_a.high),
+        control_estimate=kb / n,
+        control_ci=_interval(ci_b.low, ci_b.high),
+        effect=(ka - kb) / n,
+        effect_ci=_interval(lo, hi),
+        n=n,
+        n_control=n,
+        sd=_num(np.std(a - b, ddof=1)) if n > 1 else None,
+        note=f"paired: {only_a} samples only ours, {only_b} only the control",
+    )
+    if only_a + only_b:
+        res = stats.binomtest(only_a, only_a + only_b, 0.5, alternative=alt)
+        out.update(statistic=float(only_a), statistic_name="discordant pairs (exact McNemar)")
         out.update(p_value=_num(res.pvalue))
     return out
 

@@ -5,8 +5,8 @@ dataset, base model and shell (the paper's own setting, CIFAR-10 with a robust b
 the MCN shell, is declared as well, not testable where the config does not run it). The
 decision rules are fixed here from the paper's wording; every rate is judged per test
 point, pooled over the batches and the seeds (a base model and a test permutation each)
-of the evaluation stores, with exact binomial tests (Fisher's exact test against a
-per-point control).
+of the evaluation stores, with exact binomial tests (the exact McNemar test against a
+control on the same points).
 
 Imported when the Snakefile is parsed: nothing numerical at module level.
 """
@@ -103,6 +103,7 @@ def _ev_transfer(paths, shell):
         return Evidence(
             ours=ours,
             control=ctrl,
+            paired=True,
             note=_note(paths, len(ours), "control: the base attack on the same points"),
         )
 
@@ -118,6 +119,7 @@ def _ev_not_robust(paths, shell):
         return Evidence(
             ours=ours,
             control=ctrl,
+            paired=True,
             note=_note(paths, len(ours), "control: the base model's prediction change"),
         )
 
@@ -168,7 +170,7 @@ def _ev_adaptive(paths, shell, control: str):
         else:
             ctrl = v["base_adv_success"].astype(float)
             what = "control: the base attack on the base model, same points"
-        return Evidence(ours=ours, control=ctrl, note=_note(paths, len(ours), what))
+        return Evidence(ours=ours, control=ctrl, paired=True, note=_note(paths, len(ours), what))
 
     return ev
 
