@@ -166,12 +166,18 @@ def claims_html(record: Mapping, figures: Sequence[str] = ()) -> str:
     return "".join(parts)
 
 
+def _short(text: str, n: int = 110) -> str:
+    """Long paper quotes and control descriptions cut for the README (whole on the page)."""
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
 def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def snapshot_markdown(record: Mapping) -> str:
-    """The README's generated snapshot: counts, then one row per claim."""
+    """The README's generated snapshot: counts per paper, then per paper one row per
+    judged claim, and the ids of the claims this config cannot test."""
     lines = [
         SNAPSHOT_START,
         "",
@@ -184,26 +190,28 @@ def snapshot_markdown(record: Mapping) -> str:
     for key, counts in record["summary"].items():
         cells = " | ".join(str(counts.get(v, 0)) for v in VERDICT_COLOURS)
         lines.append(f"| {REFERENCES[key].short} | {cells} |")
-    lines += [
-        "",
-        "| claim | paper | ours [95% interval] | control | verdict |",
-        "|---|---|---|---|---|",
-    ]
-    for r in record["claims"]:
-        lines.append(
-            "| "
-            + " | ".join(
-                _md(x)
-                for x in (
-                    f"`{r['id']}`",
-                    r["paper_text"] or "–",
-                    ours_text(r),
-                    control_text(r),
-                    verdict_text(r),
-                )
+    for key, rows in by_paper(record["claims"]).items():
+        judged = [r for r in rows if r["verdict"] != "not testable here"]
+        lines += ["", f"**{REFERENCES[key].short}**", ""]
+        if judged:
+            lines += ["| claim | paper | ours [95% interval] | control | verdict |"]
+            lines += ["|---|---|---|---|---|"]
+        for r in judged:
+            cells = (
+                f"`{r['id']}`",
+                _short(r["paper_text"] or "–"),
+                ours_text(r),
+                _short(control_text(r)),
+                verdict_text(r),
             )
-            + " |"
-        )
+            lines.append("| " + " | ".join(_md(x) for x in cells) + " |")
+        untestable = [r["id"] for r in rows if r["verdict"] == "not testable here"]
+        if untestable:
+            lines += [
+                "",
+                f"Not testable here ({len(untestable)}; the reason of each is on the "
+                "claims page): " + ", ".join(f"`{i}`" for i in untestable) + ".",
+            ]
     lines += ["", SNAPSHOT_END]
     return "\n".join(lines)
 
