@@ -216,3 +216,22 @@ def test_the_typed_result_check_can_fail():
     assert not VERDICT_WORDS.search("the model reproduces the images") and not MEASURED.search(
         "mean ± sd over seeds"
     )
+
+
+def test_make_snapshot_rewrites_only_the_block_and_refuses_another_config(tmp_path):
+    from pipeline_lib.ledger_page import snapshot_block, snapshot_markdown, write_snapshot
+
+    record = json.loads((ROOT / "docs" / "claims_snapshot.json").read_text())
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# title\n\n" + snapshot_block((ROOT / "README.md").read_text()) + "\n\nend\n"
+    )
+    changed = {**record, "commit": "abc1234"}
+    (tmp_path / "claims.json").write_text(json.dumps(changed))
+    write_snapshot(tmp_path / "claims.json", readme, tmp_path / "snap.json")
+    text = readme.read_text()
+    assert text.startswith("# title\n\n") and text.endswith("\n\nend\n")
+    assert snapshot_block(text) == snapshot_markdown(changed) and "abc1234" in text
+    (tmp_path / "claims.json").write_text(json.dumps({**record, "config": "config/test.yaml"}))
+    with pytest.raises(SystemExit, match="not config/config.yaml"):
+        write_snapshot(tmp_path / "claims.json", readme, tmp_path / "snap.json")

@@ -143,9 +143,19 @@ def test_one_replicate_gives_no_interval():
 
 def test_replicates_needed_formula():
     c = claim(None, not_testable="x")
-    # (1.96 + 0.84)^2 * (sd / distance)^2 with sd = distance -> ~7.85 -> 8
-    assert replicates_needed(c, effect=1.0, sd=1.0) == 8
+    # normal approximation (1.96 + 0.84)^2 * (sd / distance)^2 = 7.85 for sd = distance;
+    # with t quantiles (n - 1 degrees of freedom) it takes a few more
+    n = replicates_needed(c, effect=1.0, sd=1.0)
+    assert 8 < n <= 12
+    from scipy import stats
+
+    t = stats.t.ppf(0.975, n - 1) + stats.t.ppf(0.8, n - 1)
+    assert t / n**0.5 < 1  # enough at n
+    # large samples: the normal approximation
+    assert replicates_needed(c, effect=0.1, sd=1.0) == pytest.approx(785, rel=0.05)
     assert replicates_needed(c, effect=0.0, sd=1.0) is None
+    # a large effect still needs more than one replicate
+    assert replicates_needed(c, effect=5.0, sd=1.0) == 3  # n = 2: t_{0.975,1} = 12.7
 
 
 def test_summary_counts_per_paper():
@@ -178,4 +188,17 @@ def test_paired_binomial_is_exact_mcnemar_on_the_discordant_pairs():
     assert r["p_value"] == pytest.approx(0.5**30)  # 0 of 30 discordant pairs go our way
     assert r["effect"] == pytest.approx(-0.3) and r["effect_ci"][1] < 0
     same = run(claim(lambda ctx: Evidence(ctrl, ctrl, paired=True), test="binomial"))
-    assert same["effect_ci"] == [0.0, 0.0] and same["verdict"] == "does not reproduce"
+    lo, hi = same["effect_ci"]
+    assert lo < 0 < hi and same["verdict"] == "inconclusive"  # no zero-width interval
+
+
+def test_zero_of_few_against_a_control_is_inconclusive_not_a_no():
+    """0 of 9 misclassified curves near the boundary vs 1 of 100 of all curves (the
+    Squiggles Fig. 8 case): compatible with both, never decided by a zero-width
+    bootstrap."""
+    ours, ctrl = np.zeros(9), np.r_[1.0, np.zeros(99)]
+    r = run(claim(lambda ctx: Evidence(ours, ctrl), test="binomial"))
+    lo, hi = r["effect_ci"]
+    assert lo < 0 < hi and hi > 0.2
+    assert r["verdict"] == "inconclusive"
+    assert r["replicates_needed"] is None or r["replicates_needed"] > 9

@@ -57,10 +57,11 @@ def workdir(tmp_path_factory, root):
 
 @pytest.fixture(scope="module")
 def second_run(tmp_path_factory, root, workdir):
-    """The same config again in another directory, asking for more cores than the
-    machine has (8): the determinism and the resources tests read it."""
+    """The same config again in another directory, up to the verdicts (every store,
+    checkpoint and metrics file; the figures are left out), asking for more cores than
+    the machine has (8): the determinism and the resources tests read it."""
     wd = copy_workflow(root, tmp_path_factory.mktemp("workflow_again"))
-    res = smk(wd, "--cores", "8", "figures/")
+    res = smk(wd, "--cores", "8", "results/claims/claims.json")
     return wd, res.stdout + res.stderr
 
 
@@ -615,8 +616,8 @@ def test_snakemake_report_has_every_figure_with_its_caption(workdir):
 
 def test_two_runs_give_bitwise_identical_results(workdir, second_run):
     """Determinism on CPU: every Zarr store (all variables and coordinates, bitwise),
-    every checkpoint and metrics.json equal between two runs in separate directories,
-    the second one scheduled differently (--cores 8)."""
+    every checkpoint, every metrics file and the verdicts equal between two runs in
+    separate directories, the second one scheduled differently (--cores 8)."""
     other, _ = second_run
     stores = sorted(p.relative_to(workdir) for p in (workdir / "results").rglob("*.zarr"))
     assert stores == sorted(p.relative_to(other) for p in (other / "results").rglob("*.zarr"))
@@ -627,9 +628,14 @@ def test_two_runs_give_bitwise_identical_results(workdir, second_run):
     assert models == sorted(p.relative_to(other) for p in (other / "results").rglob("*.pt"))
     for rel in models:
         assert_same_model(workdir / rel, other / rel)
-    a = (workdir / "figures" / "metrics.json").read_text()
-    assert a == (other / "figures" / "metrics.json").read_text()
-    assert len(json.loads(a)) > 100
+    metrics = sorted(p.relative_to(workdir) for p in (workdir / "results").rglob("metrics.json"))
+    assert len(metrics) >= 5
+    for rel in metrics:
+        assert (workdir / rel).read_text() == (other / rel).read_text(), rel
+    assert len(json.loads((workdir / "figures" / "metrics.json").read_text())) > 100
+    # the verdicts too (the bootstrap is seeded); the commit differs between the copies
+    a, b = (json.loads((wd / "results/claims/claims.json").read_text()) for wd in (workdir, other))
+    assert {**a, "commit": ""} == {**b, "commit": ""}
 
 
 def _rule_bodies(root: Path):
@@ -673,7 +679,7 @@ def test_more_cores_than_cpus_does_not_oversubscribe(second_run, root):
         th = re.search(r"^\s+threads: (\d+)", body, re.M)
         threads[rule] = int(th.group(1)) if th else 1
     logs = list((wd / "logs").rglob("*.log"))
-    assert len(logs) >= 80
+    assert len(logs) >= 40
     for log in logs:
         m = re.search(
             r"INFO rule (\w+), wildcards .*, threads (\d+), torch threads (\d+)$",

@@ -27,9 +27,9 @@ from .references import REFERENCES
 # "mannwhitney"  two independent groups of samples: Mann-Whitney U, bootstrap interval
 #                of the difference of means;
 # "binomial"     0/1 outcomes per sample: exact binomial test vs a constant (Wilson
-#                interval), Fisher's exact test vs a control group, or the exact
-#                McNemar test vs a paired control (same samples); bootstrap interval of
-#                the difference of proportions;
+#                interval), Fisher's exact test vs a control group (Newcombe's
+#                interval of the difference), or the exact McNemar test vs a paired
+#                control (same samples; paired bootstrap interval);
 # "spearman"     a monotone trend over a sweep: Spearman's rho, bootstrap interval.
 TESTS = ("t", "wilcoxon", "mannwhitney", "binomial", "spearman")
 # "greater": the effect exceeds +margin; "less": it is below -margin; "within": it lies

@@ -21,7 +21,9 @@ Every test and interval is scipy.stats': ``ttest_1samp`` / ``ttest_rel`` /
 ``ttest_ind`` (Welch) with their ``confidence_interval``; ``wilcoxon``,
 ``mannwhitneyu``, ``binomtest`` (Wilson interval; on discordant pairs, the exact
 McNemar test), ``fisher_exact``, ``spearmanr``;
-``bootstrap`` (seeded, 2 000 resamples) for intervals the tests do not give.
+``bootstrap`` (seeded, 2 000 resamples) for intervals the tests do not give, except for
+a difference of two proportions: Newcombe's interval from the two Wilson intervals (a
+bootstrap of 0 of 9 has zero width).
 """
 
 from __future__ import annotations
@@ -49,8 +51,35 @@ def _interval(lo, hi) -> list[float | None]:
     return [_num(lo), _num(hi)]
 
 
+def _mean(a, axis=-1):
+    return np.mean(a, axis=axis)
+
+
+def _mean_diff(a, b, axis=-1):
+    return np.mean(a, axis=axis) - np.mean(b, axis=axis)
+
+
+def _spearman(x, y, axis=-1):
+    """Spearman's rho along ``axis`` (Pearson's r of scipy.stats.rankdata ranks), so the
+    bootstrap draws all resamples at once."""
+    rx, ry = (stats.rankdata(v, axis=axis) for v in (x, y))
+    rx = rx - rx.mean(axis=axis, keepdims=True)
+    ry = ry - ry.mean(axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rx * ry).sum(axis) / np.sqrt((rx**2).sum(axis) * (ry**2).sum(axis))
+
+
+def _wilcoxon(d, alt: str):
+    """The signed-rank test: scipy's exact null for up to 50 samples without zeros or
+    ties, else its normal approximation (instead of the slow permutation fallback)."""
+    a = np.abs(np.asarray(d))
+    exact = len(a) <= 50 and np.all(a > 0) and len(np.unique(a)) == len(a)
+    return stats.wilcoxon(d, alternative=alt, method="exact" if exact else "approx")
+
+
 def _boot(data, statistic, paired: bool = False) -> tuple[float, float]:
-    """A seeded percentile-bootstrap 95% interval (NaN when degenerate)."""
+    """A seeded percentile-bootstrap 95% interval (NaN when degenerate); ``statistic``
+    takes an ``axis`` (vectorized: every resample at once)."""
     if any(len(d) < 2 for d in data):
         return math.nan, math.nan
     with warnings.catch_warnings():
@@ -59,7 +88,7 @@ def _boot(data, statistic, paired: bool = False) -> tuple[float, float]:
             data,
             statistic,
             paired=paired,
-            vectorized=False,
+            vectorized=True,
             n_resamples=N_RESAMPLES,
             confidence_level=CONFIDENCE,
             method="percentile",
@@ -102,18 +131,26 @@ def decide(c: Claim, lo: float | None, hi: float | None) -> str:
 
 
 def replicates_needed(c: Claim, effect: float | None, sd: float | None) -> int | None:
-    """Roughly how many replicates (per group) would put the interval on one side of the
-    margin at the observed spread: ((z_{0.975} + z_{0.8}) · sd / distance)²."""
+    """Roughly how many replicates (per group) would put the 95% interval on one side of
+    the margin with 80% power at the observed effect and spread: the smallest n with
+    (t_{0.975, n-1} + t_{0.8, n-1}) · sd / √n below the effect's distance to the margin
+    (t quantiles, so small n is not underestimated as the normal approximation does)."""
     if effect is None or sd is None or not sd > 0:
         return None
-    if c.direction == "within":
-        dist = c.margin - abs(effect)
-    else:
-        dist = effect - _shift(c)
+    dist = c.margin - abs(effect) if c.direction == "within" else effect - _shift(c)
     if dist == 0:
         return None
+    ratio = sd / abs(dist)
     z = stats.norm.ppf(1 - (1 - CONFIDENCE) / 2) + stats.norm.ppf(POWER)
-    return int(math.ceil((z * sd / abs(dist)) ** 2))
+    n = max(2, int(math.ceil((z * ratio) ** 2)))  # the normal approximation: a lower bound
+
+    def enough(k: int) -> bool:
+        t = stats.t.ppf(1 - (1 - CONFIDENCE) / 2, k - 1) + stats.t.ppf(POWER, k - 1)
+        return t * ratio / math.sqrt(k) < 1
+
+    while not enough(n) and n < 10**7:
+        n += max(1, n // 20)
+    return n
 
 
 def _arr(x) -> np.ndarray:
@@ -156,7 +193,7 @@ def _measure(c: Claim, ev: Evidence) -> dict:
             warnings.simplefilter("ignore")
             res = stats.spearmanr(x, y, alternative=alt)
             rho = float(res.statistic)
-            lo, hi = _boot((x, y), lambda a, b: stats.spearmanr(a, b).statistic, paired=True)
+            lo, hi = _boot((x, y), _spearman, paired=True)
         return _result(
             estimate=_num(rho),
             estimate_ci=_interval(lo, hi),
@@ -198,7 +235,7 @@ def _measure(c: Claim, ev: Evidence) -> dict:
         cc = _arr(ctrl)
         kc = int(round(cc.sum()))
         cci = stats.binomtest(kc, len(cc)).proportion_ci(CONFIDENCE, method="wilson")
-        lo, hi = _boot((ours, cc), lambda a, b: a.mean() - b.mean())
+        lo, hi = newcombe(k, n, kc, len(cc))
         res = stats.fisher_exact([[k, n - k], [kc, len(cc) - kc]], alternative=alt)
         return _result(
             estimate=p_hat,
@@ -214,7 +251,7 @@ def _measure(c: Claim, ev: Evidence) -> dict:
             n_control=len(cc),
             sd=sd,
         )
-    est_ci = _t_ci(ours) if c.test == "t" else _boot((ours,), np.mean)
+    est_ci = _t_ci(ours) if c.test == "t" else _boot((ours,), _mean)
     if ctrl is None or const:
         ref = float(ctrl) if const else 0.0
         d = ours - ref
@@ -232,7 +269,7 @@ def _measure(c: Claim, ev: Evidence) -> dict:
             out.update(statistic=float(res.statistic), statistic_name="t (one-sample)")
             out.update(p_value=_num(res.pvalue))
         elif c.test == "wilcoxon" and n > 1 and np.any(d != shift):
-            res = stats.wilcoxon(d - shift, alternative=alt)
+            res = _wilcoxon(d - shift, alt)
             out.update(statistic=float(res.statistic), statistic_name="W (signed-rank)")
             out.update(p_value=_num(res.pvalue))
         return out
@@ -246,11 +283,11 @@ def _measure(c: Claim, ev: Evidence) -> dict:
             d_ci = _t_ci(d)
             ctrl_ci = _t_ci(b)
         else:
-            d_ci = _boot((d,), np.mean)
-            ctrl_ci = _boot((b,), np.mean)
+            d_ci = _boot((d,), _mean)
+            ctrl_ci = _boot((b,), _mean)
         out = _result(
             estimate=float(a.mean()) if len(a) else None,
-            estimate_ci=_interval(*(_t_ci(a) if c.test == "t" else _boot((a,), np.mean))),
+            estimate_ci=_interval(*(_t_ci(a) if c.test == "t" else _boot((a,), _mean))),
             control_estimate=float(b.mean()) if len(b) else None,
             control_ci=_interval(*ctrl_ci),
             effect=float(d.mean()) if len(d) else None,
@@ -266,7 +303,7 @@ def _measure(c: Claim, ev: Evidence) -> dict:
                 out.update(statistic=float(res.statistic), statistic_name="t (paired)")
                 out.update(p_value=_num(res.pvalue))
             elif c.test == "wilcoxon":
-                res = stats.wilcoxon(d - shift, alternative=alt)
+                res = _wilcoxon(d - shift, alt)
                 out.update(statistic=float(res.statistic), statistic_name="W (signed-rank)")
                 out.update(p_value=_num(res.pvalue))
         return out
@@ -278,7 +315,7 @@ def _measure(c: Claim, ev: Evidence) -> dict:
         estimate=float(ours.mean()),
         estimate_ci=_interval(*est_ci),
         control_estimate=float(b.mean()) if len(b) else None,
-        control_ci=_interval(*(_t_ci(b) if c.test == "t" else _boot((b,), np.mean))),
+        control_ci=_interval(*(_t_ci(b) if c.test == "t" else _boot((b,), _mean))),
         effect=float(ours.mean() - b.mean()) if len(b) else None,
         n=n,
         n_control=int(len(b)),
@@ -293,10 +330,25 @@ def _measure(c: Claim, ev: Evidence) -> dict:
             out.update(statistic=_num(res.statistic), statistic_name="t (Welch)")
         else:
             res = stats.mannwhitneyu(ours, b + shift, alternative=alt)
-            out.update(effect_ci=_interval(*_boot((ours, b), lambda u, v: u.mean() - v.mean())))
+            out.update(effect_ci=_interval(*_boot((ours, b), _mean_diff)))
             out.update(statistic=float(res.statistic), statistic_name="U (Mann-Whitney)")
         out.update(p_value=_num(res.pvalue))
     return out
+
+
+def newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
+    """95% interval of p1 - p2 from the two Wilson score intervals (Newcombe's hybrid
+    score method; scipy.stats' Wilson intervals). Unlike a bootstrap it stays honest at
+    0 of n: 0 of 9 gives an upper limit near 0.3, not 0."""
+    if n1 == 0 or n2 == 0:
+        return math.nan, math.nan
+    p1, p2 = k1 / n1, k2 / n2
+    c1 = stats.binomtest(k1, n1).proportion_ci(CONFIDENCE, method="wilson")
+    c2 = stats.binomtest(k2, n2).proportion_ci(CONFIDENCE, method="wilson")
+    d = p1 - p2
+    lo = d - math.sqrt((p1 - c1.low) ** 2 + (c2.high - p2) ** 2)
+    hi = d + math.sqrt((c1.high - p1) ** 2 + (p2 - c2.low) ** 2)
+    return lo, hi
 
 
 def _paired_binomial(c: Claim, ev: Evidence, alt: str) -> dict:
@@ -313,9 +365,11 @@ def _paired_binomial(c: Claim, ev: Evidence, alt: str) -> dict:
     ci_b = stats.binomtest(kb, n).proportion_ci(CONFIDENCE, method="wilson")
     only_a = int(np.sum((a == 1) & (b == 0)))
     only_b = int(np.sum((a == 0) & (b == 1)))
-    lo, hi = _boot((a, b), lambda u, v: u.mean() - v.mean(), paired=True)
-    if only_a == only_b == 0:
-        lo, hi = 0.0, 0.0  # every pair agrees: the difference is exactly 0
+    lo, hi = _boot((a, b), _mean_diff, paired=True)
+    if not hi > lo:
+        # a degenerate bootstrap (e.g. no discordant pair): the unpaired score interval,
+        # wider, never a zero-width interval from a handful of identical outcomes
+        lo, hi = newcombe(ka, n, kb, n)
     out = _result(
         estimate=ka / n,
         estimate_ci=_interval(ci_a.low, ci_a.high),
