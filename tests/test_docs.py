@@ -200,10 +200,13 @@ def test_no_verdict_or_measured_result_is_typed_outside_the_snapshot():
         if SNAPSHOT_START in text:
             head, rest = text.split(SNAPSHOT_START)
             text = head + rest.split(SNAPSHOT_END)[1]
-        # the benchmark table states timings of `make bench`, not results of the studies
-        text = re.sub(r"\n## Benchmarks\n.*?(?=\n## )", "\n", text, flags=re.S)
+        # the benchmark table states timings of `make bench` (with their spread), not
+        # results of the studies; verdict words are checked there too
+        bench = re.compile(r"\n## Benchmarks\n.*?(?=\n## )", re.S)
+        timings = set(bench.search(text).group(0).splitlines()) if bench.search(text) else set()
         for i, line in enumerate(text.splitlines(), 1):
-            if VERDICT_WORDS.search(line) or MEASURED.search(line):
+            measured = MEASURED.search(line) and line not in timings
+            if VERDICT_WORDS.search(line) or measured:
                 bad.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()[:90]}")
     assert not bad, "\n".join(bad)
 
