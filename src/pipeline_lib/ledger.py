@@ -188,14 +188,6 @@ def dataset_deviation(dataset: str, paper_datasets: str) -> tuple[Deviation, ...
     )
 
 
-def keys(metrics: Mapping, *names: str) -> tuple[str, ...]:
-    """The names, checked to be keys of ``metrics`` (for evidence functions)."""
-    missing = [n for n in names if n not in metrics]
-    if missing:
-        raise KeyError(f"metrics missing: {missing}")
-    return names
-
-
 @dataclass
 class EvidenceContext:
     """What an evidence function reads: the merged metrics and the run's stores."""
