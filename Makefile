@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # and our own sources may cache theirs even where the shell sets PYTHONDONTWRITEBYTECODE.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup venv env tools lock uv data figures report snapshot test bench lint format dryrun clean
+.PHONY: setup venv env tools lock uv data figures ablations report snapshot test bench lint format dryrun clean
 
 setup: env tools data
 
@@ -83,6 +83,12 @@ data:
 
 figures: setup
 	$(VENV)/bin/snakemake --cores $(CORES) figures/ --configfile $(CONFIG)
+
+# The default figures plus the ablation sweeps of config/ablations.yaml (overlaid on
+# CONFIG): only the ablation jobs and the verdict page run on top of `make figures`.
+ABLATIONS ?= config/ablations.yaml
+ablations: setup
+	$(VENV)/bin/snakemake --cores $(CORES) figures/ --configfile $(CONFIG) $(ABLATIONS)
 
 # Snakemake's self-contained HTML report of the figures (run after `make figures`).
 report: env
