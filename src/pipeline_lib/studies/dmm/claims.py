@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 
 from pipeline_lib.ledger import NO_CONTROL, Claim, Deviation, Evidence, dataset_deviation
 
-from . import registry
+from . import ablation_claims, registry
 
 PAPER = "dmm"
 PREFIX = "dmm_natural"
@@ -1600,4 +1600,5 @@ def claims(cfg: Mapping) -> list[Claim]:
         *_sec51(cfg),
         *_sec52(cfg),
         *_apph(cfg),
+        *ablation_claims.claims(cfg),
     ]

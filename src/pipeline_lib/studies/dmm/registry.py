@@ -11,6 +11,8 @@ from collections.abc import Mapping
 
 from pipeline_lib.figures import Figure
 
+from . import ablation_registry
+
 RES = "results/dmm"
 RULE = "figure_dmm"
 CATEGORY = "Natural-image DMM"
@@ -158,7 +160,8 @@ def kinds(cfg: Mapping) -> list[str]:
 
 def metric_files(cfg: Mapping) -> list[str]:
     """The metrics.json files of this study (the gallery merges them)."""
-    return [f"{RES}/{d}/metrics.json" for d in cfg["dmm"]["datasets"]]
+    own = [f"{RES}/{d}/metrics.json" for d in cfg["dmm"]["datasets"]]
+    return own + ablation_registry.metric_files(cfg)
 
 
 def figures(cfg: Mapping) -> list[Figure]:
@@ -193,7 +196,7 @@ def figures(cfg: Mapping) -> list[Figure]:
                     key_metrics=tuple(scope + p.lstrip("^") for p in patterns),
                 )
             )
-    return out
+    return out + ablation_registry.figures(cfg)
 
 
 def draw(kind: str, inputs, p: Mapping):
