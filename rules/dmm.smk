@@ -62,7 +62,7 @@ rule dmm_classifier:
     benchmark:
         "results/benchmarks/dmm_classifier/{dataset}-{variant}-seed{seed}.tsv"
     wildcard_constraints:
-        variant="clean|adversarial|random_labels",
+        variant="clean|adversarial|noise|random_labels",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -74,6 +74,11 @@ rule dmm_classifier:
         adversarial=lambda w: (
             config["dmm"][w.dataset]["adversarial_training"]
             if w.variant == "adversarial"
+            else None
+        ),
+        noise=lambda w: (
+            config["dmm"][w.dataset]["noise_training"]
+            if w.variant == "noise"
             else None
         ),
         device=config["device"],
@@ -92,7 +97,7 @@ rule dmm_distance:
     benchmark:
         "results/benchmarks/dmm_distance/{dataset}-{variant}-seed{seed}.tsv"
     wildcard_constraints:
-        variant="clean|adversarial|random_labels",
+        variant="clean|adversarial|noise|random_labels",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -118,7 +123,7 @@ rule dmm_attacks:
     benchmark:
         "results/benchmarks/dmm_attacks/{dataset}-{variant}-seed{seed}.tsv"
     wildcard_constraints:
-        variant="clean|adversarial",
+        variant="clean|adversarial|noise",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -136,6 +141,35 @@ rule dmm_attacks:
         "../scripts/dmm_attacks.py"
 
 
+rule dmm_controls:
+    input:
+        model="results/dmm/{dataset}/{variant}/seed{seed}/model.pt",
+        tangents="results/dmm/{dataset}/tangents.zarr",
+        attacks="results/dmm/{dataset}/{variant}/seed{seed}/attacks.zarr",
+    output:
+        directory("results/dmm/{dataset}/{variant}/seed{seed}/controls.zarr"),
+    log:
+        "logs/dmm_controls/{dataset}-{variant}-seed{seed}.log",
+    benchmark:
+        "results/benchmarks/dmm_controls/{dataset}-{variant}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="clean|adversarial|noise",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        attacks=lambda w: {
+            k: config["dmm"][w.dataset][k] for k in ("attack", "constrained")
+        },
+        object_threshold=config["dmm"]["object_threshold"],
+        device=config["device"],
+    script:
+        "../scripts/dmm_controls.py"
+
+
 rule dmm_mislabeled:
     input:
         data="results/data/{dataset}.zarr",
@@ -144,6 +178,7 @@ rule dmm_mislabeled:
             if w.scheme == "two_class"
             else dmm.run(w.dataset, "clean", w.seed, "model.pt")
         ),
+        baseline=lambda w: dmm.mislabeled_baseline(config, w.dataset, w.scheme, w.seed),
     output:
         directory("results/dmm/{dataset}/mislabeled/{scheme}/seed{seed}.zarr"),
     log:
@@ -162,6 +197,7 @@ rule dmm_mislabeled:
         attack=lookup(dpath="dmm/{dataset}/mislabeled_attack", within=config),
         classifier=lookup(dpath="dmm/{dataset}/classifier", within=config),
         two_classes=config["dmm"]["mislabeled"]["two_classes"],
+        similarity_samples=config["dmm"]["mislabeled"]["similarity_samples"],
         device=config["device"],
     script:
         "../scripts/dmm_mislabeled.py"

@@ -12,7 +12,14 @@ with rule_context(smk) as log:
     device = pick_device(p.device)
     data = open_store(smk.input[0])
     model, kind, kwargs, states, hist = fit_classifier(
-        data, p.cfg, w.variant, int(w.seed), device, adversarial=p.adversarial, log=log.info
+        data,
+        p.cfg,
+        w.variant,
+        int(w.seed),
+        device,
+        adversarial=p.adversarial,
+        noise=p.noise,
+        log=log.info,
     )
     prov = log.provenance(device, data_provenance=data.attrs["provenance"]["config"])
     save_model(model, smk.output.model, kind, kwargs, provenance=prov)

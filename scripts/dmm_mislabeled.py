@@ -12,6 +12,7 @@ with rule_context(smk) as log:
     device = pick_device(p.device)
     data = open_store(smk.input.data)
     n1 = load_model(smk.input.n1) if w.scheme != "two_class" else None
+    baseline = load_model(smk.input.baseline[0]) if smk.input.baseline else None
     store = mislabeled_experiment(
         data,
         w.scheme,
@@ -22,6 +23,8 @@ with rule_context(smk) as log:
         int(w.seed),
         device,
         log=log.info,
+        baseline=baseline,
+        similarity_samples=p.similarity_samples,
     )
     write_store(
         store,

@@ -16,6 +16,7 @@ with rule_context(smk) as log:
         attacks=group(i.attacks, p.attack_variants, p.seeds),
         distances=group(i.distances, p.variants, p.seeds),
         mislabeled=group(i.mislabeled, p.schemes, p.seeds),
+        controls=group(i.controls, p.attack_variants, p.seeds),
     )
     write_json(metrics, smk.output[0])
     log.info("%d metrics", len(metrics))

@@ -27,7 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "config" / "schema.yaml"
 OUT = ROOT / "docs" / "config.md"
-CONFIGS = ("config.yaml", "test.yaml", "paper.yaml")
+CONFIGS = ("config.yaml", "test.yaml", "paper.yaml", "ablations.yaml")
 
 
 @dataclass

@@ -13,7 +13,7 @@ def schema(root):
     return yaml.safe_load((root / SCHEMA).read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml", "ablations.yaml"])
 def test_shipped_configs_validate(root, schema, name):
     base = yaml.safe_load((root / "config" / "config.yaml").read_text())
     over = yaml.safe_load((root / "config" / name).read_text())

@@ -353,6 +353,13 @@ def test_metrics_are_json_and_aggregate_over_seeds(trained, tmp_path):
                 "n2_train_accuracy": 1.0,
                 "control_test_accuracy": 0.01,
                 "chance": 0.1,
+                "n2_agreement_clean": 0.8,
+                "n2_agreement_adv": 0.4,
+                "n2_grad_cosine": 0.3,
+                "baseline_agreement_clean": 0.9,
+                "baseline_agreement_adv": np.nan,
+                "baseline_grad_cosine": 0.5,
+                "similarity_perturbed_share": 1.0,
             }.items()
         }
     )
@@ -382,6 +389,9 @@ def test_metrics_are_json_and_aggregate_over_seeds(trained, tmp_path):
     assert back["dmm_natural/toy/k"] == 3
     assert back["dmm_natural/toy/rms_random_ratio_exact"] == pytest.approx(math.sqrt(1 + 61 / 1))
     assert "dmm_natural/toy/adversarial_over_clean_off_pgd_distance" in back
+    assert back["dmm_natural/toy-mislabeled_rand/n2_grad_cosine"]["mean"] == 0.3
+    assert back["dmm_natural/toy-mislabeled_rand/baseline_agreement_adv"]["mean"] is None
+    assert "dmm_natural/toy/noise_over_clean_off_pgd_distance" not in back
 
 
 def test_group_orders_name_major():

@@ -11,6 +11,7 @@ import torch
 import xarray as xr
 from matplotlib.figure import Figure
 
+from pipeline_lib.studies.dmm import controls
 from pipeline_lib.studies.dmm import experiment as dmm
 from pipeline_lib.studies.dmm import plots as dmm_plots
 from pipeline_lib.viz import save
@@ -81,7 +82,7 @@ def _build_stores(tmp_path_factory) -> dict:
     x_te, y_te, _ = dmm.split(ds, "test")
     ckdir = tmp_path_factory.mktemp("ckpt")
     attacks, trainings, distances = {}, {}, {}
-    n1 = None
+    n1, models = None, {}
     plan = {"clean": [0, 1], "adversarial": [0], "random_labels": [0]}
     for variant, seeds in plan.items():
         for seed in seeds:
@@ -90,6 +91,8 @@ def _build_stores(tmp_path_factory) -> dict:
             )
             if variant == "clean" and n1 is None:
                 n1 = model
+            if seed == 0:
+                models[variant] = model
             trainings.setdefault(variant, []).append(hist)
             path = ckdir / f"{variant}-{seed}.pt"
             dmm.save_checkpoints(path, kind, kw, states)
@@ -101,10 +104,19 @@ def _build_stores(tmp_path_factory) -> dict:
                     dmm.attack_store(model, tan, ATTACK_CFG, seed, DEV, path_steps=11)
                 )
     mis = {
-        s: [dmm.mislabeled_experiment(ds, s, n1, MIS_CFG, CLS_CFG, [2, 7], 0, DEV)]
+        s: [
+            dmm.mislabeled_experiment(
+                ds, s, n1, MIS_CFG, CLS_CFG, [2, 7], 0, DEV, similarity_samples=10
+            )
+        ]
         for s in ("det", "rand", "two_class")
     }
+    ctl = {
+        v: [controls.controls_store(models[v], tan, attacks[v][0], ATTACK_CFG, 0, DEV)]
+        for v in ("clean", "adversarial")
+    }
     return {
+        "controls": ctl,
         "ae": ae_store,
         "tangent": tan,
         "attacks": attacks,
@@ -244,3 +256,26 @@ def test_amplify():
     a = dmm_plots.amplify(np.array([-2.0, 0.0, 2.0]))
     np.testing.assert_allclose(a, [0.0, 0.5, 1.0])
     np.testing.assert_allclose(dmm_plots.amplify(np.zeros(4)), 0.5)
+
+
+def test_controls_figure(stores, tmp_path):
+    att = {v: stores["attacks"][v][:1] for v in ("clean", "adversarial")}
+    _check(dmm_plots.controls_figure(att, stores["controls"]), 4, tmp_path / "controls.png")
+    ctl = stores["controls"]["clean"][0].copy(deep=True)
+    for v in ctl.data_vars:
+        if ctl[v].dtype.kind == "f":
+            ctl[v][:] = np.nan
+    odd_att = {"clean": [_no_success(stores["attacks"]["clean"][0])]}
+    _check(dmm_plots.controls_figure(odd_att, {"clean": [ctl]}), 4, tmp_path / "controls_nan.png")
+
+
+def test_similarity_figure(stores, tmp_path):
+    mis = stores["mislabeled"]
+    for s in mis["det"]:
+        assert 0.0 <= float(s.n2_agreement_clean) <= 1.0
+        assert -1.0 <= float(s.baseline_grad_cosine) <= 1.0
+    _check(dmm_plots.similarity_figure(mis), 3, tmp_path / "sim.png")
+    nan = mis["det"][0].copy(deep=True)
+    for v in nan.data_vars:
+        nan[v] = np.nan
+    _check(dmm_plots.similarity_figure({"det": [nan]}), 1, tmp_path / "sim_nan.png")

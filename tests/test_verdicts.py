@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from pipeline_lib.ledger import NO_CONTROL, Claim, Evidence, EvidenceContext
+from pipeline_lib.ledger import NO_CONTROL, Claim, Evidence, EvidenceContext, decision_rule
 from pipeline_lib.verdicts import decide, judge, replicates_needed, summary
 
 
@@ -98,6 +98,36 @@ def test_within_direction_equivalence():
     assert run(c)["verdict"] == "reproduces"
     c = claim(lambda ctx: Evidence(ours - 0.1, ctrl), direction="within", margin=0.02)
     assert run(c)["verdict"] == "does not reproduce"
+
+
+def test_at_least_direction_is_non_inferiority():
+    ctrl = rng.normal(0.6, 0.01, 20)
+    # ours 0.3 above the control: a "within 0.1" claim fails, "at least as high as the
+    # control (margin 0.1)" reproduces
+    more = claim(
+        lambda ctx: Evidence(ctrl + 0.3, ctrl, paired=True), direction="at_least", margin=0.1
+    )
+    assert run(more)["verdict"] == "reproduces"
+    within = claim(
+        lambda ctx: Evidence(ctrl + 0.3, ctrl, paired=True), direction="within", margin=0.1
+    )
+    assert run(within)["verdict"] == "does not reproduce"
+    # 0.05 below: still within the margin; 0.3 below: wholly under -0.1, a "no"
+    assert (
+        run(
+            claim(
+                lambda ctx: Evidence(ctrl - 0.05, ctrl, paired=True),
+                direction="at_least",
+                margin=0.1,
+            )
+        )["verdict"]
+        == "reproduces"
+    )
+    less = claim(
+        lambda ctx: Evidence(ctrl - 0.3, ctrl, paired=True), direction="at_least", margin=0.1
+    )
+    assert run(less)["verdict"] == "does not reproduce"
+    assert "> -0.1" in decision_rule(more)
 
 
 def test_binomial_against_constant_and_control():

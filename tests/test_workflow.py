@@ -283,6 +283,19 @@ def test_edit_attack_strength_reruns_only_adversarial_runs(workdir, test_config)
     assert {w["variant"] for w in trains} == {"adversarial"}
 
 
+def test_ablations_touch_no_default_job(workdir, test_config):
+    """config/test.yaml switches every ablation on (tiny); without them, the plan is only
+    the verdicts and the gallery (their inputs lose the ablations' metrics): no default
+    job reads an ablation key, so `make ablations` on top of `make figures` reruns none."""
+    cfg = json.loads(json.dumps(test_config))
+    dropped = [s for s in ("lowdim", "dmm") if cfg[s].pop("ablations", None)]
+    assert dropped == ["lowdim", "dmm"], "config/test.yaml should run both studies' ablations"
+    out = workdir / "no_ablations.yaml"
+    out.write_text(yaml.safe_dump(cfg))
+    jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=str(out)).stdout)
+    assert {r for r, _ in jobs} == {"claims", "gallery"}, _summary(jobs)
+
+
 def test_edit_natural_subset_reruns_only_its_branch(workdir, test_config):
     cfg = _edited(workdir, test_config, ["natural", "fashion_mnist", "n_train"], 90)
     jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)

@@ -33,8 +33,10 @@ from .references import REFERENCES
 # "spearman"     a monotone trend over a sweep: Spearman's rho, bootstrap interval.
 TESTS = ("t", "wilcoxon", "mannwhitney", "binomial", "spearman")
 # "greater": the effect exceeds +margin; "less": it is below -margin; "within": it lies
-# inside (-margin, +margin) (the claim is that two things are about equal).
-DIRECTIONS = ("greater", "less", "within")
+# inside (-margin, +margin) (the claim is that two things are about equal); "at_least":
+# it exceeds -margin (ours is not worse than the control by more than the margin: a
+# non-inferiority claim, e.g. "as similar as" a baseline, where more is no failure).
+DIRECTIONS = ("greater", "less", "within", "at_least")
 VERDICTS = (
     "reproduces",
     "does not reproduce",
@@ -147,6 +149,11 @@ def decision_rule(c: Claim) -> str:
         return (
             f"reproduces if the 95% interval of ours - {ref} lies inside ±{c.margin:g}; "
             f"does not if it lies wholly outside"
+        )
+    if c.direction == "at_least":
+        return (
+            f"reproduces if the 95% interval of ours - {ref} lies wholly > {-c.margin:g} "
+            f"(not worse by more than {c.margin:g}); does not if it lies wholly at or below"
         )
     sign = ">" if c.direction == "greater" else "<"
     m = c.margin if c.direction == "greater" else -c.margin

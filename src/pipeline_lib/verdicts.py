@@ -106,12 +106,16 @@ def _t_ci(x: np.ndarray) -> tuple[float, float]:
 
 
 def _alternative(direction: str) -> str:
-    return {"greater": "greater", "less": "less", "within": "two-sided"}[direction]
+    return {"greater": "greater", "less": "less", "within": "two-sided", "at_least": "greater"}[
+        direction
+    ]
 
 
 def _shift(c: Claim) -> float:
     """The null value of the effect for the one-sided p-value."""
-    return {"greater": c.margin, "less": -c.margin, "within": 0.0}[c.direction]
+    return {"greater": c.margin, "less": -c.margin, "within": 0.0, "at_least": -c.margin}[
+        c.direction
+    ]
 
 
 def decide(c: Claim, lo: float | None, hi: float | None) -> str:
@@ -125,6 +129,8 @@ def decide(c: Claim, lo: float | None, hi: float | None) -> str:
         return "reproduces" if lo > m else "does not reproduce" if hi <= m else "inconclusive"
     if c.direction == "less":
         return "reproduces" if hi < -m else "does not reproduce" if lo >= -m else "inconclusive"
+    if c.direction == "at_least":
+        return "reproduces" if lo > -m else "does not reproduce" if hi <= -m else "inconclusive"
     if -m < lo and hi < m:
         return "reproduces"
     return "does not reproduce" if lo > m or hi < -m else "inconclusive"

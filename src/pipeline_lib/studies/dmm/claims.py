@@ -91,6 +91,8 @@ UNIFORM_TOL = 0.1  # "almost uniform amplitude": object share within 0.1 of the 
 DROP = 0.1  # "rapidly decreases": at least a 10% drop; "no further decrease": under 10%
 ABOVE_CHANCE = 0.1  # "good accuracy": at least 0.1 above chance
 CLOSE_FACTOR = 1.5  # App. G: reconstruction distance at most 1.5x the paper's
+LITTLE_CHANGE = 0.25  # Sec. 5.1 "the clinging phase will not change much": within +/- 25%
+SIMILAR = 0.1  # Sec. 5.2 "very similar decision boundaries": within 0.1 of the baseline pair
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -1589,6 +1591,416 @@ def _apph(cfg: Mapping) -> list[Claim]:
 # ----------------------------------------------------------------------------- entry point
 
 
+# ----------------------------------------------------------------------------- controls
+
+
+def _control_paths(cfg: Mapping, ds: str, variant: str) -> tuple[str, ...]:
+    return tuple(registry.run(ds, variant, s, "controls.zarr") for s in _seeds(cfg))
+
+
+def _controls(cfg: Mapping) -> list[Claim]:
+    """Issue 19's controls: a random subspace for the constrained attacks (Table 2), a
+    random start for the Table 1 attack, the clipped uniform baseline of App. H."""
+    out = []
+    for ds, conf in _datasets(cfg, ("mnist", "cifar10", "imagenet")):
+        needs = _needs_variants(cfg, "clean") if conf else ""
+        attacks = _attack_paths(cfg, ds, "clean") if conf else ()
+        controls = _control_paths(cfg, ds, "clean") if conf else ()
+        k = lambda name, ds=ds: _key(ds, "clean", name)  # noqa: E731
+
+        def devs(ds=ds, which="constrained", random_start=False):
+            att = _attack_devs(cfg, ds, which)
+            return _devs(
+                cfg,
+                ds,
+                ALL_PAPER,
+                _manifold_devs(cfg, ds),
+                _classifier_devs(cfg, ds),
+                _data_devs(cfg, ds),
+                _samples_dev(cfg, ds),
+                att[:-1] if random_start else att,
+            )
+
+        def ev_paired(ctx, a, b, what, paths=controls, log=False):
+            import numpy as np
+
+            x, y = _finite(*_pooled(ctx, paths, lambda s: (s[a].values, s[b].values)))
+            note = _pool_note(len(x), what, "clean", len(paths)) + "; paired per image"
+            if log:
+                x, y = np.log(x), np.log(y)
+                note += "; natural logs of the ratios"
+            return Evidence(ours=x, control=y, paired=True, note=note)
+
+        def ev_share(ctx, a, b, attacks=attacks, controls=controls):
+            xs, ys = [], []
+            for pa, pc in zip(attacks, controls, strict=True):
+                (x,) = _pooled(ctx, (pa,), lambda s: (s[a].values,))
+                (y,) = _pooled(ctx, (pc,), lambda s: (s[b].values,))
+                xs.append(x)
+                ys.append(y)
+            import numpy as np
+
+            x, y = _finite(np.concatenate(xs or [[]]), np.concatenate(ys or [[]]))
+            note = _pool_note(len(x), "successfully attacked images", "clean", len(attacks))
+            return Evidence(ours=x, control=y, paired=True, note=note + "; paired per image")
+
+        out.append(
+            _make(
+                cfg,
+                ds,
+                conf,
+                id="dmm.table2.on_off_ratio_vs_random_subspace",
+                location="Table 2, Sec. 7.1, Sec. 5.1",
+                statement=(
+                    "The on-/off-manifold distance gap is about the manifold's directions: the "
+                    "ratio of on- to off-manifold PGD distances is larger than the same ratio "
+                    "for the same constrained attacks in a random subspace of the same "
+                    "dimension k."
+                ),
+                metric="per image (clean classifier): log(on/off-manifold PGD distance) minus "
+                "log(on/off-Q PGD distance), Q a uniformly random k-dim subspace",
+                keys=(
+                    k("on_over_off_distance"),
+                    k("random_subspace_on_over_off_distance"),
+                    k("on_over_off_per_image"),
+                    k("random_subspace_on_over_off_per_image"),
+                ),
+                control="the same on-/off-subspace PGD (same eps, steps, on-step factor) in a "
+                "uniformly random k-dim subspace Q per image (a control the paper lacks)",
+                unit="images (pooled over seeds)",
+                test="wilcoxon",
+                direction="greater",
+                paper_text="Sec. 7.1: 'Off-manifold adversarial examples are significantly "
+                "closer to the test image than the on-manifold examples'",
+                kind="controls",
+                deviations=devs,
+                inputs=controls,
+                evidence=lambda ctx, f=ev_paired: f(
+                    ctx,
+                    "m_on_over_off",
+                    "q_on_over_off",
+                    "images with all four constrained attacks successful",
+                    log=True,
+                ),
+                needs=needs,
+            )
+        )
+        out.append(
+            _make(
+                cfg,
+                ds,
+                conf,
+                id="dmm.table1.norm_ratio_vs_random_subspace_random_start",
+                location="Table 1, App. E.2, App. F",
+                statement=(
+                    "The Table 1 conclusion does not depend on the attack's start: from a "
+                    "random start in the eps-ball (the default of the attack library the "
+                    "paper names), R(d, M) is still larger than R(d, Q) for a random k-dim "
+                    "subspace Q (the zero-start claim is "
+                    "dmm.table1.norm_ratio_vs_random_subspace)."
+                ),
+                metric="R(d, M) minus R(d, Q) per successfully attacked image, greedy L2 PGD "
+                "from a uniformly random start (clean classifier)",
+                keys=(
+                    k("random_start_norm_ratio"),
+                    k("random_start_norm_ratio_random_subspace"),
+                    k("random_start_pgd_success_rate"),
+                    k("random_start_pgd_distance"),
+                ),
+                control="R(d, Q) of the same random-start perturbation on a uniformly random "
+                "k-dim subspace Q",
+                unit="images (pooled over seeds)",
+                test="wilcoxon",
+                direction="greater",
+                paper_text="App. F: greedy PGD from Advertorch (random start by default); "
+                "App. E.2: 'values larger than R-bar indicate actual preference of off-"
+                "manifold over on-manifold dimensions'",
+                kind="controls",
+                deviations=lambda ds=ds: devs(ds, "attack", random_start=True),
+                inputs=controls,
+                evidence=lambda ctx, f=ev_paired: f(
+                    ctx,
+                    "rs_ratio",
+                    "rs_ratio_random_subspace",
+                    "successfully attacked images (random start)",
+                ),
+                needs=needs,
+            )
+        )
+        happ = {
+            "location": "App. H (Fig. 25-28)",
+            "unit": "images (pooled over seeds)",
+            "test": "wilcoxon",
+            "kind": "controls",
+            "deviations": lambda ds=ds: devs(ds, "attack"),
+            "inputs": attacks + controls,
+            "needs": needs,
+        }
+        out.append(
+            _make(
+                cfg,
+                ds,
+                conf,
+                id="dmm.appH.l2_follows_object_clipped_uniform",
+                statement=(
+                    "L2 adversarial perturbations follow the object: more of their energy lies "
+                    "on object pixels than a uniform-magnitude random-sign perturbation of the "
+                    "same L2 size puts there after the attack's clipping to [0, 1] (the "
+                    "control; dmm.appH.l2_follows_object uses the unclipped pixel share)."
+                ),
+                metric="per image: object share of the L2 PGD perturbation's squared mass "
+                "minus that of the clipped uniform perturbation",
+                keys=(k("l2_object_share"), k("l2_uniform_object_share")),
+                control="a uniform-magnitude random-sign perturbation with the L2 attack's norm, "
+                "x + d clipped to [0, 1] (expected object share, exact)",
+                direction="greater",
+                paper_text="App. H: 'most of the changes happen within the figure' (no number)",
+                evidence=lambda ctx, f=ev_share: f(
+                    ctx, "l2_object_share", "l2_uniform_object_share"
+                ),
+                **happ,
+            )
+        )
+        out.append(
+            _make(
+                cfg,
+                ds,
+                conf,
+                id="dmm.appH.linf_uniform_clipped",
+                statement=(
+                    "L-inf adversarial perturbations have almost uniform amplitude inside and "
+                    "outside the object: their object share is within "
+                    f"{UNIFORM_TOL:g} of that of a uniform-magnitude random-sign perturbation "
+                    "of the same L-inf size after clipping to [0, 1] (the control; "
+                    "dmm.appH.linf_uniform uses the unclipped pixel share)."
+                ),
+                metric="per image: object share of the L-inf PGD perturbation's squared mass "
+                "minus that of the clipped uniform perturbation",
+                keys=(k("linf_object_share"), k("linf_uniform_object_share")),
+                control="a uniform-magnitude random-sign perturbation of the L-inf attack's "
+                "size, x + d clipped to [0, 1] (expected object share, exact)",
+                direction="within",
+                margin=UNIFORM_TOL,
+                paper_text="App. H: 'The L-inf perturbations thus look like random noise with "
+                "almost uniform amplitude, which appears both inside and outside the "
+                "classified object'",
+                evidence=lambda ctx, f=ev_share: f(
+                    ctx, "linf_object_share", "linf_uniform_object_share"
+                ),
+                **happ,
+            )
+        )
+    return out
+
+
+def _trained_variants(cfg: Mapping) -> list[Claim]:
+    """Sec. 5.1 (adversarial training) and App. A (Gaussian-noise training) in full: the
+    on-manifold distance changes little, and noise training deepens the dimples too."""
+    out = []
+    paper_data = "the paper's natural-image datasets (MNIST, CIFAR-10, ImageNet)"
+    for ds, conf in _datasets(cfg, ()):
+        for trained in ("adversarial", "noise"):
+            needs = _needs_variants(cfg, "clean", trained)
+            label = {"adversarial": "adversarially trained", "noise": "Gaussian-noise trained"}[
+                trained
+            ]
+
+            def devs(ds=ds, trained=trained):
+                parts = [
+                    _classifier_devs(cfg, ds),
+                    _data_devs(cfg, ds),
+                    _manifold_devs(cfg, ds),
+                    _samples_dev(cfg, ds),
+                    _attack_devs(cfg, ds, "constrained"),
+                ]
+                if trained == "adversarial":
+                    parts.insert(0, _adv_devs(cfg, ds))
+                else:
+                    sigma = _dmm(cfg)[ds]["noise_training"]["sigma"]
+                    parts.insert(
+                        0,
+                        [
+                            Deviation(
+                                f"Gaussian noise sigma = {sigma:g} per pixel, not clipped",
+                                "the paper names no noise level (App. A); the config's choice",
+                            )
+                        ],
+                    )
+                return _devs(cfg, ds, paper_data, *parts)
+
+            def ev_ratio(ctx, name, ds=ds, trained=trained):
+                vals = _per_seed(ctx, _key(ds, None, f"{trained}_over_clean_{name}"))
+                return Evidence(
+                    ours=vals,
+                    control=1.0,
+                    note=f"{len(vals)} seeds: per seed {trained} / clean of the image means",
+                )
+
+            k = lambda name, trained=trained, ds=ds: _key(  # noqa: E731
+                ds, None, f"{trained}_over_clean_{name}"
+            )
+            base = {
+                "unit": "seeds",
+                "test": "t",
+                "kind": "adv_training",
+                "deviations": devs,
+                "needs": needs,
+                "control": "the clean classifier of the same seed (ratio 1)",
+            }
+            loc = "Sec. 5.1" if trained == "adversarial" else "App. A"
+            if trained == "noise":
+                ptext = (
+                    "App. A: 'training using a random noise will also deepen the dimples in "
+                    "off-manifold dimensions, which can be compared to the similar effect "
+                    "caused by adversarial training'"
+                )
+                out.append(
+                    _make(
+                        cfg,
+                        ds,
+                        conf,
+                        id="dmm.appA.noise_deeper_dimples",
+                        location=loc,
+                        statement=(
+                            "Gaussian-noise training deepens the dimples: off-manifold PGD "
+                            "examples of the noise-trained network are further from x than "
+                            "those of the clean network."
+                        ),
+                        metric="per seed: mean off-manifold PGD distance, noise-trained / "
+                        "clean classifier",
+                        keys=(k("off_pgd_distance"),),
+                        direction="greater",
+                        paper_text=ptext,
+                        evidence=lambda ctx, f=ev_ratio: f(ctx, "off_pgd_distance"),
+                        **base,
+                    )
+                )
+                out.append(
+                    _make(
+                        cfg,
+                        ds,
+                        conf,
+                        id="dmm.appA.noise_gradient_on_manifold_share",
+                        location=loc,
+                        statement=(
+                            "Like adversarial training (Sec. 5.1), Gaussian-noise training's "
+                            "deeper dimples give the input gradient a larger on-manifold share."
+                        ),
+                        metric="per seed: mean |Proj_M g| / |g|, noise-trained / clean",
+                        keys=(k("gradient_on_manifold_share"),),
+                        direction="greater",
+                        paper_text=ptext + "; Sec. 5.1: deeper dimples give 'the gradient ... a "
+                        "more significant on-manifold component'",
+                        evidence=lambda ctx, f=ev_ratio: f(ctx, "gradient_on_manifold_share"),
+                        **base,
+                    )
+                )
+            out.append(
+                _make(
+                    cfg,
+                    ds,
+                    conf,
+                    id=f"dmm.sec5_1.on_manifold_distance_little_change.{trained}",
+                    location=loc,
+                    statement=(
+                        f"The {label} network's decision boundary stays where clinging put it "
+                        "along the manifold: its on-manifold PGD distance is within "
+                        f"{LITTLE_CHANGE:g} (relative) of the clean network's, while the "
+                        "dimples deepen off the manifold."
+                    ),
+                    metric=f"per seed: mean on-manifold PGD distance, {label} / clean",
+                    keys=(k("on_pgd_distance"), k("off_pgd_distance")),
+                    direction="within",
+                    margin=LITTLE_CHANGE,
+                    paper_text="Sec. 5.1: 'one can assume that the clinging phase will not "
+                    "change much ... the major effect of the adversarial training is within "
+                    "the dimples phase'"
+                    + ("" if trained == "adversarial" else "; App. A likens noise training"),
+                    evidence=lambda ctx, f=ev_ratio: f(ctx, "on_pgd_distance"),
+                    **base,
+                )
+            )
+    return out
+
+
+def _similarity(cfg: Mapping) -> list[Claim]:
+    """Sec. 5.2's claim itself: N2's decision boundary is very similar to N1's."""
+    out = []
+    schemes = list(_dmm(cfg)["mislabeled"]["schemes"])
+    paper_data = "the paper's cats-vs-guacamole example (Ilyas et al.: CIFAR-10, ImageNet)"
+    measures = {
+        "agreement_clean": "share of clean test points on which both predict the same class",
+        "agreement_adv": "share of N1's greedy L2 adversarial examples of the test points "
+        "on which both predict the same class (points just across N1's boundary)",
+        "grad_cosine": "mean cosine of the two networks' margin-loss input gradients at the "
+        "test points",
+    }
+    for ds, conf in _datasets(cfg, ()):
+        for scheme in ("two_class", "det", "rand"):
+            needs = (
+                ""
+                if scheme in schemes
+                else f"needs the {scheme} scheme in dmm.mislabeled.schemes, which this config "
+                "does not run"
+            )
+            if not needs and scheme != "two_class":
+                needs = _needs_variants(cfg, "clean")
+            run = f"mislabeled_{scheme}"
+            for m, what in measures.items():
+
+                def ev(ctx, ds=ds, run=run, m=m):
+                    a = _per_seed(ctx, _key(ds, run, f"n2_{m}"))
+                    c = _per_seed(ctx, _key(ds, run, f"baseline_{m}"))
+                    note = (
+                        f"{len(a)} seeds: N1-N2 vs N1-baseline (an independently trained clean "
+                        "network: another seed's clean classifier, or one trained in the job "
+                        "with one seed and for two_class)"
+                    )
+                    return Evidence(ours=a, control=c, paired=True, note=note)
+
+                out.append(
+                    _make(
+                        cfg,
+                        ds,
+                        conf,
+                        id=f"dmm.sec5_2.boundary_similar_{m}.{scheme}",
+                        location="Sec. 5.2, Fig. 4",
+                        statement=(
+                            "N2's decision boundary is very similar to N1's: by the "
+                            f"{m.replace('_', ' ')} measure, N2 is at least as similar to N1 as "
+                            "an independently trained clean network is (not less similar by "
+                            f"more than {SIMILAR:g})."
+                        ),
+                        metric=f"per seed: {what}; N1 vs N2 minus N1 vs the baseline network",
+                        keys=(_key(ds, run, f"n2_{m}"), _key(ds, run, f"baseline_{m}")),
+                        control="N1 vs an independently trained clean network (same data, "
+                        "another seed): the similarity of two ordinary networks",
+                        unit="seeds",
+                        test="t",
+                        direction="at_least",
+                        margin=SIMILAR,
+                        paper_text="Sec. 5.2: 'which creates very similar decision boundaries "
+                        "in N1 and N2'; 'the two cat'ness decision boundaries in them are "
+                        "actually very similar to each other'",
+                        kind="similarity",
+                        deviations=lambda ds=ds, scheme=scheme: _devs(
+                            cfg,
+                            ds,
+                            paper_data,
+                            _mislabeled_devs(cfg, ds, scheme),
+                            _classifier_devs(cfg, ds),
+                            _data_devs(cfg, ds),
+                        ),
+                        evidence=ev,
+                        needs=needs,
+                    )
+                )
+    return out
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
 def claims(cfg: Mapping) -> list[Claim]:
     """Every claim of the natural-image DMM experiments for this config."""
     return [
@@ -1600,5 +2012,8 @@ def claims(cfg: Mapping) -> list[Claim]:
         *_sec51(cfg),
         *_sec52(cfg),
         *_apph(cfg),
+        *_controls(cfg),
+        *_trained_variants(cfg),
+        *_similarity(cfg),
         *ablation_claims.claims(cfg),
     ]

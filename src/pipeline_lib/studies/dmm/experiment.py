@@ -142,6 +142,24 @@ def fit_autoencoder(
     return model.cpu().eval(), kind, kwargs, out
 
 
+class NoisyInput(nn.Module):
+    """Gaussian-noise augmentation as a wrapper: in training mode every forward pass
+    adds N(0, sigma^2) noise to the input, drawn from its own seeded CPU generator (the
+    same noise on any device); in eval mode it is the wrapped model itself."""
+
+    def __init__(self, model: nn.Module, sigma: float, seed: int):
+        super().__init__()
+        self.model = model
+        self.sigma = float(sigma)
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and self.sigma > 0:
+            noise = torch.randn(x.shape, generator=self.gen, dtype=x.dtype)
+            x = x + self.sigma * noise.to(x.device)
+        return self.model(x)
+
+
 def fit_classifier(
     ds: xr.Dataset,
     cfg: dict,
@@ -150,13 +168,16 @@ def fit_classifier(
     device: torch.device,
     adversarial: dict | None = None,
     log: Log = _quiet,
+    noise: dict | None = None,
 ) -> tuple[nn.Module, str, dict, list[dict], xr.Dataset]:
     """Train one classifier variant; keep a state dict after every epoch (epoch 0 = init).
 
     ``clean``: the true labels; ``adversarial``: PGD adversarial training (Madry) with
     ``adversarial`` = {eps, step, steps, norm} (norm ``l2`` unless given, ``linf`` for the
     shells' robust base model); ``random_labels``: labels drawn uniformly at random
-    (seeded), the control for the clinging curve.
+    (seeded), the control for the clinging curve; ``noise``: Gaussian-noise training
+    (App. A) with ``noise`` = {sigma}, fresh noise on every training batch (seeded;
+    not clipped to [0, 1]).
     """
     x_tr, y_tr, _ = split(ds, "train")
     x_te, y_te, _ = split(ds, "test")
@@ -174,14 +195,17 @@ def fit_classifier(
             "step_size": adversarial["step"],
             "steps": adversarial["steps"],
         }
+    if variant == "noise" and noise is None:
+        raise ValueError("variant 'noise' needs the noise-training settings")
     torch.manual_seed(seed)
     model, kind, kwargs = build_classifier(cfg, image_shape(ds), n_classes)
     model.to(device)
+    trained = NoisyInput(model, noise["sigma"], 40_000 + seed) if variant == "noise" else model
     states: list[dict] = []
     rows: list[tuple[float, float, float]] = []
 
     def on_epoch(epoch, m, stats):
-        states.append({k: v.detach().cpu().clone() for k, v in m.state_dict().items()})
+        states.append({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
         test_acc = accuracy(m, x_te, y_te)
         m.train()
         rows.append((stats["loss"], stats["train_accuracy"], test_acc))
@@ -191,7 +215,7 @@ def fit_classifier(
         )
 
     train_classifier(
-        model,
+        trained,
         x_tr,
         y_tr,
         **sgd_settings(cfg),
@@ -728,6 +752,33 @@ def subset_classes(ds: xr.Dataset, classes) -> xr.Dataset:
     return sub.sel(class_index=classes)
 
 
+def input_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Flat input gradients (N, n) of the margin loss of class ``y`` at ``x``."""
+    xg = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(margin_loss(model(xg), y).sum(), xg)
+    return g.flatten(1)
+
+
+def boundary_similarity(
+    a: nn.Module, b: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: torch.Tensor
+) -> dict[str, float]:
+    """Sec. 5.2's 'very similar decision boundaries', measured: the share of test points
+    ``x`` on which ``a`` and ``b`` predict the same class, the same on the perturbed
+    points ``x_adv`` (N1's greedy adversarial examples: just across a's boundary, where
+    only a similar boundary agrees), and the mean cosine between their margin-loss input
+    gradients at ``x`` (class ``y``)."""
+    with torch.no_grad():
+        clean = float((a(x).argmax(1) == b(x).argmax(1)).float().mean())
+        adv = (
+            float((a(x_adv).argmax(1) == b(x_adv).argmax(1)).float().mean())
+            if x_adv.shape[0]
+            else float("nan")
+        )
+    ga, gb = input_gradients(a, x, y), input_gradients(b, x, y)
+    cos = nn.functional.cosine_similarity(ga, gb, dim=1, eps=1e-30)
+    return {"agreement_clean": clean, "agreement_adv": adv, "grad_cosine": float(cos.mean())}
+
+
 def mislabeled_experiment(
     ds: xr.Dataset,
     scheme: str,
@@ -738,6 +789,8 @@ def mislabeled_experiment(
     seed: int,
     device: torch.device,
     log: Log = _quiet,
+    baseline: nn.Module | None = None,
+    similarity_samples: int = 1000,
 ) -> xr.Dataset:
     """Sec. 5.2: turn every training image into a targeted L2 adversarial example of N1
     (non-greedy: all steps, to get a confident target prediction), label it with its
@@ -746,7 +799,13 @@ def mislabeled_experiment(
     two classes uses its own).
 
     Control: a network trained on the *unperturbed* training images with the same target
-    labels (shows the labels alone carry no information about the true class)."""
+    labels (shows the labels alone carry no information about the true class).
+
+    Boundary similarity (:func:`boundary_similarity`) of N1 and N2 on the first
+    ``similarity_samples`` test images, perturbed by N1's greedy untargeted L2 PGD
+    (``cfg``'s eps, step and steps, stopping at the boundary); baseline: the same
+    measures for N1 and ``baseline``, an independently trained clean network (trained here with seed
+    40_000 + seed when not given; always for ``two_class``)."""
     if scheme == "two_class":
         if ds.sizes["class_index"] > 2:
             ds = subset_classes(ds, two_classes)
@@ -783,7 +842,7 @@ def mislabeled_experiment(
         f"{scheme}: N1 test acc {n1_test:.3f}; N1 predicts the target on {n1_acc_target:.3f} "
         f"of the {len(t)} adversarial training images (mean |d| {norm.mean():.3f})"
     )
-    rows = {}
+    rows, nets = {}, {}
     for name, xs in (("n2", x_adv), ("control", x_tr)):
         torch.manual_seed(30_000 + seed)
         model, _, _ = build_classifier(classifier_cfg, image_shape(ds), n_classes)
@@ -796,6 +855,7 @@ def mislabeled_experiment(
             seed=30_000 + seed,
             name=f"{name} ({scheme})",
         )
+        nets[name] = model.eval()
         rows[name] = (
             accuracy(model, x_te, y_te),
             accuracy(model, x_te, mislabeled_targets(y_te, "det", n_classes, gen))
@@ -804,6 +864,20 @@ def mislabeled_experiment(
             accuracy(model, xs, t),
         )
         log(f"{scheme}: {name} clean test acc {rows[name][0]:.3f}")
+    trained_baseline = baseline is None or scheme == "two_class"
+    if trained_baseline:
+        baseline, _, _, _, _ = fit_classifier(
+            ds, classifier_cfg, "clean", 40_000 + seed, device, log=_quiet
+        )
+    baseline = frozen(baseline, device)
+    xs, ys = x_te[:similarity_samples].to(device), y_te[:similarity_samples].to(device)
+    res = pgd(n1, xs, ys, norm="l2", eps=cfg["eps"], step_size=cfg["step"], steps=cfg["steps"])
+    x_pert = res.x_adv[res.success]
+    sim = {
+        "n2": boundary_similarity(n1, frozen(nets["n2"], device), xs, ys, x_pert),
+        "baseline": boundary_similarity(n1, baseline, xs, ys, x_pert),
+    }
+    log(f"{scheme}: similarity to N1 {sim} ({int(res.success.sum())} perturbed points)")
     scalars = {
         "n1_test_accuracy": (n1_test, "N1's accuracy on the clean test set"),
         "n1_target_rate": (
@@ -822,10 +896,32 @@ def mislabeled_experiment(
             "control (unperturbed images, same target labels): clean test accuracy",
         ),
         "chance": (1.0 / n_classes, "chance accuracy"),
+        "similarity_perturbed_share": (
+            float(res.success.float().mean()),
+            "share of the similarity test points N1's greedy L2 PGD turned adversarial",
+        ),
     }
+    what = {
+        "agreement_clean": "share of clean test points where N1 and {b} predict the same class",
+        "agreement_adv": "share of N1's adversarial test points where N1 and {b} agree",
+        "grad_cosine": "mean cosine of N1's and {b}'s margin-loss input gradients at the test "
+        "points",
+    }
+    for who, label in (("n2", "N2"), ("baseline", "an independently trained clean network")):
+        for m, desc in what.items():
+            scalars[f"{who}_{m}"] = (sim[who][m], desc.format(b=label))
     return xr.Dataset(
         {k: var(np.float64(v), (), desc) for k, (v, desc) in scalars.items()},
-        attrs={"scheme": scheme, "seed": seed, "n_classes": n_classes, "n_train": len(t)},
+        attrs={
+            "scheme": scheme,
+            "seed": seed,
+            "n_classes": n_classes,
+            "n_train": len(t),
+            "similarity_samples": int(xs.shape[0]),
+            "baseline": "trained in this job (seed 40000 + seed)"
+            if trained_baseline
+            else "the clean classifier of another configured seed",
+        },
     )
 
 
@@ -841,6 +937,7 @@ def dmm_metrics(
     distances: dict[str, list[xr.Dataset]],
     mislabeled: dict[str, list[xr.Dataset]],
     prefix: str = "dmm_natural",
+    controls: dict[str, list[xr.Dataset]] | None = None,
 ) -> dict:
     """Headline numbers keyed ``dmm_natural/<dataset>[-<variant>]/<metric>`` (README)."""
     m: dict = {}
@@ -900,17 +997,51 @@ def dmm_metrics(
             ratios.append(on / off)
         m[f"{key}/on_over_off_distance"] = seed_stat(ratios)
         m[f"{key}/linf_success_rate"] = seed_stat([float(r.linf_success.mean()) for r in runs])
-    if {"clean", "adversarial"} <= set(attacks):
+    for trained in ("adversarial", "noise"):
+        if not {"clean", trained} <= set(attacks):
+            continue
         for name, fn in (
             ("off_pgd_distance", lambda r: r.c_distance.sel(attack="off").values),
             ("on_pgd_distance", lambda r: r.c_distance.sel(attack="on").values),
             ("gradient_on_manifold_share", lambda r: r.grad_on_share.values),
         ):
-            pairs = zip(attacks["clean"], attacks["adversarial"], strict=False)
+            pairs = zip(attacks["clean"], attacks[trained], strict=False)
             vals = []
             for c, a in pairs:
                 vals.append(mean_finite(fn(a)) / mean_finite(fn(c)))
-            m[f"{base}/adversarial_over_clean_{name}"] = seed_stat(vals)
+            m[f"{base}/{trained}_over_clean_{name}"] = seed_stat(vals)
+    for v, runs in (controls or {}).items():
+        key = f"{base}-{v}"
+        for a in ("on", "off"):
+            m[f"{key}/random_subspace_{a}_pgd_distance"] = dist_stat(
+                [r.q_distance.sel(attack=a).values for r in runs]
+            )
+            m[f"{key}/random_subspace_{a}_pgd_success_rate"] = seed_stat(
+                [float(r.q_success.sel(attack=a).mean()) for r in runs]
+            )
+        m[f"{key}/random_subspace_on_over_off_distance"] = seed_stat(
+            [
+                mean_finite(r.q_distance.sel(attack="on").values)
+                / mean_finite(r.q_distance.sel(attack="off").values)
+                for r in runs
+            ]
+        )
+        for name, var_ in (
+            ("on_over_off_per_image", "m_on_over_off"),
+            ("linear_on_over_off", "m_linear_on_over_off"),
+            ("random_subspace_on_over_off_per_image", "q_on_over_off"),
+            ("random_subspace_linear_on_over_off", "q_linear_on_over_off"),
+            ("gradient_random_subspace_share", "grad_q_share"),
+            ("random_start_pgd_distance", "rs_norm"),
+            ("random_start_norm_ratio", "rs_ratio"),
+            ("random_start_norm_ratio_random_subspace", "rs_ratio_random_subspace"),
+            ("l2_uniform_object_share", "l2_uniform_object_share"),
+            ("linf_uniform_object_share", "linf_uniform_object_share"),
+        ):
+            m[f"{key}/{name}"] = dist_stat([r[var_].values for r in runs])
+        m[f"{key}/random_start_pgd_success_rate"] = seed_stat(
+            [float(r.rs_success.mean()) for r in runs]
+        )
     for v, runs in distances.items():
         key = f"{base}-{v}"
         curves = np.stack([[mean_finite(row) for row in r.distance.values] for r in runs])
@@ -943,6 +1074,12 @@ def dmm_metrics(
             "n2_test_accuracy_shifted",
             "n2_train_accuracy",
             "control_test_accuracy",
+            *(
+                f"{who}_{what}"
+                for who in ("n2", "baseline")
+                for what in ("agreement_clean", "agreement_adv", "grad_cosine")
+            ),
+            "similarity_perturbed_share",
         ):
             m[f"{key}/{name}"] = seed_stat([float(r[name]) for r in runs])
         m[f"{key}/chance"] = float(runs[0].chance)

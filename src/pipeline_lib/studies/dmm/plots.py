@@ -39,8 +39,11 @@ AMPLIFIED = "perturbations amplified per image: (d - min) / (max - min)"
 # ----------------------------------------------------------------------------- helpers
 
 
+_OWN_NAMES = {"noise": "Gaussian-noise training"}
+
+
 def _vname(v: str) -> str:
-    return VARIANT_NAMES.get(v, v)
+    return VARIANT_NAMES.get(v, _OWN_NAMES.get(v, v))
 
 
 def _finite(a) -> np.ndarray:
@@ -579,7 +582,7 @@ def clinging_figure(distances: dict[str, list[xr.Dataset]], trainings: dict[str,
 def adv_training_figure(stores: dict[str, list[xr.Dataset]]):
     """Sec. 5.1: clean vs adversarially trained classifier: constrained attack distances
     and the on-manifold share of the input gradient."""
-    keep = {v: stores[v] for v in ("clean", "adversarial") if v in stores}
+    keep = {v: stores[v] for v in ("clean", "adversarial", "noise") if v in stores}
     stores = keep or dict(stores)
     variants = [_vname(v) for v in stores]
     fig, axes = plt.subplots(
@@ -603,8 +606,9 @@ def adv_training_figure(stores: dict[str, list[xr.Dataset]]):
     ax.set_ylabel("|Proj_M g| / |g| (margin-loss input gradient)")
     ax.set_title("(b) on-manifold share of the input gradient", fontsize=9)
     fig.suptitle(
-        "Sec. 5.1, adversarial training: predicted deeper dimples (larger off-manifold "
-        "distance) and a larger on-manifold gradient share than the clean network",
+        "Sec. 5.1 / App. A, adversarial and Gaussian-noise training: predicted deeper dimples "
+        "(larger off-manifold distance),\na little-changed on-manifold distance and a larger "
+        "on-manifold gradient share than the clean network",
         fontsize=10,
     )
     fig.tight_layout()
@@ -756,4 +760,222 @@ def linf_l2_figure(store: xr.Dataset, n_show: int = 4):
     ax.set_title("perturbation mass on the object", fontsize=9)
     fig.suptitle(f"App. H: L2 vs L-inf PGD perturbations ({AMPLIFIED})", fontsize=10)
     fig.subplots_adjust(left=0.04, right=0.98, top=1 - 0.8 / fig.get_figheight(), bottom=0.12)
+    return fig
+
+
+# ----------------------------------------------------------------------------- controls
+
+
+def _pooled_var(runs, name: str, attack: str | None = None) -> np.ndarray:
+    parts = [
+        np.ravel((s[name] if attack is None else s[name].sel(attack=attack)).values)
+        for s in _as_list(runs)
+    ]
+    return np.concatenate(parts).astype(np.float64) if parts else np.array([])
+
+
+def _frame(columns: dict[str, np.ndarray], group: str) -> pd.DataFrame:
+    """Long frame (group, value) of the finite values of each named column."""
+    parts = [pd.DataFrame({group: k, "value": _finite(v)}) for k, v in columns.items()]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[group, "value"])
+
+
+def controls_figure(attacks: dict[str, list], controls: dict[str, list]):
+    """Issue 19's controls beside their measurements, per attacked classifier variant:
+    (a) on/off distance ratio of constrained PGD on M vs a random k-subspace Q; (b) the
+    measured on/off ratio vs the locally linear prediction sqrt(1-s^2)/s; (c) R(d, M) and
+    R(d, Q) of the Table 1 attack from a zero and a random start; (d) object shares of
+    the L2 and L-inf perturbations vs a uniform-magnitude perturbation after clipping."""
+    variants = list(controls)
+    names = [_vname(v) for v in variants]
+    fig, axes = plt.subplots(2, 2, figsize=(13.0, 10.0))
+    ax = axes[0, 0]
+    rows = []
+    for v in variants:
+        for lab, arr in (
+            ("manifold M", _pooled_var(controls[v], "m_on_over_off")),
+            ("random subspace Q", _pooled_var(controls[v], "q_on_over_off")),
+        ):
+            rows.append(
+                pd.DataFrame({"variant": _vname(v), "subspace": lab, "value": _finite(arr)})
+            )
+    df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    order = ["manifold M", "random subspace Q"]
+    _dist(ax, df, "variant", names, hue="subspace", hue_order=order, log=True, palette="Set1")
+    ax.axhline(1, color="k", ls=":", lw=1)
+    ax.set_xlabel("")
+    ax.set_ylabel("on-subspace / off-subspace PGD distance (per image)")
+    ax.set_title("(a) Table 2 ratio: manifold vs random subspace of the same k", fontsize=9)
+
+    ax = axes[0, 1]
+    colors = {"manifold M": "tab:red", "random subspace Q": "tab:blue"}
+    lo, hi = np.inf, -np.inf
+    for lab, (meas, pred) in {
+        "manifold M": ("m_on_over_off", "m_linear_on_over_off"),
+        "random subspace Q": ("q_on_over_off", "q_linear_on_over_off"),
+    }.items():
+        for j, v in enumerate(variants):
+            a, b = _pooled_var(controls[v], pred), _pooled_var(controls[v], meas)
+            ok = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+            if ok.any():
+                lo, hi = min(lo, a[ok].min(), b[ok].min()), max(hi, a[ok].max(), b[ok].max())
+            ax.scatter(
+                a[ok],
+                b[ok],
+                s=8,
+                alpha=0.5,
+                color=colors[lab],
+                marker="os^"[j % 3],
+                label=f"{lab}, {_vname(v)} ({int(ok.sum())})",
+            )
+    if np.isfinite(lo):
+        ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="measured = linear prediction")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    else:
+        _no_data(ax)
+    ax.set_xlabel("locally linear prediction sqrt(1 - s^2) / s (s: gradient's on-subspace share)")
+    ax.set_ylabel("measured on/off PGD distance ratio")
+    ax.set_title(
+        "(b) does the constrained attack add anything beyond the gradient share?", fontsize=9
+    )
+
+    ax = axes[1, 0]
+    rows = []
+    for v in variants:
+        for start, (rm, rq), ok in (
+            ("zero start", ("ratio", "ratio_random_subspace"), "pgd_success"),
+            ("random start", ("rs_ratio", "rs_ratio_random_subspace"), "rs_success"),
+        ):
+            src = attacks[v] if start == "zero start" else controls[v]
+            rate = _success_rate(src, ok)
+            for sub, name in (("on M", rm), ("on random Q", rq)):
+                rows.append(
+                    pd.DataFrame(
+                        {
+                            "group": f"{v}\n{start}\n({_pct(rate)} success)",
+                            "ratio of": sub,
+                            "value": _finite(_pooled_var(src, name)),
+                        }
+                    )
+                )
+    df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    groups = list(dict.fromkeys(df["group"])) if not df.empty else []
+    _dist(
+        ax,
+        df,
+        "group",
+        groups,
+        hue="ratio of",
+        hue_order=["on M", "on random Q"],
+        log=True,
+        palette="Set2",
+    )
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_xlabel("")
+    ax.set_ylabel("R(d, .) = |d| / |Proj d| (successful attacks)")
+    ax.set_title("(c) Table 1 greedy L2 PGD from a zero and a random start", fontsize=9)
+
+    ax = axes[1, 1]
+    v0 = variants[0] if variants else None
+    if v0 is None:
+        _no_data(ax)
+    else:
+        cols = {
+            "L2 PGD": _pooled_var(attacks[v0], "l2_object_share"),
+            "uniform, L2 size,\nclipped": _pooled_var(controls[v0], "l2_uniform_object_share"),
+            "L-inf PGD": _pooled_var(attacks[v0], "linf_object_share"),
+            "uniform, L-inf size,\nclipped": _pooled_var(controls[v0], "linf_uniform_object_share"),
+        }
+        df = _frame(cols, "perturbation")
+        _dist(ax, df, "perturbation", list(cols))
+        ref = float(finite_mean(_pooled_var(attacks[v0], "object_pixel_share")))
+        if np.isfinite(ref):
+            ax.axhline(
+                ref,
+                color="k",
+                ls="--",
+                lw=1,
+                label=f"share of object pixels (unclipped uniform d): {ref:.2f}",
+            )
+            ax.legend(fontsize=7, loc="lower right")
+        ax.tick_params(axis="x", labelsize=8)
+        ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("")
+    ax.set_ylabel("share of |d|^2 on object pixels")
+    ax.set_title(
+        f"(d) App. H: measured vs clipped-uniform control ({_vname(v0 or '')})", fontsize=9
+    )
+    fig.suptitle(
+        "Controls of the natural-image measurements (issue 19; pooled over seeds)", fontsize=11
+    )
+    fig.tight_layout()
+    return fig
+
+
+SIMILARITY = {
+    "agreement_clean": "agreement on\nclean test points",
+    "agreement_adv": "agreement on N1's\nadversarial test points",
+    "grad_cosine": "cosine of input\ngradients",
+}
+
+
+def similarity_figure(stores: dict[str, list[xr.Dataset]]):
+    """Sec. 5.2: how similar N2's decision boundary is to N1's, next to the same measures
+    for N1 and an independently trained clean network (the baseline pair)."""
+    rows = []
+    for sch, runs in stores.items():
+        for i, s in enumerate(_as_list(runs)):
+            for m, label in SIMILARITY.items():
+                for who, pair in (("n2", "N1 vs N2"), ("baseline", "N1 vs independent clean")):
+                    rows.append(
+                        {
+                            "scheme": sch,
+                            "measure": label,
+                            "pair": pair,
+                            "seed": i,
+                            "value": float(s[f"{who}_{m}"]),
+                        }
+                    )
+    df = pd.DataFrame(rows, columns=["scheme", "measure", "pair", "seed", "value"])
+    df = df[np.isfinite(df.value.astype(np.float64))] if not df.empty else df
+    schemes = list(stores)
+    fig, axes = plt.subplots(
+        1,
+        max(1, len(schemes)),
+        figsize=(4.6 * max(1, len(schemes)), 4.8),
+        sharey=True,
+        squeeze=False,
+    )
+    pairs = ["N1 vs N2", "N1 vs independent clean"]
+    for ax, sch in zip(axes[0], schemes or [""], strict=False):
+        sub = df[df.scheme == sch]
+        if sub.empty:
+            _no_data(ax)
+            continue
+        kw = dict(
+            data=sub,
+            x="measure",
+            y="value",
+            hue="pair",
+            order=list(SIMILARITY.values()),
+            hue_order=pairs,
+            ax=ax,
+        )
+        sns.barplot(**kw, palette=["tab:orange", "0.6"], errorbar="sd", capsize=0.1, alpha=0.8)
+        sns.stripplot(**kw, palette=["k", "k"], dodge=True, size=4, legend=False)
+        n = len(_as_list(stores[sch]))
+        ax.set_title(f"{sch} ({n} seed(s))", fontsize=9)
+        ax.set_xlabel("")
+        ax.tick_params(axis="x", labelsize=7)
+        ax.legend(fontsize=7, loc="lower left")
+    axes[0, 0].set_ylabel("similarity to N1 (bars: mean ± sd over seeds)")
+    axes[0, 0].set_ylim(min(0.0, float(df.value.min()) - 0.05) if not df.empty else 0, 1.05)
+    fig.suptitle(
+        "Sec. 5.2: is N2's decision boundary similar to N1's? (baseline: N1 vs an "
+        "independently trained clean network)",
+        fontsize=10,
+    )
+    fig.tight_layout()
     return fig

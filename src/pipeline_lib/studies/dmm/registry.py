@@ -24,7 +24,9 @@ KINDS = (
     "clinging",
     "adv_training",
     "mislabeled",
+    "similarity",
     "linf_l2",
+    "controls",
 )
 
 
@@ -37,17 +39,37 @@ PLOTS = {
     "clinging": "clinging_figure",
     "adv_training": "adv_training_figure",
     "mislabeled": "mislabeled_figure",
+    "similarity": "similarity_figure",
     "linf_l2": "linf_l2_figure",
+    "controls": "controls_figure",
 }
 
 
 def attack_variants(cfg: Mapping) -> list[str]:
-    """The classifier variants that are attacked (clean and adversarially trained)."""
-    return [v for v in ("clean", "adversarial") if v in cfg["dmm"]["variants"]]
+    """The classifier variants that are attacked (clean, adversarially and noise trained)."""
+    return [v for v in ("clean", "adversarial", "noise") if v in cfg["dmm"]["variants"]]
+
+
+def baseline_seed(cfg: Mapping, seed) -> int | None:
+    """Sec. 5.2's baseline network for N1 of ``seed``: the clean classifier of the next
+    configured seed (cyclically); None with one seed (the job trains its own)."""
+    seeds = list(cfg["dmm"]["seeds"])
+    if len(seeds) < 2 or "clean" not in cfg["dmm"]["variants"]:
+        return None
+    return seeds[(seeds.index(int(seed)) + 1) % len(seeds)]
+
+
+def mislabeled_baseline(cfg: Mapping, dataset: str, scheme: str, seed) -> list[str]:
+    """The baseline model file of one Sec. 5.2 job ([] where the job trains its own)."""
+    other = baseline_seed(cfg, seed)
+    if scheme == "two_class" or other is None:
+        return []
+    return [run(dataset, "clean", other, "model.pt")]
 
 
 def run(dataset: str, variant: str, seed, name: str) -> str:
-    """A per-classifier file: model.pt, checkpoints.pt, training/distance/attacks.zarr."""
+    """A per-classifier file: model.pt, checkpoints.pt, training/distance/attacks/
+    controls.zarr."""
     return f"{RES}/{dataset}/{variant}/seed{seed}/{name}"
 
 
@@ -66,6 +88,7 @@ def summary_inputs(cfg: Mapping, dataset: str) -> dict:
         "trainings": [run(d, v, s, "training.zarr") for v in variants for s in seeds],
         "distances": [run(d, v, s, "distance.zarr") for v in variants for s in seeds],
         "attacks": [run(d, v, s, "attacks.zarr") for v in attack_variants(cfg) for s in seeds],
+        "controls": [run(d, v, s, "controls.zarr") for v in attack_variants(cfg) for s in seeds],
         "mislabeled": [mislabeled(d, m, s) for m in dmm["mislabeled"]["schemes"] for s in seeds],
     }
 
@@ -119,12 +142,38 @@ _FIGURES = {
         [r"-\w+/boundary_distance_(initial|min|final)$", r"-\w+/test_accuracy$"],
     ),
     "adv_training": (
-        "DMM Sec. 5.1",
-        "DMM Sec. 5.1: clean vs adversarially trained classifier. The paper predicts deeper "
-        "dimples (larger off-manifold distances) and a larger on-manifold share of the input "
-        "gradient after adversarial training.",
+        "DMM Sec. 5.1, App. A",
+        "DMM Sec. 5.1 / App. A: clean vs adversarially trained vs Gaussian-noise trained "
+        "classifier. The paper predicts deeper dimples (larger off-manifold distances) with a "
+        "little-changed on-manifold distance and a larger on-manifold share of the input "
+        "gradient after adversarial training, and deeper dimples after noise training.",
         ("attacks",),
-        [r"/adversarial_over_clean_\w+$"],
+        [r"/(adversarial|noise)_over_clean_\w+$"],
+    ),
+    "similarity": (
+        "DMM Sec. 5.2",
+        "DMM Sec. 5.2's claim that N2's decision boundary is very similar to N1's, measured: "
+        "agreement of N1 and N2 on clean test points and on N1's greedy L2 adversarial "
+        "examples of them, and the cosine of their margin-loss input gradients; baseline: the "
+        "same measures for N1 and an independently trained clean network.",
+        ("mislabeled",),
+        [r"-mislabeled_\w+/(n2|baseline)_(agreement_clean|agreement_adv|grad_cosine)$"],
+    ),
+    "controls": (
+        "DMM Table 1, 2, Sec. 5.1, 7.1, App. H",
+        "Controls beside their measurements: (a) the on/off-manifold PGD distance ratio next "
+        "to the same constrained attacks in a random k-dim subspace; (b) the measured ratio "
+        "vs the locally linear prediction sqrt(1-s^2)/s from the gradient's on-subspace share "
+        "s; (c) R(d, M) and R(d, Q) of greedy L2 PGD from a zero and a random start; (d) the "
+        "object share of L2 and L-inf perturbations vs a uniform-magnitude random-sign "
+        "perturbation of the same size after the attack's clipping to [0, 1].",
+        ("attacks", "controls"),
+        [
+            r"-\w+/random_subspace_on_over_off_distance$",
+            r"-\w+/(linear_on_over_off|on_over_off_per_image)$",
+            r"-\w+/random_start_(pgd_success_rate|norm_ratio|norm_ratio_random_subspace)$",
+            r"-\w+/(l2|linf)_uniform_object_share$",
+        ],
     ),
     "mislabeled": (
         "DMM Sec. 5.2",
@@ -150,11 +199,11 @@ def kinds(cfg: Mapping) -> list[str]:
     dmm, attacked = cfg["dmm"], attack_variants(cfg)
     out = ["autoencoder", "clinging"]
     if attacked:
-        out += ["ratios", "projections", "onoff", "linf_l2"]
-    if len(attacked) == 2:
+        out += ["ratios", "projections", "onoff", "linf_l2", "controls"]
+    if "clean" in attacked and len(attacked) >= 2:
         out.append("adv_training")
     if dmm["mislabeled"]["schemes"]:
-        out.append("mislabeled")
+        out += ["mislabeled", "similarity"]
     return [k for k in KINDS if k in out]
 
 
@@ -240,6 +289,12 @@ def draw(kind: str, inputs, p: Mapping):
         return plots.adv_training_figure(runs("attacks", p["attack_variants"]))
     if kind == "mislabeled":
         return plots.mislabeled_figure(runs("mislabeled", p["schemes"]))
+    if kind == "similarity":
+        return plots.similarity_figure(runs("mislabeled", p["schemes"]))
+    if kind == "controls":
+        return plots.controls_figure(
+            runs("attacks", p["attack_variants"]), runs("controls", p["attack_variants"])
+        )
     if kind == "linf_l2":
         attacks = runs("attacks", p["attack_variants"])
         return plots.linf_l2_figure(gallery_store(attacks), n_show=n_show)
