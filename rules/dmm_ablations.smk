@@ -1,3 +1,224 @@
 # Natural-image Dimpled-Manifold ablations (config dmm.ablations; config/ablations.yaml):
 # manifold dimension and autoencoder training length, where the tangent space is taken,
 # and the Fig. 6 boundary distance with sub-epoch checkpoints and a second architecture.
+# Files equal to a default one are the default job's (ablation_registry): the default
+# autoencoder and tangents, the default clean classifiers and their attack stores.
+
+from pipeline_lib.studies.dmm import ablation_registry as dmm_abl
+
+
+def _abl_ae_cfg(w):
+    """The dataset's autoencoder settings with the sweep's k and training length."""
+    return {
+        **config["dmm"][w.dataset]["autoencoder"],
+        "k": int(w.k),
+        "epochs": int(w.epochs),
+    }
+
+
+def _abl_classifier_cfg(w):
+    """The dataset's classifier settings with the sweep's architecture (and length)."""
+    abl = config["dmm"]["ablations"]
+    cfg = {**config["dmm"][w.dataset]["classifier"], "kind": w.arch}
+    if abl["classifier_epochs"]:
+        cfg["epochs"] = abl["classifier_epochs"]
+    return cfg
+
+
+rule dmm_ablation_autoencoder:
+    input:
+        "results/data/{dataset}.zarr",
+    output:
+        model="results/dmm/{dataset}/ablations/manifold/k{k}-e{epochs}/autoencoder.pt",
+        store=directory(
+            "results/dmm/{dataset}/ablations/manifold/k{k}-e{epochs}/autoencoder.zarr"
+        ),
+    log:
+        "logs/dmm_ablation_autoencoder/{dataset}-k{k}-e{epochs}.log",
+    benchmark:
+        "results/benchmarks/dmm_ablation_autoencoder/{dataset}-k{k}-e{epochs}.tsv"
+    wildcard_constraints:
+        k=r"\d+",
+        epochs=r"\d+",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        cfg=_abl_ae_cfg,
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/dmm_ablation_autoencoder.py"
+
+
+rule dmm_ablation_tangents:
+    input:
+        data="results/data/{dataset}.zarr",
+        model=lambda w: dmm_abl.autoencoder(config, w.dataset, w.k, w.epochs),
+    output:
+        directory(
+            "results/dmm/{dataset}/ablations/manifold/k{k}-e{epochs}/{at}/tangents.zarr"
+        ),
+    log:
+        "logs/dmm_ablation_tangents/{dataset}-k{k}-e{epochs}-{at}.log",
+    benchmark:
+        "results/benchmarks/dmm_ablation_tangents/{dataset}-k{k}-e{epochs}-{at}.tsv"
+    wildcard_constraints:
+        k=r"\d+",
+        epochs=r"\d+",
+        at="reconstruction|projected",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        n_samples=config["dmm"]["n_samples"],
+        projection=config["dmm"]["ablations"]["projection"],
+        device=config["device"],
+    script:
+        "../scripts/dmm_ablation_tangents.py"
+
+
+rule dmm_ablation_attacks:
+    input:
+        model=lambda w: dmm.run(w.dataset, "clean", w.seed, "model.pt"),
+        tangents=lambda w: dmm_abl.tangents(config, w.dataset, w.k, w.epochs, w.at),
+    output:
+        directory(
+            "results/dmm/{dataset}/ablations/manifold/k{k}-e{epochs}/{at}/seed{seed}/attacks.zarr"
+        ),
+    log:
+        "logs/dmm_ablation_attacks/{dataset}-k{k}-e{epochs}-{at}-seed{seed}.log",
+    benchmark:
+        "results/benchmarks/dmm_ablation_attacks/{dataset}-k{k}-e{epochs}-{at}-seed{seed}.tsv"
+    wildcard_constraints:
+        k=r"\d+",
+        epochs=r"\d+",
+        at="reconstruction|projected",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        attacks=lambda w: {
+            k: config["dmm"][w.dataset][k] for k in ("attack", "constrained", "linf")
+        },
+        path_steps=config["dmm"]["path_steps"],
+        object_threshold=config["dmm"]["object_threshold"],
+        device=config["device"],
+    script:
+        "../scripts/dmm_ablation_attacks.py"
+
+
+rule dmm_ablation_classifier:
+    input:
+        "results/data/{dataset}.zarr",
+    output:
+        checkpoints="results/dmm/{dataset}/ablations/boundary/{arch}/seed{seed}/checkpoints.pt",
+        store=directory(
+            "results/dmm/{dataset}/ablations/boundary/{arch}/seed{seed}/training.zarr"
+        ),
+    log:
+        "logs/dmm_ablation_classifier/{dataset}-{arch}-seed{seed}.log",
+    benchmark:
+        "results/benchmarks/dmm_ablation_classifier/{dataset}-{arch}-seed{seed}.tsv"
+    wildcard_constraints:
+        arch="mlp|convnet",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        cfg=_abl_classifier_cfg,
+        points=config["dmm"]["ablations"]["first_epoch_points"],
+        device=config["device"],
+    script:
+        "../scripts/dmm_ablation_classifier.py"
+
+
+rule dmm_ablation_distance:
+    input:
+        data="results/data/{dataset}.zarr",
+        checkpoints="results/dmm/{dataset}/ablations/boundary/{arch}/seed{seed}/checkpoints.pt",
+    output:
+        directory(
+            "results/dmm/{dataset}/ablations/boundary/{arch}/seed{seed}/distance.zarr"
+        ),
+    log:
+        "logs/dmm_ablation_distance/{dataset}-{arch}-seed{seed}.log",
+    benchmark:
+        "results/benchmarks/dmm_ablation_distance/{dataset}-{arch}-seed{seed}.tsv"
+    wildcard_constraints:
+        arch="mlp|convnet",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        cfg=lookup(dpath="dmm/{dataset}/distance", within=config),
+        n_samples=config["dmm"]["distance_samples"],
+        device=config["device"],
+    script:
+        "../scripts/dmm_ablation_distance.py"
+
+
+rule dmm_ablation_summary:
+    input:
+        unpack(lambda w: dmm_abl.summary_inputs(config, w.dataset)),
+    output:
+        "results/dmm/{dataset}/ablations/metrics.json",
+    log:
+        "logs/dmm_ablation_summary/{dataset}.log",
+    benchmark:
+        "results/benchmarks/dmm_ablation_summary/{dataset}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        settings=lambda w: [list(s) for s in dmm_abl.settings(config, w.dataset)],
+        seeds=dmm_abl.seeds(config),
+        archs=dmm_abl.archs(config),
+    script:
+        "../scripts/dmm_ablation_summary.py"
+
+
+rule figure_dmm_ablation:
+    input:
+        unpack(figure_inputs),
+    output:
+        report(
+            "results/figures/{figure}.png",
+            caption="../report/figure.rst",
+            category=figure_category,
+            subcategory=figure_subcategory,
+            labels=figure_labels,
+        ),
+    log:
+        "logs/figures/{figure}.log",
+    benchmark:
+        "results/benchmarks/figures/{figure}.tsv"
+    wildcard_constraints:
+        figure=figure_names("figure_dmm_ablation"),
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+    params:
+        caption=figure_caption,
+        draw=figure_draw,
+    script:
+        "../scripts/figure_dmm_ablation.py"
