@@ -116,13 +116,22 @@ def lowdim_figures(low: dict) -> list[str]:
     return out
 
 
+ATTACKED = {"clean", "adversarial", "noise"}  # the DMM variants that are attacked
+
+
 def dmm_figures(dmm: dict) -> list[str]:
-    attacked = {"clean", "adversarial"} & set(dmm["variants"])
+    attacked = ATTACKED & set(dmm["variants"])
     out = ["autoencoder", "clinging"]
-    out += ["ratios", "projections", "onoff", "linf_l2"] if attacked else []
-    out += ["adv_training"] if len(attacked) == 2 else []
-    out += ["mislabeled"] if dmm["mislabeled"]["schemes"] else []
+    out += ["ratios", "projections", "onoff", "linf_l2", "controls"] if attacked else []
+    out += ["adv_training"] if "clean" in attacked and len(attacked) >= 2 else []
+    out += ["mislabeled", "similarity"] if dmm["mislabeled"]["schemes"] else []
     return out
+
+
+def dmm_ablation_figures(dmm: dict) -> list[str]:
+    abl = dmm["ablations"]
+    out = ["manifold"] + (["location"] if len(abl["locations"]) > 1 else []) if abl["k"] else []
+    return out + (["boundary"] if abl["archs"] else [])
 
 
 def expected_figures(cfg: dict) -> set[str]:
@@ -130,6 +139,7 @@ def expected_figures(cfg: dict) -> set[str]:
     figs |= {f"data_{d}_samples" for d in cfg["natural"]["datasets"]}
     dmm = cfg["dmm"]
     figs |= {f"dmm_{d}_{w}" for d in dmm["datasets"] for w in dmm_figures(dmm)}
+    figs |= {f"dmm_ablation_{d}_{w}" for d in dmm["datasets"] for w in dmm_ablation_figures(dmm)}
     til = cfg["tilting"]
     figs |= {
         f"tilting_{d}_{w}" for d in til["datasets"] for w in ("angle", "plane", "perturbation")
@@ -158,14 +168,31 @@ def expected_jobs(cfg: dict) -> Counter:
     dmm = cfg["dmm"]
     seeds, variants, schemes = dmm["seeds"], dmm["variants"], dmm["mislabeled"]["schemes"]
     trained = set(variants) | ({"clean"} if {"det", "rand"} & set(schemes) else set())
-    for _ in dmm["datasets"]:
+    for d in dmm["datasets"]:
         n["dmm_autoencoder"] += 1
         n["dmm_tangents"] += 1
         n["dmm_classifier"] += len(trained) * len(seeds)
         n["dmm_distance"] += len(variants) * len(seeds)
-        n["dmm_attacks"] += len({"clean", "adversarial"} & set(variants)) * len(seeds)
+        n["dmm_attacks"] += len(ATTACKED & set(variants)) * len(seeds)
+        n["dmm_controls"] += len(ATTACKED & set(variants)) * len(seeds)
         n["dmm_mislabeled"] += len(schemes) * len(seeds)
         n["dmm_summary"] += 1
+        # ablations: settings equal to the default reuse the default autoencoder/tangents
+        abl, ae = dmm["ablations"], dmm[d]["autoencoder"]
+        grid = [(k, e) for k in abl["k"] for e in (abl["autoencoder_epochs"] or [ae["epochs"]])]
+        default = (ae["k"], ae["epochs"]) in grid
+        n["dmm_ablation_autoencoder"] += len(grid) - default
+        tangents = len(grid) * len(abl["locations"]) - (
+            default and "reconstruction" in abl["locations"]
+        )
+        n["dmm_ablation_tangents"] += tangents
+        n["dmm_ablation_attacks"] += tangents * len(abl["seeds"])
+        n["dmm_ablation_classifier"] += len(abl["archs"]) * len(abl["seeds"])
+        n["dmm_ablation_distance"] += len(abl["archs"]) * len(abl["seeds"])
+        n["dmm_ablation_summary"] += bool(abl["k"] or abl["archs"])
+        if abl["k"]:  # the attacked clean classifiers of seeds the default run lacks
+            have = set(seeds) if "clean" in trained else set()
+            n["dmm_classifier"] += len(set(abl["seeds"]) - have)
     til = cfg["tilting"]
     n["tilting_sweep"] = len(til["datasets"])
     n["tilting_toy"] = n["tilting_summary"] = 1
