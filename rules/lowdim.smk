@@ -36,7 +36,7 @@ rule lowdim_train:
         "results/benchmarks/lowdim_train/{manifold}-{variant}-seed{seed}.tsv"
     wildcard_constraints:
         manifold="line|diagonal|plane",
-        variant="clean|adversarial|random_labels",
+        variant="clean|adversarial|random_labels|random_clusters",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -57,9 +57,33 @@ rule lowdim_train:
         "../scripts/lowdim_train.py"
 
 
+rule lowdim_walls:
+    input:
+        "results/lowdim/{manifold}/data.zarr",
+    output:
+        directory("results/lowdim/{manifold}/walls.zarr"),
+    log:
+        "logs/lowdim_walls/{manifold}.log",
+    benchmark:
+        "results/benchmarks/lowdim_walls/{manifold}.tsv"
+    wildcard_constraints:
+        manifold="line|diagonal|plane",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+    params:
+        res=lambda w: lowdim.grid_res(config, w.manifold),
+        normal_steps=lookup(dpath="lowdim/grid/normal_steps", within=config),
+    script:
+        "../scripts/lowdim_walls.py"
+
+
 rule lowdim_summary:
     input:
-        lowdim.runs(config),
+        runs=lowdim.runs(config),
+        walls=lowdim.all_walls(config),
     output:
         store=directory("results/lowdim/summary.zarr"),
         metrics="results/lowdim/metrics.json",
@@ -72,8 +96,61 @@ rule lowdim_summary:
     threads: 1
     resources:
         mem_mb=2000,
+    params:
+        separation=lookup(dpath="lowdim/separation", within=config),
     script:
         "../scripts/lowdim_summary.py"
+
+
+# App. C sensitivity (config lowdim.ablations, off by default; config/ablations.yaml):
+# lr x output-weight distribution x loss, true labels, boundary at init and at the end.
+rule lowdim_ablation_train:
+    input:
+        "results/lowdim/{manifold}/data.zarr",
+    output:
+        directory(
+            "results/lowdim/ablations/{manifold}/{setting}/seed{seed}/boundary.zarr"
+        ),
+    log:
+        "logs/lowdim_ablation_train/{manifold}-{setting}-seed{seed}.log",
+    benchmark:
+        "results/benchmarks/lowdim_ablation_train/{manifold}-{setting}-seed{seed}.tsv"
+    wildcard_constraints:
+        manifold="line|diagonal|plane",
+        setting=r"lr[0-9.e+-]+-(sign|uniform)-(bce|mse|hinge)",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        gpu=GPU,
+    params:
+        model=lookup(dpath="lowdim/model", within=config),
+        train=lookup(dpath="lowdim/train", within=config),
+        res=lambda w: lowdim.grid_res(config, w.manifold),
+        normal_steps=lookup(dpath="lowdim/grid/normal_steps", within=config),
+        device=config["device"],
+    script:
+        "../scripts/lowdim_ablation_train.py"
+
+
+rule lowdim_ablation_summary:
+    input:
+        lowdim.ablation_runs(config),
+    output:
+        store=directory("results/lowdim/ablations/summary.zarr"),
+        metrics="results/lowdim/ablations/metrics.json",
+    log:
+        "logs/lowdim_ablation_summary.log",
+    benchmark:
+        "results/benchmarks/lowdim_ablation_summary.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    script:
+        "../scripts/lowdim_ablation_summary.py"
 
 
 rule figure_lowdim:

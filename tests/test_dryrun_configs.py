@@ -106,14 +106,23 @@ def studies_on(cfg: dict) -> set[str]:
 
 def lowdim_figures(low: dict) -> list[str]:
     v, m = set(low["variants"]), set(low["manifolds"])
-    out = ["dmm_lowdim_clinging"]
+    out = ["dmm_lowdim_clinging", "dmm_lowdim_separation"]
     if "clean" in v:
         out += ["dmm_lowdim_boundary_2d"] if m & {"line", "diagonal"} else []
         out += ["dmm_lowdim_height_maps"] if "plane" in m else []
         out += ["dmm_lowdim_gradients"]
         out += ["dmm_lowdim_adversarial"] if "adversarial" in v else []
         out += ["dmm_lowdim_random_labels"] if "random_labels" in v else []
+        out += ["dmm_lowdim_random_clusters"] if "random_clusters" in v else []
+    out += ["dmm_lowdim_ablation"] if lowdim_ablation_runs(low) else []
     return out
+
+
+def lowdim_ablation_runs(low: dict) -> int:
+    """App. C sensitivity runs: manifolds x (lr x output weights x loss) x seeds."""
+    a = low["ablations"]
+    settings = len(a["lr"]) * len(a["output_weights"]) * len(a["loss"])
+    return len(a["manifolds"]) * settings * len(a["seeds"])
 
 
 ATTACKED = {"clean", "adversarial", "noise"}  # the DMM variants that are attacked
@@ -163,6 +172,9 @@ def expected_jobs(cfg: dict) -> Counter:
     n["lowdim_dataset"] = len(low["manifolds"])
     n["lowdim_train"] = len(low["manifolds"]) * len(low["variants"]) * len(low["seeds"])
     n["lowdim_summary"] = 1
+    n["lowdim_walls"] = len(low["manifolds"])
+    n["lowdim_ablation_train"] = lowdim_ablation_runs(low)
+    n["lowdim_ablation_summary"] = 1 if lowdim_ablation_runs(low) else 0
     n["claims"] = 1  # the ledger: every config judges its claims
     n["natural_dataset"] = len(cfg["natural"]["datasets"])
     dmm = cfg["dmm"]

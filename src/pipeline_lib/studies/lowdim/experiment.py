@@ -48,6 +48,47 @@ def random_labels(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed + 7919).integers(0, 2, size=n).astype(np.int8)
 
 
+def random_cluster_labels(cluster_id: np.ndarray, centre_labels: np.ndarray, seed: int):
+    """The label-coherent control: each cluster gets one random class, every point of a
+    cluster its cluster's class. The classes are a seeded random permutation of the
+    clusters' true (chessboard) labels, so both classes keep half the clusters (balanced
+    coin flips; independent flips could give every cluster one class). A permutation
+    that gives back the true labels or their complement (the same boundary) is drawn
+    again, so the control never equals clean training (unless no other arrangement
+    exists, e.g. two clusters)."""
+    centre_labels = np.asarray(centre_labels)
+    rng = np.random.default_rng(seed + 15485863)
+    same = (centre_labels, 1 - centre_labels)
+    perm = rng.permutation(centre_labels)
+    n_other = len(np.unique(centre_labels)) == 2 and len(centre_labels) > 2
+    while n_other and any(np.array_equal(perm, t) for t in same):
+        perm = rng.permutation(centre_labels)
+    return perm[np.asarray(cluster_id)].astype(np.int8)
+
+
+#: the training losses on the logit ``z`` (App. C names none): binary cross-entropy on
+#: sigmoid(z), squared error of sigmoid(z) to the 0/1 label, hinge on z with labels +-1
+LOSSES = ("bce", "mse", "hinge")
+
+
+def loss_fn(name: str, reduction: str = "mean") -> Callable:
+    """``f(logit, y01) -> loss`` for a name in :data:`LOSSES`."""
+    if name == "bce":
+        return lambda z, y: nn.functional.binary_cross_entropy_with_logits(
+            z, y, reduction=reduction
+        )
+    if name == "mse":
+        return lambda z, y: nn.functional.mse_loss(torch.sigmoid(z), y, reduction=reduction)
+    if name == "hinge":
+
+        def hinge(z, y):
+            h = torch.relu(1.0 - (2.0 * y - 1.0) * z)
+            return h.sum() if reduction == "sum" else h.mean()
+
+        return hinge
+    raise ValueError(f"loss must be one of {LOSSES}, got {name!r}")
+
+
 def l2_single_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
     """One L2 PGD step of length ``eps`` up the loss gradient, clipped to [0, 1]."""
     x = x.detach().requires_grad_(True)
@@ -71,8 +112,10 @@ def train(
     snapshot_epochs: tuple[int, ...] = (),
     on_snapshot: Callable[[int, TwoLayerNet], None] | None = None,
     progress: Callable[[int, float, float], None] | None = None,
+    loss: str = "bce",
 ) -> dict[str, np.ndarray]:
-    """SGD on the BCE loss; returns per-epoch loss and accuracy (epoch 0 = init).
+    """SGD on ``loss`` (:data:`LOSSES`; default BCE); returns per-epoch loss and accuracy
+    (epoch 0 = init).
 
     With ``adversarial_eps`` every batch is replaced by its single-step L2 PGD
     counterpart (true labels), as in DMM Fig. 3.
@@ -82,17 +125,18 @@ def train(
     gen = torch.Generator().manual_seed(seed + 104729)
     y = y.float()
     losses, accs = [], []
+    lossf = loss_fn(loss)
 
     def record(epoch: int) -> None:
         with torch.no_grad():
             logit = model(x)
-            loss = nn.functional.binary_cross_entropy_with_logits(logit, y).item()
+            value = lossf(logit, y).item()
             acc = ((logit >= 0).float() == y).float().mean().item()
-        check_finite(loss, "the low-dim network", epoch)
-        losses.append(loss)
+        check_finite(value, "the low-dim network", epoch)
+        losses.append(value)
         accs.append(acc)
         if progress is not None:
-            progress(epoch, loss, acc)
+            progress(epoch, value, acc)
         if on_snapshot is not None and epoch in snapshot_epochs:
             on_snapshot(epoch, model)
 
@@ -101,7 +145,7 @@ def train(
         xb, yb = x[idx], y[idx]
         if adversarial_eps is not None:
             xb = l2_single_step(model, xb, yb, adversarial_eps)
-        return nn.functional.binary_cross_entropy_with_logits(model(xb), yb)
+        return lossf(model(xb), yb)
 
     record(0)
     for epoch in bar(range(1, epochs + 1), epochs, "low-dim training (epochs)"):
@@ -215,10 +259,18 @@ def measure_snapshot(
     }
 
 
+#: the training variants: true labels, adversarial training, and two random-label
+#: controls (one coin flip per point; one random class per cluster)
+VARIANTS = ("clean", "adversarial", "random_labels", "random_clusters")
+
 GRID = "*grid"  # stands for the grid's axes (grid_0, grid_1[, grid_2])
 #: A training run's store: name -> (dims, description, units), in store order.
 RUN_TABLE: dict[str, tuple[tuple[str, ...], str, str | None]] = {
-    "loss": (("train_epoch",), "mean BCE loss on the training set", None),
+    "loss": (
+        ("train_epoch",),
+        "mean training loss (BCE unless configured) on the training set",
+        None,
+    ),
     "train_accuracy": (("train_epoch",), "accuracy on the training labels used", "1"),
     "test_accuracy": (
         ("epoch",),
@@ -266,7 +318,7 @@ RUN_TABLE: dict[str, tuple[tuple[str, ...], str, str | None]] = {
     "train_x": (("train_sample", "feature"), "training point", "input"),
     "train_label": (
         ("train_sample",),
-        "label used in training (random for the random-label control)",
+        "label used in training (random for the random-label controls)",
         None,
     ),
     "true_label": (("train_sample",), "cluster label of the training point", None),
@@ -290,6 +342,7 @@ def run_experiment(
     normal_steps: int,
     device: torch.device,
     log: Callable[[str], None] = print,
+    loss: str = "bce",
 ):
     """Train one network on a low-dim dataset and record its boundary at snapshots.
 
@@ -297,13 +350,21 @@ def run_experiment(
     """
     from pipeline_lib.zarr_io import table_dataset
 
-    if variant not in ("clean", "adversarial", "random_labels"):
-        raise ValueError(f"unknown variant {variant!r}")
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; allowed: {VARIANTS}")
     train_mask = (data.split == "train").values
     test_mask = ~train_mask
     train_x = data.x.values[train_mask].astype(np.float32)
     true_y = data.label.values[train_mask].astype(np.int8)
-    y = random_labels(len(true_y), seed) if variant == "random_labels" else true_y
+    if variant == "random_labels":
+        y = random_labels(len(true_y), seed)
+    elif variant == "random_clusters":
+        cluster = data.cluster_id.values[train_mask]
+        centre_labels = np.zeros(data.sizes["cluster"], dtype=np.int8)
+        centre_labels[cluster] = true_y  # every point of a cluster has its centre's label
+        y = random_cluster_labels(cluster, centre_labels, seed)
+    else:
+        y = true_y
     test_x = torch.as_tensor(data.x.values[test_mask], device=device)
     test_y = torch.as_tensor(data.label.values[test_mask].astype(np.float32), device=device)
     eps = adversarial_eps if variant == "adversarial" else None
@@ -343,6 +404,7 @@ def run_experiment(
         snapshot_epochs=tuple(snapshot_epochs),
         on_snapshot=on_snapshot,
         progress=progress,
+        loss=loss,
     )
     ep = sorted(snaps)
     dim = data.sizes["feature"]
@@ -378,6 +440,7 @@ def run_experiment(
             "manifold": data.attrs["manifold"],
             "variant": variant,
             "seed": seed,
+            "loss": loss,
             "tangent_basis": data.tangent_basis.values.tolist(),
         },
     )

@@ -14,7 +14,14 @@ from pipeline_lib.stats import finite_mean
 from pipeline_lib.viz import VARIANT_NAMES
 
 LABEL_COLORS = {0: "tab:blue", 1: "tab:red"}
+# the core names plus this study's label-coherent control
+NAMES = {**VARIANT_NAMES, "random_clusters": "random labels per cluster (control)"}
 HEIGHT_CMAP = plt.get_cmap("coolwarm").with_extremes(bad="0.55")
+
+
+def _seeds(summary: xr.Dataset) -> str:
+    n = summary.sizes["seed"]
+    return f"{n} seed" + ("s" if n != 1 else "")
 
 
 def _points(ax, run: xr.Dataset, labels=None, size=12, zorder=3):
@@ -228,7 +235,7 @@ def clinging_curves(summary: xr.Dataset):
     df = summary[["boundary_distance", "boundary_present", "gradient_angle", "train_accuracy"]]
     df = df.to_dataframe()
     df = df.reset_index()
-    df["variant"] = df["variant"].map(VARIANT_NAMES).fillna(df["variant"])
+    df["variant"] = df["variant"].map(NAMES).fillna(df["variant"])
     mans = list(summary.manifold.values)
     rows = [
         ("boundary_distance", "mean distance manifold → boundary"),
@@ -236,7 +243,7 @@ def clinging_curves(summary: xr.Dataset):
         ("gradient_angle", "gradient angle to manifold (°)"),
         ("train_accuracy", "train accuracy (labels used)"),
     ]
-    hue_order = [VARIANT_NAMES[v] for v in VARIANT_NAMES if v in summary.variant.values]
+    hue_order = [NAMES[v] for v in NAMES if v in summary.variant.values]
     fig, axes = plt.subplots(
         len(rows), len(mans), figsize=(4.6 * len(mans), 12), squeeze=False, sharex=True
     )
@@ -263,15 +270,136 @@ def clinging_curves(summary: xr.Dataset):
                     label="random direction",
                 )
                 ax.axhline(90, ls=":", color="k")
+            if col == "boundary_distance" and "walls_boundary_distance" in summary:
+                ax.axhline(
+                    float(summary.walls_boundary_distance.sel(manifold=m)),
+                    ls=":",
+                    color="k",
+                    label="walls baseline",
+                )
+                if j == 0:
+                    ax.legend(fontsize=7)
             ax.set_xscale("symlog", linthresh=1)
             ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
             ax.set_ylabel(label if j == 0 else "")
             if i == 0:
                 ax.set_title(m)
     fig.suptitle(
-        f"Clinging and dimpling: mean ± sd over {summary.sizes['seed']} seeds "
-        "(dashed: isotropic random direction)",
+        f"Clinging and dimpling: mean ± sd over {_seeds(summary)} "
+        "(dashed: isotropic random direction; dotted black, top: walls baseline)",
         fontsize=10,
     )
     fig.tight_layout()
+    return fig
+
+
+def separation(summary: xr.Dataset):
+    """Clinging vs walls: share of the manifold with the boundary within d along the
+    normal (last snapshot, mean ± sd over seeds) and the signed normal-offset histogram."""
+    last = summary.epoch.values[-1]
+    mans = list(summary.manifold.values)
+    variants = [v for v in NAMES if v in summary.variant.values]
+    colors = dict(zip(variants, sns.color_palette(n_colors=len(variants)), strict=True))
+    fig, axes = plt.subplots(2, len(mans), figsize=(4.6 * len(mans), 7.5), squeeze=False)
+    d = summary.distance.values
+    centres = summary.offset_bin.values
+    width = float(np.diff(centres).mean()) if len(centres) > 1 else 1.0
+    for j, m in enumerate(mans):
+        ax, hx = axes[0, j], axes[1, j]
+        for v in variants:
+            sh = summary.share_within.sel(manifold=m, variant=v, epoch=last).values  # seed, d
+            mu = finite_mean(sh, axis=0)
+            sd = np.nanstd(sh, axis=0, ddof=1) if sh.shape[0] > 1 else np.zeros_like(mu)
+            ax.errorbar(d, mu, yerr=sd, marker="o", capsize=3, color=colors[v], label=NAMES[v])
+            h = finite_mean(
+                summary.offset_histogram.sel(manifold=m, variant=v, epoch=last).values, axis=0
+            )
+            hx.step(centres, h, where="mid", color=colors[v], label=NAMES[v])
+        if "walls_share_within" in summary:
+            w = summary.sel(manifold=m)
+            ax.plot(d, w.walls_share_within.values, "k:", marker="s", label="walls baseline")
+            hx.bar(
+                centres,
+                w.walls_offset_histogram.values,
+                width=width,
+                color="0.6",
+                alpha=0.5,
+                label="walls baseline",
+            )
+        ax.set_xscale("log")
+        ax.set_xticks(d, [f"{x:g}" for x in d])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("distance d along the normal")
+        ax.set_ylabel("share of manifold with boundary within d" if j == 0 else "")
+        ax.set_title(f"{m} (epoch {last})")
+        hx.set_xlabel("signed normal offset manifold → boundary")
+        hx.set_ylabel("share of probes" if j == 0 else "")
+        hx.set_ylim(bottom=0)
+    # one legend for every panel, below them (the panels' data fill their corners)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.suptitle(
+        "Does the boundary run along the manifold (dimpled) or cross it (walls)? "
+        f"Last snapshot, {_seeds(summary)}; bottom: probes whose normal "
+        "line meets no boundary are in no bin",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def ablation_sensitivity(summary: xr.Dataset):
+    """App. C sensitivity: final train accuracy, probe distance and share within the
+    middle distance per setting (lr, output weights, loss), one point per seed."""
+    df = summary[["train_accuracy", "boundary_distance", "share_mid"]].to_dataframe()
+    df = df.reset_index()
+    mans = list(summary.manifold.values)
+    cols = [
+        ("train_accuracy", "final train accuracy"),
+        ("boundary_distance", "final mean distance manifold → boundary"),
+        ("share_mid", f"share within {float(summary.attrs['share_distance']):g} along normal"),
+    ]
+    n_set = summary.sizes["setting"]
+    # one row of panels per manifold, tall enough for one readable line per setting
+    fig, axes = plt.subplots(
+        len(mans),
+        len(cols),
+        figsize=(14, len(mans) * max(2.8, 0.42 * n_set + 1.3) + 0.6),
+        squeeze=False,
+        sharey=True,
+    )
+    for i, m in enumerate(mans):
+        sub = df[df.manifold == m]
+        for j, (c, label) in enumerate(cols):
+            ax = axes[i, j]
+            sns.stripplot(
+                data=sub,
+                x=c,
+                y="setting",
+                hue="setting",
+                order=list(summary.setting.values),
+                ax=ax,
+                legend=False,
+                size=7,
+                jitter=0.15,
+            )
+            ax.grid(axis="y", color="0.9", lw=0.8)
+            if c == "train_accuracy":
+                lo = np.nanmin(sub[c].to_numpy(), initial=0.4)
+                ax.set_xlim(min(0.4, lo - 0.03), 1.02)
+                ax.axvline(float(summary.attrs["fit"]), ls="--", color="k", lw=1)
+            elif c == "share_mid":
+                ax.set_xlim(-0.03, 1.03)
+            else:
+                ax.set_xlim(left=0)
+            ax.set_xlabel(label)
+            ax.set_ylabel(f"{m}: lr - output weights - loss" if j == 0 else "")
+            ax.set_title(m if j == 1 else "", fontsize=10)
+    fig.suptitle(
+        "Does App. C's setting train the network? (dashed: the 'trains' threshold; "
+        f"{_seeds(summary)})",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     return fig

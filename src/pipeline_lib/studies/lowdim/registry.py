@@ -19,10 +19,12 @@ REFS = ("dmm",)
 # kind -> the function of this study's plots module that draws it
 PLOTS = {
     "clinging": "clinging_curves",
+    "separation": "separation",
     "boundary_2d": "boundary_evolution_2d",
     "height_maps": "height_maps",
     "gradients": "gradients",
     "compare": "compare_final",
+    "ablation": "ablation_sensitivity",
 }
 
 
@@ -38,6 +40,66 @@ def runs(cfg: Mapping) -> list[str]:
     """Every training run's store, manifold-major, then variant, then seed."""
     low = cfg["lowdim"]
     return [run(m, v, s) for m in low["manifolds"] for v in low["variants"] for s in low["seeds"]]
+
+
+def walls(manifold: str) -> str:
+    """The walls baseline's store (Voronoi walls perpendicular to the manifold)."""
+    return f"{RES}/{manifold}/walls.zarr"
+
+
+def all_walls(cfg: Mapping) -> list[str]:
+    return [walls(m) for m in cfg["lowdim"]["manifolds"]]
+
+
+# ---- the App. C sensitivity ablation (config lowdim.ablations; config/ablations.yaml)
+ABL = f"{RES}/ablations"
+
+
+def ablation_setting(lr: float, output_weights: str, loss: str) -> str:
+    """The wildcard naming one ablation setting, e.g. ``lr0.02-sign-bce``."""
+    return f"lr{float(lr):g}-{output_weights}-{loss}"
+
+
+def parse_setting(setting: str) -> dict:
+    """``lr0.02-sign-bce`` -> ``{"lr": 0.02, "output_weights": "sign", "loss": "bce"}``."""
+    lr, ow, loss = setting.rsplit("-", 2)
+    return {"lr": float(lr.removeprefix("lr")), "output_weights": ow, "loss": loss}
+
+
+def ablation_settings(cfg: Mapping) -> list[str]:
+    a = cfg["lowdim"].get("ablations", {})
+    return [
+        ablation_setting(lr, ow, loss)
+        for lr in a.get("lr", [])
+        for ow in a.get("output_weights", [])
+        for loss in a.get("loss", [])
+    ]
+
+
+def ablation_on(cfg: Mapping) -> bool:
+    return bool(cfg["lowdim"].get("ablations", {}).get("manifolds")) and bool(
+        ablation_settings(cfg)
+    )
+
+
+def ablation_run(manifold: str, setting: str, seed) -> str:
+    return f"{ABL}/{manifold}/{setting}/seed{seed}/boundary.zarr"
+
+
+def ablation_runs(cfg: Mapping) -> list[str]:
+    a = cfg["lowdim"].get("ablations", {})
+    if not ablation_on(cfg):
+        return []
+    return [
+        ablation_run(m, st, s)
+        for m in a["manifolds"]
+        for st in ablation_settings(cfg)
+        for s in a["seeds"]
+    ]
+
+
+ABLATION_SUMMARY = f"{ABL}/summary.zarr"
+ABLATION_METRICS = f"{ABL}/metrics.json"
 
 
 def _figure_runs(low: Mapping, manifolds, variant: str) -> list[str]:
@@ -56,11 +118,37 @@ _FIGURES = {
         "DMM Sec. 6 (no curve in the paper)",
         "Clinging curves (DMM Sec. 6; the paper shows no such curve for its synthetic runs). "
         "Top: mean Euclidean distance from the manifold to the decision boundary after each "
-        "snapshot epoch; middle: mean angle between the input gradient at the training points "
-        "and the manifold (90° = perpendicular; dashed = isotropic random direction); bottom: "
-        "training accuracy. Mean ± sd over seeds, for clean training, single-step L2 PGD "
-        "adversarial training and the random-label control.",
-        (r"/[a-z]+-\w+/boundary_distance_(initial|final)$",),
+        "snapshot epoch, with the walls baseline (dotted black: Voronoi walls perpendicular to "
+        "the manifold between clusters, the picture the paper argues against, which scores "
+        "low on this metric too; see the separation figure); middle: mean angle between the "
+        "input gradient at the training points and the manifold (90° = perpendicular; dashed "
+        "= isotropic random direction); bottom: training accuracy. "
+        "Mean ± sd over seeds, for clean training, single-step L2 PGD adversarial training "
+        "and the random-label controls (per point and per cluster).",
+        (r"/[a-z]+-\w+/boundary_distance_(initial|final)$", r"-walls/boundary_distance$"),
+    ),
+    "separation": (
+        "separation",
+        "DMM Sec. 3, Fig. 1 (no such measure in the paper)",
+        "Clinging or walls? The clinging metric cannot tell a boundary that runs along the "
+        "manifold from walls perpendicular to it between clusters. Left: share of the "
+        "manifold (probe grid) over which the boundary runs within a distance d along the "
+        "normal, above or below, at the last snapshot (mean ± sd over seeds); the walls "
+        "baseline (black) crosses the manifold only between clusters, so its share is near "
+        "0. Right: distribution of the signed normal offset from the manifold to the "
+        "boundary (share of probes per bin, pooled over seeds; probes whose normal line "
+        "meets no boundary in the cube are in no bin).",
+        (r"-\w+/share_within_[0-9.]+(_final)?$",),
+    ),
+    "ablation": (
+        "ablation",
+        "App. C (sensitivity; config lowdim.ablations)",
+        "Does App. C's setting train this network? One row per manifold, one line per setting "
+        "(SGD lr - fixed output weights: sign = {-1,+1}, uniform = U[-1,1] - loss: bce, mse of "
+        "the sigmoid, hinge), one point per seed, after the last epoch: training accuracy "
+        "(dashed: the 'trains' threshold), mean distance from the manifold to the boundary, "
+        "and the share of the manifold with the boundary within 0.05 along the normal.",
+        (r"^dmm_lowdim_ablation/.*-lr0\.02-.*/train_accuracy$",),
     ),
     "boundary_2d": (
         "boundary_2d",
@@ -100,18 +188,34 @@ _FIGURES = {
     "random_labels": (
         "compare",
         "",
-        "Control the paper lacks: the same network and points, trained on random labels. If "
-        "clinging came from the data manifold alone, the boundary would cling here too.",
+        "Control the paper lacks: the same network and points, trained on random labels (one "
+        "coin flip per point). If clinging came from the data manifold alone, the boundary "
+        "would cling here too. Per-point flips put a boundary between almost every pair of "
+        "neighbouring points, under either picture; see the per-cluster control.",
         (r"-random_labels/(boundary_distance_final|train_accuracy|test_accuracy)$",),
+    ),
+    "random_clusters": (
+        "compare",
+        "",
+        "Label-coherent control the paper lacks: the same network and points, trained with "
+        "one random class per cluster (a seeded random permutation of the clusters' classes). "
+        "Unlike per-point coin flips it does not force a boundary through the manifold "
+        "between neighbouring points.",
+        (r"-random_clusters/(boundary_distance_final|share_within_[0-9.]+_final)$",),
     ),
 }
 # the compared variant's title in the figures of kind "compare"
-_TITLES = {"adversarial": "adversarial (1-step L2 PGD)", "random_labels": "random labels (control)"}
+_TITLES = {
+    "adversarial": "adversarial (1-step L2 PGD)",
+    "random_labels": "random labels per point (control)",
+    "random_clusters": "random labels per cluster (control)",
+}
 
 
 def metric_files(cfg: Mapping) -> list[str]:
-    """The metrics.json files of this study (the gallery merges them)."""
-    return [f"{RES}/metrics.json"]
+    """The metrics.json files of this study (the gallery merges them); the ablation's
+    only when it is configured."""
+    return [f"{RES}/metrics.json"] + ([ABLATION_METRICS] if ablation_on(cfg) else [])
 
 
 def figures(cfg: Mapping) -> list[Figure]:
@@ -122,14 +226,17 @@ def figures(cfg: Mapping) -> list[Figure]:
     def boundaries(manifolds, variant="clean"):
         return {"data": _datas(low, manifolds), "runs": _figure_runs(low, manifolds, variant)}
 
-    inputs = {"clinging": {"summary": f"{RES}/summary.zarr"}}
+    inputs = {
+        "clinging": {"summary": f"{RES}/summary.zarr"},
+        "separation": {"summary": f"{RES}/summary.zarr"},
+    }
     if "clean" in variants:
         if lines:
             inputs["boundary_2d"] = boundaries(lines)
         if "plane" in mans:
             inputs["height_maps"] = boundaries(["plane"])
         inputs["gradients"] = boundaries(mans)
-        for other in ("adversarial", "random_labels"):
+        for other in ("adversarial", "random_labels", "random_clusters"):
             if other in variants:
                 runs = boundaries(mans)
                 inputs[other] = {
@@ -137,6 +244,8 @@ def figures(cfg: Mapping) -> list[Figure]:
                     "clean": runs["runs"],
                     "other": _figure_runs(low, mans, other),
                 }
+    if ablation_on(cfg):
+        inputs["ablation"] = {"summary": ABLATION_SUMMARY}
     out = []
     for key, ins in inputs.items():
         kind, paper, caption, keys = _FIGURES[key]
@@ -168,6 +277,10 @@ def draw(kind: str, inputs, params: Mapping):
 
     if kind == "clinging":
         return plots.clinging_curves(open_store(inputs["summary"]))
+    if kind == "separation":
+        return plots.separation(open_store(inputs["summary"]))
+    if kind == "ablation":
+        return plots.ablation_sensitivity(open_store(inputs["summary"]))
     if kind == "boundary_2d":
         return plots.boundary_evolution_2d(pairs("data", "runs"))
     if kind == "height_maps":
