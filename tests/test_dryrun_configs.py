@@ -205,6 +205,11 @@ def expected_jobs(cfg: dict) -> Counter:
         if abl["k"]:  # the attacked clean classifiers of seeds the default run lacks
             have = set(seeds) if "clean" in trained else set()
             n["dmm_classifier"] += len(set(abl["seeds"]) - have)
+        if default and "reconstruction" in abl["locations"]:
+            # the default setting reuses the default clean attack stores (and runs them
+            # where the default config does not attack clean classifiers of those seeds)
+            attacked = set(seeds) if "clean" in variants else set()
+            n["dmm_attacks"] += len(set(abl["seeds"]) - attacked)
     til = cfg["tilting"]
     n["tilting_sweep"] = len(til["datasets"])
     n["tilting_toy"] = n["tilting_summary"] = 1
