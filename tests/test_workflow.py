@@ -276,7 +276,7 @@ def test_edit_attack_strength_reruns_only_adversarial_runs(workdir, test_config)
     rules = {r for r, _ in jobs}
     assert rules == {"lowdim_train", "lowdim_summary", "figure_lowdim", "claims", "gallery"}, rules
     figs = {w["figure"] for r, w in jobs if r == "figure_lowdim"}
-    assert figs == {"dmm_lowdim_adversarial", "dmm_lowdim_clinging"}
+    assert figs == {"dmm_lowdim_adversarial", "dmm_lowdim_clinging", "dmm_lowdim_separation"}
     trains = [w for r, w in jobs if r == "lowdim_train"]
     low = test_config["lowdim"]
     assert len(trains) == len(low["manifolds"]) * len(low["seeds"])
@@ -307,13 +307,25 @@ def test_edit_natural_subset_reruns_only_its_branch(workdir, test_config):
 def test_edit_dmm_attack_reruns_only_attacks_and_their_figures(workdir, test_config):
     cfg = _edited(workdir, test_config, ["dmm", "fashion_mnist", "attack"], {"eps": 1.5})
     jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
-    assert {r for r, _ in jobs} == {"dmm_attacks", "dmm_summary", "figure_dmm", "claims", "gallery"}
+    # the attacks, the controls read from their stores, the manifold ablation's attacks
+    # (the same attack settings on other tangent bases), their summaries and figures
+    assert {r for r, _ in jobs} == {
+        "dmm_attacks",
+        "dmm_controls",
+        "dmm_summary",
+        "figure_dmm",
+        "dmm_ablation_attacks",
+        "dmm_ablation_summary",
+        "figure_dmm_ablation",
+        "claims",
+        "gallery",
+    }, _summary(jobs)
     dmm = test_config["dmm"]
     attacks = [w for r, w in jobs if r == "dmm_attacks"]
-    assert len(attacks) == 2 * len(dmm["seeds"])
-    assert {w["variant"] for w in attacks} == {"clean", "adversarial"}
+    assert len(attacks) == 3 * len(dmm["seeds"])
+    assert {w["variant"] for w in attacks} == {"clean", "adversarial", "noise"}
     figs = {w["figure"] for r, w in jobs if r == "figure_dmm"}
-    kinds = ("ratios", "projections", "onoff", "adv_training", "linf_l2")
+    kinds = ("ratios", "projections", "onoff", "adv_training", "linf_l2", "controls")
     assert figs == {f"dmm_fashion_mnist_{k}" for k in kinds}
 
 
@@ -345,6 +357,24 @@ def test_dmm_metrics_and_stores(workdir, test_config):
     x = torch.as_tensor(tg.image.values[:4]).reshape(4, 1, 28, 28)
     with torch.no_grad():
         assert torch.equal(last(x), final(x))  # the last checkpoint is the saved model
+    # the controls: per attacked image, random-subspace on/off attacks and the clipped
+    # uniform baseline; the Sec. 5.2 similarity of N1 and N2 beside two clean networks
+    ct = xr.open_zarr(run / "controls.zarr")
+    assert list(ct.attack.values) == ["on", "off"]
+    assert (ct.sample.values == st.sample.values).all()
+    share = ct.l2_uniform_object_share.values
+    assert np.isfinite(share).any() and ((share >= 0) & (share <= 1))[np.isfinite(share)].all()
+    for s in dmm["mislabeled"]["schemes"]:
+        for who in ("n2", "baseline"):
+            agree = m[f"dmm_natural/fashion_mnist-mislabeled_{s}/{who}_agreement_clean"]
+            assert 0 <= agree["mean"] <= 1
+    # the ablations of test.yaml ran, with their own metrics files
+    for path, prefix in (
+        ("results/dmm/fashion_mnist/ablations/metrics.json", "dmm_ablation/"),
+        ("results/lowdim/ablations/metrics.json", "dmm_lowdim_ablation/"),
+    ):
+        keys = json.loads((workdir / path).read_text())
+        assert keys and all(k.startswith(prefix) for k in keys), path
 
 
 def test_edit_3d_grid_reruns_only_plane_runs(workdir, test_config):
