@@ -7,24 +7,6 @@
 from pipeline_lib.studies.dmm import ablation_registry as dmm_abl
 
 
-def _abl_ae_cfg(w):
-    """The dataset's autoencoder settings with the sweep's k and training length."""
-    return {
-        **config["dmm"][w.dataset]["autoencoder"],
-        "k": int(w.k),
-        "epochs": int(w.epochs),
-    }
-
-
-def _abl_classifier_cfg(w):
-    """The dataset's classifier settings with the sweep's architecture (and length)."""
-    abl = config["dmm"]["ablations"]
-    cfg = {**config["dmm"][w.dataset]["classifier"], "kind": w.arch}
-    if abl["classifier_epochs"]:
-        cfg["epochs"] = abl["classifier_epochs"]
-    return cfg
-
-
 rule dmm_ablation_autoencoder:
     input:
         "results/data/{dataset}.zarr",
@@ -47,7 +29,7 @@ rule dmm_ablation_autoencoder:
         mem_mb=4000,
         gpu=GPU,
     params:
-        cfg=_abl_ae_cfg,
+        cfg=lambda w: dmm_abl.autoencoder_settings(config, w.dataset, w.k, w.epochs),
         seed=config["seed"],
         device=config["device"],
     script:
@@ -138,7 +120,7 @@ rule dmm_ablation_classifier:
         mem_mb=4000,
         gpu=GPU,
     params:
-        cfg=_abl_classifier_cfg,
+        cfg=lambda w: dmm_abl.classifier_settings(config, w.dataset, w.arch),
         points=config["dmm"]["ablations"]["first_epoch_points"],
         device=config["device"],
     script:

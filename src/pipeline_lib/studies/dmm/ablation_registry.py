@@ -191,6 +191,20 @@ def figures(cfg: Mapping) -> list[Figure]:
     return out
 
 
+def autoencoder_settings(cfg: Mapping, dataset: str, k, epochs) -> dict:
+    """The dataset's autoencoder settings with the sweep's k and training length."""
+    return {**cfg["dmm"][dataset]["autoencoder"], "k": int(k), "epochs": int(epochs)}
+
+
+def classifier_settings(cfg: Mapping, dataset: str, arch: str) -> dict:
+    """The dataset's classifier settings with the sweep's architecture (and length)."""
+    abl = cfg["dmm"]["ablations"]
+    out = {**cfg["dmm"][dataset]["classifier"], "kind": arch}
+    if abl["classifier_epochs"]:
+        out["epochs"] = abl["classifier_epochs"]
+    return out
+
+
 def draw(kind: str, inputs, p: Mapping):
     """The matplotlib figure of one ablation figure, from its inputs."""
     import json
