@@ -137,6 +137,10 @@ rule dmm_attacks:
         path_steps=config["dmm"]["path_steps"],
         object_threshold=config["dmm"]["object_threshold"],
         device=config["device"],
+        description=lambda w: (
+            f"regular, on- and off-manifold attacks on the {w.variant} {w.dataset} "
+            f"classifier (seed {w.seed}) with projection ratios and effects"
+        ),
     script:
         "../scripts/dmm_attacks.py"
 

@@ -95,8 +95,13 @@ rule dmm_ablation_attacks:
         path_steps=config["dmm"]["path_steps"],
         object_threshold=config["dmm"]["object_threshold"],
         device=config["device"],
+        description=lambda w: (
+            f"regular, on- and off-manifold attacks on the clean {w.dataset} classifier "
+            f"(seed {w.seed}) with the manifold k = {w.k}, {w.epochs} epochs, tangents at "
+            f"{w.at} (DMM ablation)"
+        ),
     script:
-        "../scripts/dmm_ablation_attacks.py"
+        "../scripts/dmm_attacks.py"
 
 
 rule dmm_ablation_classifier:

@@ -1,4 +1,6 @@
-"""Rule dmm_attacks: Table 1/2, Fig. 7, Sec. 5.1 and App. H measurements on one classifier."""
+"""Rules dmm_attacks and dmm_ablation_attacks: Table 1/2, Fig. 7, Sec. 5.1 and App. H
+measurements on one classifier with one set of tangent bases (the store's description
+comes from the rule)."""
 
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import load_model
@@ -22,10 +24,4 @@ with rule_context(smk) as log:
         object_threshold=p.object_threshold,
         log=log.info,
     )
-    write_store(
-        store,
-        smk.output[0],
-        f"regular, on- and off-manifold attacks on the {w.variant} {w.dataset} classifier "
-        f"(seed {w.seed}) with projection ratios and effects",
-        log.provenance(device),
-    )
+    write_store(store, smk.output[0], p.description, log.provenance(device))

@@ -33,6 +33,7 @@ from .experiment import (
     gradient_on_share,
     projection_ratio,
     random_orthonormal,
+    tangent_batch,
 )
 
 SUBSPACE_ATTACKS = ("on", "off")
@@ -154,14 +155,9 @@ def controls_store(
     (the correctly classified images of the tangent store), aligned with it along
     ``sample``. ``cfg`` holds the ``attack`` and ``constrained`` settings."""
     model = frozen(model, device)
-    shape = tuple(tangents.attrs["image_shape"])
-    sel = tangents.sel(sample=attacks.sample.values)
-    x = torch.as_tensor(sel.image.values).to(device)
-    y = torch.as_tensor(sel.label.values).long().to(device)
-    basis = torch.as_tensor(sel.basis.values).to(device)
+    x, y, basis, img = tangent_batch(tangents.sel(sample=attacks.sample.values), device)
     n, f = x.shape
     k = basis.shape[1]
-    img = x.reshape(n, *shape)
     gen = torch.Generator().manual_seed(SEED_OFFSET + seed)
     rand_basis = random_orthonormal(n, k, f, gen).to(device)
 

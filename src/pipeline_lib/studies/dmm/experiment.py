@@ -566,6 +566,18 @@ def _constrained_attacks(
     return {k: torch.stack(v, 1) for k, v in out.items()}
 
 
+def tangent_batch(
+    tangents: xr.Dataset, device: torch.device, with_basis: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """The images of a tangent store (or a selection of its samples) on ``device``:
+    flattened images (n, features), integer labels, tangent bases (n, k, features; None
+    when ``with_basis`` is false) and the images in their shape (n, *image_shape)."""
+    x = torch.as_tensor(tangents.image.values).to(device)
+    y = torch.as_tensor(tangents.label.values).long().to(device)
+    basis = torch.as_tensor(tangents.basis.values).to(device) if with_basis else None
+    return x, y, basis, x.reshape(len(x), *tangents.attrs["image_shape"])
+
+
 def attack_store(
     model: nn.Module,
     tangents: xr.Dataset,
@@ -588,19 +600,16 @@ def attack_store(
     * App. H: greedy L-inf PGD (``cfg['linf']``) next to the L2 one.
     """
     model = frozen(model, device)
-    shape = tuple(tangents.attrs["image_shape"])
-    x_all = torch.as_tensor(tangents.image.values).to(device)
-    y_all = torch.as_tensor(tangents.label.values).long().to(device)
-    pred = batched(model, x_all.reshape(-1, *shape), LOGIT_BATCH).argmax(1)
+    x_all, y_all, _, img_all = tangent_batch(tangents, device, with_basis=False)
+    pred = batched(model, img_all, LOGIT_BATCH).argmax(1)
     keep = (pred == y_all).cpu().numpy()
     log(f"{keep.sum()}/{len(keep)} tangent-store images are classified correctly")
-    x = x_all[keep]
-    y = y_all[keep]
-    basis = torch.as_tensor(tangents.basis.values[keep]).to(device)
-    x_rec = torch.as_tensor(tangents.reconstruction.values[keep]).to(device)
+    kept = tangents.isel(sample=np.flatnonzero(keep))
+    x, y, basis, img = tangent_batch(kept, device)
+    x_rec = torch.as_tensor(kept.reconstruction.values).to(device)
     n, f = x.shape
     k = basis.shape[1]
-    img = x.reshape(n, *shape)
+    shape = img.shape[1:]
     gen = torch.Generator().manual_seed(seed)
 
     a = cfg["attack"]
