@@ -277,3 +277,16 @@ def test_ablation_draw_calls_the_declared_plot_functions():
     figs = ablation_registry.figures(cfg)
     assert {f.kind for f in figs} == set(ablation_registry.PLOTS)
     assert all(f.rule == ablation_registry.RULE for f in figs)
+
+
+def test_default_figure_script_does_not_import_the_ablation_registry():
+    """An edit to the ablations' registry must not rerun the default DMM figures: the
+    figure script's import closure (its code digest) leaves it out, while the studies'
+    composition still lists the ablation figures."""
+    from pipeline_lib.codedigest import imported_modules
+    from pipeline_lib.studies import registries
+
+    closure = imported_modules("scripts/figure_dmm.py")
+    assert "pipeline_lib.studies.dmm.registry" in closure
+    assert "pipeline_lib.studies.dmm.ablation_registry" not in closure
+    assert ablation_registry in registries("dmm")

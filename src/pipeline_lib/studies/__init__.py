@@ -21,14 +21,23 @@ def registry(study: str):
     return importlib.import_module(f"{__name__}.{study}.registry")
 
 
+def registries(study: str) -> list:
+    """A study's registry and the further registries it names (``EXTRA_REGISTRIES``:
+    modules of its package that declare figures and metrics of their own, e.g. an
+    ablation's, kept out of the import closure of the study's figure script)."""
+    main = registry(study)
+    extra = getattr(main, "EXTRA_REGISTRIES", ())
+    return [main] + [importlib.import_module(f"{__name__}.{study}.{m}") for m in extra]
+
+
 def all_figures(cfg: Mapping) -> list:
     """Every figure this config produces: the low-dimensional study's, the data checks
     (core), then each other study's, in the order the gallery shows them."""
     from pipeline_lib.figures import data_figures
 
-    out = list(registry("lowdim").figures(cfg)) + data_figures(cfg)
+    out = [f for r in registries("lowdim") for f in r.figures(cfg)] + data_figures(cfg)
     for study in STUDIES[1:]:
-        out += registry(study).figures(cfg)
+        out += [f for r in registries(study) for f in r.figures(cfg)]
     return out
 
 
@@ -36,7 +45,7 @@ def all_metric_files(cfg: Mapping) -> list[str]:
     """Every metrics.json this config writes, in the gallery's order: the low-dimensional
     study's, the data checks' (core), then each other study's."""
     data = [f"results/data/{d}_metrics.json" for d in cfg["natural"]["datasets"]]
-    out = list(registry("lowdim").metric_files(cfg)) + data
+    out = [m for r in registries("lowdim") for m in r.metric_files(cfg)] + data
     for study in STUDIES[1:]:
-        out += registry(study).metric_files(cfg)
+        out += [m for r in registries(study) for m in r.metric_files(cfg)]
     return out

@@ -11,11 +11,13 @@ from collections.abc import Mapping
 
 from pipeline_lib.figures import Figure
 
-from . import ablation_registry
-
 RES = "results/dmm"
 RULE = "figure_dmm"
 CATEGORY = "Natural-image DMM"
+# Further registries of this study (modules of this package, named, not imported here:
+# the figure script imports this module, and an edit to the ablations' registry must not
+# rerun the default figures). pipeline_lib.studies composes their figures and metrics.
+EXTRA_REGISTRIES = ("ablation_registry",)
 KINDS = (
     "autoencoder",
     "ratios",
@@ -209,8 +211,7 @@ def kinds(cfg: Mapping) -> list[str]:
 
 def metric_files(cfg: Mapping) -> list[str]:
     """The metrics.json files of this study (the gallery merges them)."""
-    own = [f"{RES}/{d}/metrics.json" for d in cfg["dmm"]["datasets"]]
-    return own + ablation_registry.metric_files(cfg)
+    return [f"{RES}/{d}/metrics.json" for d in cfg["dmm"]["datasets"]]
 
 
 def figures(cfg: Mapping) -> list[Figure]:
@@ -245,7 +246,7 @@ def figures(cfg: Mapping) -> list[Figure]:
                     key_metrics=tuple(scope + p.lstrip("^") for p in patterns),
                 )
             )
-    return out + ablation_registry.figures(cfg)
+    return out
 
 
 def draw(kind: str, inputs, p: Mapping):
