@@ -605,102 +605,72 @@ def claims(cfg: Mapping) -> list[Claim]:
             )
         )
 
-        # ---- clinging does not depend on the labels (control the paper lacks)
-        def ev_rand_cling(ctx, man=man):
-            ours = _raw(ctx, _key(man, "random_labels", "boundary_distance_final"))
-            ctrl = (
-                _raw(ctx, _key(man, "clean", "boundary_distance_final"))
-                if "clean" in variants
-                else None
-            )
-            return Evidence(
-                ours=ours,
-                control=ctrl,
-                paired=ctrl is not None,
-                note="per seed (same initialisation): final mean probe distance, random "
-                "labels vs true labels",
-            )
-
-        out.append(
-            claim(
+        # ---- clinging does not depend on the labels (controls the paper lacks): per-point
+        # random labels, and the label-coherent control (one random class per cluster),
+        # which does not force a boundary between neighbouring points
+        label_controls = (
+            (
                 "sec5_1.clinging_without_labels",
-                need("random_labels"),
-                ev_rand_cling,
-                location="Sec. 5.1 (control the paper lacks)",
-                statement=(
-                    "Clinging is induced by the data manifold, not by the labels: with "
-                    f"random labels the boundary clings to {where} as closely as with the "
-                    "true labels (final distances within 0.05, 5% of the cube's side)"
-                ),
-                paper_text="'We look at the clinging phase as a phase induced by the data "
-                "manifold and the dimpling phase as induced by the specific labels' (Sec. "
-                "5.1); the paper runs no random-label control",
-                metric=(
-                    "per seed, random-label run: mean probe distance to the boundary at the "
-                    "last snapshot"
-                ),
-                metric_keys=(
-                    _key(man, "random_labels", "boundary_distance_final"),
-                    _key(man, "clean", "boundary_distance_final"),
-                ),
-                control="the clean run of the same seed (same initialisation, true labels)",
-                unit="seeds",
-                test="t",
-                direction="within",
-                margin=SAME_DISTANCE,
-                deviations=train_dev,
-                figure=fig("random_labels"),
-            )
-        )
-
-        # ---- the same with the label-coherent control (one random class per cluster)
-        def ev_clusters_cling(ctx, man=man):
-            ours = _raw(ctx, _key(man, "random_clusters", "boundary_distance_final"))
-            ctrl = (
-                _raw(ctx, _key(man, "clean", "boundary_distance_final"))
-                if "clean" in variants
-                else None
-            )
-            return Evidence(
-                ours=ours,
-                control=ctrl,
-                paired=ctrl is not None,
-                note="per seed (same initialisation): final mean probe distance, random "
-                "labels per cluster vs true labels",
-            )
-
-        out.append(
-            claim(
+                "random_labels",
+                "random labels",
+                "random-label run",
+                f": with random labels the boundary clings to {where} as closely as with the "
+                "true labels (final distances within 0.05, 5% of the cube's side)",
+            ),
+            (
                 "sec5_1.clinging_without_labels_coherent",
-                need("random_clusters"),
-                ev_clusters_cling,
-                location="Sec. 5.1 (control the paper lacks)",
-                statement=(
-                    "Clinging is induced by the data manifold, not by the labels, judged with "
-                    "a control that does not force a boundary between neighbouring points: "
-                    f"with one random class per cluster the boundary clings to {where} as "
-                    "closely as with the true labels (final distances within 0.05)"
-                ),
-                paper_text="'We look at the clinging phase as a phase induced by the data "
-                "manifold and the dimpling phase as induced by the specific labels' (Sec. "
-                "5.1); the paper runs no random-label control",
-                metric=(
-                    "per seed, random-class-per-cluster run: mean probe distance to the "
-                    "boundary at the last snapshot"
-                ),
-                metric_keys=(
-                    _key(man, "random_clusters", "boundary_distance_final"),
-                    _key(man, "clean", "boundary_distance_final"),
-                ),
-                control="the clean run of the same seed (same initialisation, true labels)",
-                unit="seeds",
-                test="t",
-                direction="within",
-                margin=SAME_DISTANCE,
-                deviations=train_dev,
-                figure=fig("random_clusters"),
-            )
+                "random_clusters",
+                "random labels per cluster",
+                "random-class-per-cluster run",
+                ", judged with a control that does not force a boundary between neighbouring "
+                f"points: with one random class per cluster the boundary clings to {where} "
+                "as closely as with the true labels (final distances within 0.05)",
+            ),
         )
+        for cid, variant, labels, run_name, how in label_controls:
+
+            def ev_label_control(ctx, man=man, variant=variant, labels=labels):
+                ours = _raw(ctx, _key(man, variant, "boundary_distance_final"))
+                ctrl = (
+                    _raw(ctx, _key(man, "clean", "boundary_distance_final"))
+                    if "clean" in variants
+                    else None
+                )
+                return Evidence(
+                    ours=ours,
+                    control=ctrl,
+                    paired=ctrl is not None,
+                    note=f"per seed (same initialisation): final mean probe distance, {labels} "
+                    "vs true labels",
+                )
+
+            out.append(
+                claim(
+                    cid,
+                    need(variant),
+                    ev_label_control,
+                    location="Sec. 5.1 (control the paper lacks)",
+                    statement=f"Clinging is induced by the data manifold, not by the labels{how}",
+                    paper_text="'We look at the clinging phase as a phase induced by the data "
+                    "manifold and the dimpling phase as induced by the specific labels' (Sec. "
+                    "5.1); the paper runs no random-label control",
+                    metric=(
+                        f"per seed, {run_name}: mean probe distance to the boundary at the "
+                        "last snapshot"
+                    ),
+                    metric_keys=(
+                        _key(man, variant, "boundary_distance_final"),
+                        _key(man, "clean", "boundary_distance_final"),
+                    ),
+                    control="the clean run of the same seed (same initialisation, true labels)",
+                    unit="seeds",
+                    test="t",
+                    direction="within",
+                    margin=SAME_DISTANCE,
+                    deviations=train_dev,
+                    figure=fig(variant),
+                )
+            )
 
         # ---- clinging vs the walls picture (Sec. 3's "old mental image")
         share = f"share_within_{SAME_DISTANCE:g}"
