@@ -23,6 +23,10 @@ rule dmm_autoencoder:
         cfg=lookup(dpath="dmm/{dataset}/autoencoder", within=config),
         seed=config["seed"],
         device=config["device"],
+        description=lambda w: (
+            f"autoencoder of {w.dataset}: training loss and per-image test reconstruction "
+            "errors"
+        ),
     script:
         "../scripts/dmm_autoencoder.py"
 

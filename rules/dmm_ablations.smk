@@ -32,8 +32,12 @@ rule dmm_ablation_autoencoder:
         cfg=lambda w: dmm_abl.autoencoder_settings(config, w.dataset, w.k, w.epochs),
         seed=config["seed"],
         device=config["device"],
+        description=lambda w: (
+            f"autoencoder of {w.dataset} with k = {w.k}, {w.epochs} epochs (DMM ablation): "
+            "training loss and per-image test reconstruction errors"
+        ),
     script:
-        "../scripts/dmm_ablation_autoencoder.py"
+        "../scripts/dmm_autoencoder.py"
 
 
 rule dmm_ablation_tangents:
