@@ -50,9 +50,11 @@ def test_random_cluster_labels_one_class_per_cluster_balanced_and_seeded():
     assert not np.array_equal(per_cluster[:, 0], centre_labels)
 
 
-def test_run_experiment_random_clusters_variant():
-    data = make_lowdim_dataset("line", 6, 4, 2, 0.01, 0.1, 9, 0)
-    kw = dict(
+def _tiny_run(data, variant: str, res: int = 11, normal_steps: int = 21):
+    """One epoch of a small network on ``data`` (snapshots at init and after it)."""
+    ds, _ = run_experiment(
+        data,
+        variant=variant,
         seed=0,
         hidden=32,
         output_weights="sign",
@@ -62,12 +64,17 @@ def test_run_experiment_random_clusters_variant():
         batch_size=8,
         adversarial_eps=None,
         snapshot_epochs=[0, 1],
-        res=11,
-        normal_steps=21,
+        res=res,
+        normal_steps=normal_steps,
         device=torch.device("cpu"),
         log=lambda s: None,
     )
-    ds, _ = run_experiment(data, variant="random_clusters", **kw)
+    return ds
+
+
+def test_run_experiment_random_clusters_variant():
+    data = make_lowdim_dataset("line", 6, 4, 2, 0.01, 0.1, 9, 0)
+    ds = _tiny_run(data, "random_clusters")
     cluster = data.cluster_id.values[data.split.values == "train"]
     y = ds.train_label.values
     for c in np.unique(cluster):
@@ -75,7 +82,7 @@ def test_run_experiment_random_clusters_variant():
     assert y.sum() == ds.true_label.values.sum()  # same class balance as the true labels
     assert not np.array_equal(y, ds.true_label.values)
     with pytest.raises(ValueError, match="unknown variant"):
-        run_experiment(data, variant="walls", **kw)
+        _tiny_run(data, "walls")
 
 
 # ---------------------------------------------------------------- separation measures
@@ -329,26 +336,7 @@ def test_summary_and_metrics_with_walls_and_separation():
     from pipeline_lib.studies.lowdim.metrics import lowdim_metrics, summarize_lowdim
 
     data = make_lowdim_dataset("line", 4, 3, 2, 0.01, 0.1, 9, 0)
-    runs = [
-        run_experiment(
-            data,
-            variant=v,
-            seed=0,
-            hidden=32,
-            output_weights="sign",
-            epochs=1,
-            lr=1e-3,
-            weight_decay=0.0,
-            batch_size=8,
-            adversarial_eps=None,
-            snapshot_epochs=[0, 1],
-            res=21,
-            normal_steps=41,
-            device=torch.device("cpu"),
-            log=lambda s: None,
-        )[0]
-        for v in ("clean", "random_clusters")
-    ]
+    runs = [_tiny_run(data, v, res=21, normal_steps=41) for v in ("clean", "random_clusters")]
     walls = walls_experiment(data, res=21, normal_steps=41)
     sep = {"distances": [0.02, 0.05], "quantiles": [0.25, 0.5], "bins": 4}
     s = summarize_lowdim(runs, [walls], sep)
