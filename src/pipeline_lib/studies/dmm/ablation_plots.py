@@ -75,11 +75,7 @@ def manifold_figure(metrics: Mapping, dataset: str, settings: list[tuple[int, in
         ("(c) App. E.2: on-manifold relative effect", "E = E_{Proj_M d} / E_d"),
         ("(d) Table 2: constrained PGD distances", "mean L2 distance (input units)"),
     ]
-    for ax, (title, ylabel) in zip(axes, titles, strict=True):
-        _k_axis(ax, ks)
-        ax.set_title(title, fontsize=9)
-        ax.set_ylabel(ylabel)
-        ax.legend(fontsize=6.5)
+    _label_k_panels(axes, ks, titles, legend_size=6.5)
     axes[1].set_yscale("log")
     axes[3].set_yscale("log")
     fig.suptitle(
@@ -89,6 +85,15 @@ def manifold_figure(metrics: Mapping, dataset: str, settings: list[tuple[int, in
     )
     fig.tight_layout()
     return fig
+
+
+def _label_k_panels(axes, ks, titles, legend_size: float) -> None:
+    """Panels over the manifold dimension k: the k axis, (title, y label) pairs, legends."""
+    for ax, (title, ylabel) in zip(axes, titles, strict=True):
+        _k_axis(ax, ks)
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=legend_size)
 
 
 def location_figure(metrics: Mapping, dataset: str, settings: list[tuple[int, int, str]]):
@@ -119,11 +124,7 @@ def location_figure(metrics: Mapping, dataset: str, settings: list[tuple[int, in
         ("(b) Table 1 norm ratio at each location", "R = |d| / |Proj d|"),
         ("(c) Table 2: on- / off-manifold PGD distance", "ratio of mean distances"),
     ]
-    for ax, (title, ylabel) in zip(axes, titles, strict=True):
-        _k_axis(ax, ks)
-        ax.set_title(title, fontsize=9)
-        ax.set_ylabel(ylabel)
-        ax.legend(fontsize=7)
+    _label_k_panels(axes, ks, titles, legend_size=7)
     axes[1].set_yscale("log")
     fig.suptitle(
         f"{dataset}: where the tangent space is taken (autoencoders of {e} epochs; clean "
