@@ -238,8 +238,8 @@ def clinging_curves(summary: xr.Dataset):
     df["variant"] = df["variant"].map(NAMES).fillna(df["variant"])
     mans = list(summary.manifold.values)
     rows = [
-        ("boundary_distance", "mean distance manifold → boundary"),
-        ("boundary_present", "fraction of manifold with boundary above/below"),
+        ("boundary_distance", "mean distance\nmanifold → boundary"),
+        ("boundary_present", "fraction of manifold\nwith boundary above/below"),
         ("gradient_angle", "gradient angle to manifold (°)"),
         ("train_accuracy", "train accuracy (labels used)"),
     ]
@@ -269,7 +269,7 @@ def clinging_curves(summary: xr.Dataset):
                     color="grey",
                     label="random direction",
                 )
-                ax.axhline(90, ls=":", color="k")
+                ax.axhline(90, ls="-.", color="0.4", lw=1, label="perpendicular")
             if col == "boundary_distance" and "walls_boundary_distance" in summary:
                 ax.axhline(
                     float(summary.walls_boundary_distance.sel(manifold=m)),
@@ -286,7 +286,8 @@ def clinging_curves(summary: xr.Dataset):
                 ax.set_title(m)
     fig.suptitle(
         f"Clinging and dimpling: mean ± sd over {_seeds(summary)} "
-        "(dashed: isotropic random direction; dotted black, top: walls baseline)",
+        "(dashed: isotropic random direction; dash-dot: perpendicular to the manifold; "
+        "dotted black, top row: walls baseline)",
         fontsize=10,
     )
     fig.tight_layout()
