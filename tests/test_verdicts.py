@@ -197,6 +197,38 @@ def test_summary_counts_per_paper():
     assert summary(rows) == {"dmm": {"reproduces": 2}, "squiggles": {"inconclusive": 1}}
 
 
+def test_a_claim_that_follows_by_construction_is_not_counted_as_a_confirmation():
+    from dataclasses import replace
+
+    from pipeline_lib.ledger import BY_CONSTRUCTION, index
+    from pipeline_lib.ledger_page import snapshot_markdown, verdict_text
+
+    base = claim(lambda ctx: Evidence(ours=[1.0, 1.1, 0.9, 1.2], control=0.0))
+    implied = replace(
+        base, id="toy.implied", follows_from="toy.claim", construction="cos is monotone"
+    )
+    r_base, r_implied = run(base), run(implied)
+    # judged as usual, and marked as not independent
+    assert r_base["verdict"] == r_implied["verdict"] == "reproduces"
+    assert r_implied["follows_from"] == "toy.claim"
+    assert "follows by construction from toy.claim" in verdict_text(r_implied)
+    assert "construction" not in verdict_text(r_base)
+    counts = summary([r_base, r_implied])
+    assert counts == {"dmm": {"reproduces": 1, BY_CONSTRUCTION: 1}}
+    record = {"config": "c", "commit": "x", "summary": counts, "claims": [r_base, r_implied]}
+    assert f"| {BY_CONSTRUCTION} |" in snapshot_markdown(record)
+    # declared with its reason, and only after a claim that exists
+    with pytest.raises(ValueError, match="needs its construction"):
+        replace(base, id="toy.bare", follows_from="toy.claim")
+    # a claim can hold by construction without an equivalent claim in the ledger
+    alone = run(replace(base, id="toy.alone", construction="chosen to separate"))
+    assert "follows by construction: chosen to separate" in verdict_text(alone)
+    assert summary([alone]) == {"dmm": {BY_CONSTRUCTION: 1}}
+    with pytest.raises(ValueError, match="not declared"):
+        index([implied])
+    assert set(index([base, implied])) == {"toy.claim", "toy.implied"}
+
+
 def test_bad_declarations_raise():
     with pytest.raises(ValueError, match="unknown test"):
         claim(lambda ctx: None, test="chi-by-eye")

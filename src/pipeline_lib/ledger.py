@@ -45,6 +45,9 @@ VERDICTS = (
     "not testable here",
 )
 NO_CONTROL = "none: absolute claim"
+# Summary column of the claims that follow by construction from another claim (counted
+# there, whatever their verdict, and not among the independent confirmations).
+BY_CONSTRUCTION = "follows by construction"
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,12 @@ class Claim:
     evidence: Callable | None = None  # (EvidenceContext) -> Evidence
     not_testable: str = ""  # why this config cannot test it (then no evidence is read)
     study: str = ""
+    # why this claim holds (or is decided) by construction of the method rather than by
+    # an independent measurement, and the claim (id) it is equivalent to or implied by,
+    # if the ledger has one: judged as usual, but counted under BY_CONSTRUCTION, not as a
+    # confirmation of its own
+    construction: str = ""
+    follows_from: str = ""
 
     def __post_init__(self) -> None:
         if self.paper not in REFERENCES:
@@ -111,6 +120,12 @@ class Claim:
             raise ValueError(f"claim {self.id}: unknown direction {self.direction!r}")
         if not self.margin >= 0:
             raise ValueError(f"claim {self.id}: margin must be >= 0, got {self.margin}")
+        if self.follows_from and not self.construction:
+            raise ValueError(
+                f"claim {self.id}: follows_from needs its construction (why it follows)"
+            )
+        if self.follows_from == self.id:
+            raise ValueError(f"claim {self.id}: follows_from names the claim itself")
         if not self.not_testable and self.evidence is None:
             raise ValueError(f"claim {self.id}: no evidence function and not marked untestable")
 
@@ -140,6 +155,8 @@ class Claim:
             "deviations": [{"what": d.what, "reason": d.reason} for d in self.deviations],
             "figure": self.figure,
             "not_testable": self.not_testable,
+            "construction": self.construction,
+            "follows_from": self.follows_from,
         }
 
 
@@ -176,6 +193,11 @@ def index(claims: Iterable[Claim]) -> dict[str, Claim]:
         if c.id in out:
             raise ValueError(f"claim {c.id!r} declared twice")
         out[c.id] = c
+    for c in out.values():
+        if c.follows_from and c.follows_from not in out:
+            raise ValueError(
+                f"claim {c.id!r} follows from {c.follows_from!r}, which is not declared"
+            )
     return out
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .atomic import atomic_target
-from .ledger import NO_CONTROL
+from .ledger import BY_CONSTRUCTION, NO_CONTROL
 from .references import REFERENCES
 
 SNAPSHOT_START = "<!-- claims-snapshot:start (written by `make snapshot`; do not edit) -->"
@@ -22,6 +22,9 @@ VERDICT_COLOURS = {
     "inconclusive (no control)": "#ffe8cc",
     "not testable here": "#e2e3e5",
 }
+# the summary's columns: the verdicts, then the claims that follow by construction from
+# another claim (counted there whatever their verdict; see verdicts.summary)
+SUMMARY_COLUMNS = (*VERDICT_COLOURS, BY_CONSTRUCTION)
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -67,6 +70,11 @@ def verdict_text(r: Mapping) -> str:
         out += f" (≈{r['replicates_needed']} {r['unit']} would decide it)"
     if r.get("reason") and r["verdict"] != "reproduces":
         out += f": {r['reason']}"
+    if r.get("construction"):
+        src = f" from {r['follows_from']}" if r.get("follows_from") else ""
+        out += (
+            f" [follows by construction{src}: {r['construction']}; not an independent confirmation]"
+        )
     return out
 
 
@@ -88,7 +96,7 @@ def write_json(record: Mapping, path) -> None:
 
 def summary_table_html(record: Mapping, link: str = "claims.html") -> str:
     """Verdict counts per paper (the gallery's opening and the claims page's)."""
-    verdicts = list(VERDICT_COLOURS)
+    verdicts = list(SUMMARY_COLUMNS)
     head = "".join(f"<th>{html.escape(v)}</th>" for v in verdicts)
     rows = []
     for key, counts in record["summary"].items():
@@ -184,11 +192,11 @@ def snapshot_markdown(record: Mapping) -> str:
         f"Generated from `figures/claims.json` of a full run: config "
         f"`{record['config']}`, commit `{record['commit']}`. Do not edit by hand.",
         "",
-        "| paper | " + " | ".join(VERDICT_COLOURS) + " |",
-        "|---|" + "---|" * len(VERDICT_COLOURS),
+        "| paper | " + " | ".join(SUMMARY_COLUMNS) + " |",
+        "|---|" + "---|" * len(SUMMARY_COLUMNS),
     ]
     for key, counts in record["summary"].items():
-        cells = " | ".join(str(counts.get(v, 0)) for v in VERDICT_COLOURS)
+        cells = " | ".join(str(counts.get(v, 0)) for v in SUMMARY_COLUMNS)
         lines.append(f"| {REFERENCES[key].short} | {cells} |")
     for key, rows in by_paper(record["claims"]).items():
         judged = [r for r in rows if r["verdict"] != "not testable here"]

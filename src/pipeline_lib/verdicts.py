@@ -35,7 +35,7 @@ from collections.abc import Mapping
 import numpy as np
 from scipy import stats
 
-from .ledger import NO_CONTROL, Claim, Evidence, EvidenceContext
+from .ledger import BY_CONSTRUCTION, NO_CONTROL, Claim, Evidence, EvidenceContext
 
 CONFIDENCE = 0.95
 POWER = 0.8
@@ -435,11 +435,17 @@ def judge(c: Claim, ctx: EvidenceContext) -> dict:
 
 
 def summary(results: list[Mapping]) -> dict:
-    """Verdict counts per paper (REFERENCES key, in the order papers first appear)."""
+    """Verdict counts per paper (REFERENCES key, in the order papers first appear). A
+    testable claim that holds by construction (``construction``, perhaps equivalent to
+    another claim) is counted under BY_CONSTRUCTION instead of its verdict: it confirms
+    nothing on its own. It keeps its verdict on the claims page."""
     out: dict[str, dict[str, int]] = {}
     for r in results:
-        out.setdefault(r["paper"], {}).setdefault(r["verdict"], 0)
-        out[r["paper"]][r["verdict"]] += 1
+        key = r["verdict"]
+        if r.get("construction") and key != "not testable here":
+            key = BY_CONSTRUCTION
+        out.setdefault(r["paper"], {}).setdefault(key, 0)
+        out[r["paper"]][key] += 1
     return out
 
 
