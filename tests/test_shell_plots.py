@@ -12,7 +12,9 @@ from matplotlib.container import BarContainer
 from pipeline_lib.studies.shells import experiment as shells
 from pipeline_lib.studies.shells import plots as shell_plots
 
-N_CATEGORIES = 1 + 3 * 2  # base attack; transfer, adaptive, retained accuracy per shell
+# base attack; transfer (wrong), transfer (wrong & changed), adaptive, retained accuracy
+# per shell
+N_CATEGORIES = 1 + 4 * 2
 
 
 @pytest.fixture(autouse=True)
@@ -70,6 +72,7 @@ def test_success_table_rows_and_values(stores):
     assert vals("clean", "base_attack_success_rate", 0) == [1.0, 0.0]
     assert vals("clean", "base_attack_success_rate", 1) == [1.0, 0.5]
     assert vals("clean", "mcn/transfer_success_rate", 0) == [0.5, 0.5]  # points 1, 3
+    assert vals("clean", "mcn/wrong_and_changed_rate", 0) == [0.5, 0.0]  # point 1
     assert vals("clean", "mcn/retained_accuracy", 1) == [1.0, 0.5]  # point 3 wrong
     assert vals("linf_adv", "ncn/adaptive_success_rate", 0) == [0.5, 1.0]
     # and as the metrics compute them
@@ -78,7 +81,12 @@ def test_success_table_rows_and_values(stores):
         assert vals("clean", key, 1) == list(rates[key])
     # x labels in plotting order; one category per key
     first = t[(t["base"] == "clean") & (t["seed"] == 0) & (t["batch"] == 0)]
-    assert first["category"].tolist()[:3] == ["base F\nattack", "MCN\ntransfer", "MCN\nadaptive"]
+    assert first["category"].tolist()[:4] == [
+        "base F\nattack",
+        "MCN\ntransfer",
+        "MCN\nwrong &\nchanged",
+        "MCN\nadaptive",
+    ]
     assert t.groupby("key")["category"].nunique().eq(1).all()
     panels = t.attrs["panels"]
     assert list(panels) == ["clean", "linf_adv", "other"]

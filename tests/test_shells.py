@@ -387,10 +387,12 @@ def test_shell_metrics_values():
         "base_attack_success_rate",
         "mcn/transfer_success_rate",
         "mcn/changed_rate",
+        "mcn/wrong_and_changed_rate",
         "mcn/adaptive_success_rate",
         "mcn/retained_accuracy",
         "ncn/transfer_success_rate",
         "ncn/changed_rate",
+        "ncn/wrong_and_changed_rate",
         "ncn/adaptive_success_rate",
         "ncn/retained_accuracy",
         "ncn/infeasible_rate",
@@ -410,6 +412,21 @@ def test_shell_metrics_values():
     assert m["ncn/retained_accuracy"]["mean"] == pytest.approx(0.75)
     assert m["ncn/infeasible_rate"]["per_batch"][0] == [0.5, 0.5]
     assert m["n_points"] == 4 and m["n_skipped"]["per_seed"] == [2.0, 3.0]
+    # the paper's Table 1 success: wrong at x_adv and changed from x (a subset of wrong)
+    assert m["mcn/wrong_and_changed_rate"]["per_batch"][0] == [0.5, 0.0]  # point 1
+    assert m["ncn/wrong_and_changed_rate"]["per_batch"][0] == [0.5, 0.0]  # point 0
+    # binomial intervals per batch and pooled over seeds (Wilson, scipy)
+    from scipy import stats
+
+    pooled = base["pooled"]  # 2 + 3 of 8 points over both seeds
+    assert (pooled["k"], pooled["n"], pooled["rate"]) == (5, 8, 0.625)
+    ci = stats.binomtest(5, 8).proportion_ci(0.95, method="wilson")
+    assert pooled["ci"] == pytest.approx([ci.low, ci.high])
+    assert pooled["ci"][0] < 0.625 < pooled["ci"][1]
+    lo, hi = base["per_batch_ci"][1][1]  # seed 1, batch 1: 1 of 2
+    assert lo < 0.5 < hi and (lo, hi) == pytest.approx(stats.binomtest(1, 2).proportion_ci(
+        0.95, method="wilson"))  # fmt: skip
+    assert len(base["per_batch_ci"]) == 2 and all(len(c) == 2 for c in base["per_batch_ci"])
 
 
 def test_shell_metrics_on_evaluate_output(store):

@@ -59,3 +59,47 @@ def dist_stat(per_seed_values: list) -> dict:
         }
     )
     return out
+
+
+def binomial_ci(k: int, n: int, confidence: float = 0.95) -> list[float | None]:
+    """Wilson score interval of a proportion k/n (scipy.stats.binomtest); [None, None]
+    for n = 0."""
+    from scipy import stats
+
+    if n == 0:
+        return [None, None]
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence, method="wilson")
+    return [float(ci.low), float(ci.high)]
+
+
+def rate_stat(flags_per_seed: list, batch_per_seed: list) -> dict:
+    """A 0/1 outcome per point, over seeds and batches: :func:`seed_stat` of the per-seed
+    rates, plus ``per_batch`` (per seed, the rate of each batch) with ``per_batch_ci``
+    (their Wilson 95% intervals) and ``pooled`` (k, n, rate and Wilson interval over every
+    point of every seed)."""
+    per_seed, per_batch, per_batch_ci = [], [], []
+    k_all = n_all = 0
+    for flags, batch in zip(flags_per_seed, batch_per_seed, strict=True):
+        f = np.asarray(flags, dtype=bool).ravel()
+        b = np.asarray(batch).ravel()
+        rates, cis = [], []
+        for v in np.unique(b):
+            fb = f[b == v]
+            rates.append(float(fb.mean()))
+            cis.append(binomial_ci(int(fb.sum()), fb.size))
+        per_seed.append(float(f.mean()) if f.size else np.nan)
+        per_batch.append(rates)
+        per_batch_ci.append(cis)
+        k_all += int(f.sum())
+        n_all += f.size
+    return {
+        **seed_stat(per_seed),
+        "per_batch": per_batch,
+        "per_batch_ci": per_batch_ci,
+        "pooled": {
+            "k": k_all,
+            "n": n_all,
+            "rate": k_all / n_all if n_all else None,
+            "ci": binomial_ci(k_all, n_all),
+        },
+    }

@@ -110,6 +110,23 @@ def _ev_transfer(paths, shell):
     return ev
 
 
+def _ev_wrong_and_changed(paths, shell):
+    def ev(ctx):
+        names = ("label", "base_adv_success", "shell_clean_pred", "shell_adv_pred")
+        v = _load(ctx, paths, shell, names)
+        adv = v["shell_adv_pred"]
+        ours = ((adv != v["label"]) & (adv != v["shell_clean_pred"])).astype(float)
+        ctrl = v["base_adv_success"].astype(float)
+        return Evidence(
+            ours=ours,
+            control=ctrl,
+            paired=True,
+            note=_note(paths, len(ours), "control: the base attack on the same points"),
+        )
+
+    return ev
+
+
 def _ev_not_robust(paths, shell):
     def ev(ctx):
         names = ("base_pred", "base_adv_pred", "shell_clean_pred", "shell_adv_pred")
@@ -254,8 +271,8 @@ def _metric_dev() -> Deviation:
         "metric: transfer success counts the shelled model wrong at the base attack's point; "
         "the paper's 1.33% counts points both wrong and changed (2/150), so its number on our "
         "scale is 3/150 = 2% (one more point wrong on both x and x_adv)",
-        "wrong-at-x_adv is the standard attack success rate; the paper's notion is the "
-        "not-robust claim's metric",
+        "wrong-at-x_adv is the standard attack success rate; the paper's own metric is "
+        "judged in shells.table1.attack_success_paper_metric",
     )
 
 
@@ -454,6 +471,48 @@ def _shell_claims(cfg: Mapping, d: str, b: str, s: str, testable: bool) -> list[
             direction="less",
             margin=0.0,
             deviations=dev + ((_metric_dev(),) if testable else ()),
+        )
+    )
+
+    c = _common(cfg, d, b, testable)
+    out.append(
+        _make(
+            testable,
+            why,
+            (
+                f"{key}/{s}_wrong_and_changed_rate",
+                f"{key}/{s}_transfer_success_rate",
+                f"{key}/{s}_changed_rate",
+                f"{key}/base_attack_success_rate",
+            ),
+            _ev_wrong_and_changed(c["paths"], s),
+            c,
+            id=f"shells.table1.attack_success_paper_metric.{d}-{b}-{s}",
+            location="Sec. 5 (summary item 2, Experimental results), Table 1",
+            statement=(
+                f"{pre}With the paper's own success criterion (the shelled model's prediction "
+                "at the attacked point is wrong and differs from its prediction at x), the "
+                f"attack crafted on the base model succeeds on fewer points against the {name} "
+                f"shell than against the base model (37.33% -> 1.33%){post}"
+            ),
+            paper_value=pv(P_NOT_ROBUST),
+            paper_text="'the attack success rate reduces from 37.33% to 2/150 = 1.33%'; "
+            + TABLE1
+            + only,
+            metric=(
+                "the paper's attack success rate: the shelled model is wrong at the base "
+                "attack's point and its prediction changed from the clean point's"
+            ),
+            control="the base attack's success rate on the base model, same points",
+            test="binomial",
+            direction="less",
+            margin=0.0,
+            deviations=dev,
+            construction=(
+                "its points are a subset of the transfer success claim's (wrong at the "
+                "attacked point), so it holds whenever that one does"
+            ),
+            follows_from=f"shells.table1.transfer_success.{d}-{b}-{s}",
         )
     )
 

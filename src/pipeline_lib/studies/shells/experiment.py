@@ -42,7 +42,7 @@ from pipeline_lib.attacks import AttackResult, margin_loss, per_sample, per_samp
 from pipeline_lib.invariants import check_ball, check_box
 from pipeline_lib.models import batched, frozen
 from pipeline_lib.progress import bar
-from pipeline_lib.stats import seed_stat
+from pipeline_lib.stats import rate_stat, seed_stat
 from pipeline_lib.zarr_io import var
 
 Log = Callable[..., None]
@@ -836,17 +836,11 @@ def _dataset(out, x_sel, labels, idx, names, cfgs, meta: dict) -> xr.Dataset:
 # ----------------------------------------------------------------------------- metrics
 
 
-def batch_rates(store: xr.Dataset) -> dict[str, np.ndarray]:
-    """Per-batch rates of one evaluation store (keys as in :func:`shell_metrics`)."""
-    batch = store.batch.values
-    batches = np.unique(batch)
+def point_flags(store: xr.Dataset) -> dict[str, np.ndarray]:
+    """The 0/1 outcome of every point of one evaluation store, per metric (keys as in
+    :func:`shell_metrics`)."""
     label = store.label.values
-
-    def per_batch(flags) -> np.ndarray:
-        f = np.asarray(flags, dtype=np.float64)
-        return np.array([f[batch == b].mean() for b in batches])
-
-    rates = {"base_attack_success_rate": per_batch(store.base_adv_success.values)}
+    flags = {"base_attack_success_rate": store.base_adv_success.values.astype(bool)}
     kinds = (
         store.shell_kind.values if "shell_kind" in store.coords else [None] * store.sizes["shell"]
     )
@@ -854,13 +848,24 @@ def batch_rates(store: xr.Dataset) -> dict[str, np.ndarray]:
         sel = {"shell": s}
         clean = store.shell_clean_pred.sel(sel).values
         adv = store.shell_adv_pred.sel(sel).values
-        rates[f"{s}/transfer_success_rate"] = per_batch(adv != label)
-        rates[f"{s}/changed_rate"] = per_batch(adv != clean)
-        rates[f"{s}/adaptive_success_rate"] = per_batch(store.adaptive_success.sel(sel).values)
-        rates[f"{s}/retained_accuracy"] = per_batch(clean == label)
+        flags[f"{s}/transfer_success_rate"] = adv != label
+        flags[f"{s}/changed_rate"] = adv != clean
+        flags[f"{s}/wrong_and_changed_rate"] = (adv != label) & (adv != clean)
+        flags[f"{s}/adaptive_success_rate"] = store.adaptive_success.sel(sel).values.astype(bool)
+        flags[f"{s}/retained_accuracy"] = clean == label
         if kind == "ncn":
-            rates[f"{s}/infeasible_rate"] = per_batch(~store.shell_clean_feasible.sel(sel).values)
-    return rates
+            flags[f"{s}/infeasible_rate"] = ~store.shell_clean_feasible.sel(sel).values
+    return flags
+
+
+def batch_rates(store: xr.Dataset) -> dict[str, np.ndarray]:
+    """Per-batch rates of one evaluation store (keys as in :func:`shell_metrics`)."""
+    batch = store.batch.values
+    batches = np.unique(batch)
+    return {
+        k: np.array([np.asarray(f, dtype=np.float64)[batch == b].mean() for b in batches])
+        for k, f in point_flags(store).items()
+    }
 
 
 def shell_metrics(stores_by_seed: list[xr.Dataset]) -> dict:
@@ -870,29 +875,30 @@ def shell_metrics(stores_by_seed: list[xr.Dataset]) -> dict:
 
     * ``base_attack_success_rate``: base attack succeeds on F;
     * ``<shell>/transfer_success_rate``: shell prediction at the base x_adv != label
-      (the paper's "attack success rate" of the shell-equipped model, Table 1);
+      (the standard attack success rate of the shell-equipped model);
     * ``<shell>/changed_rate``: shell prediction differs between x and x_adv (the
       paper's "not robust");
+    * ``<shell>/wrong_and_changed_rate``: both (the paper's Table 1 "attack success
+      rate": 2/150 = 1.33% for its MCN shell, where 3/150 are wrong at x_adv);
     * ``<shell>/adaptive_success_rate``: the adaptive BPDA attack succeeds;
     * ``<shell>/retained_accuracy``: shell prediction on clean x == label (Table 1);
     * ``<shell>/infeasible_rate`` (NCN shells only): no label reached F >= p on clean x.
 
-    Each value is ``seed_stat`` (mean, std, n_seeds, per_seed) of the per-seed rates
-    over all points, plus ``per_batch``: for every seed the list of per-batch rates (the
-    rows of Table 1). Also ``n_points`` (points per seed) and ``n_skipped`` (seed_stat of
-    the misclassified points skipped while walking the permutation).
+    Each value is :func:`~pipeline_lib.stats.rate_stat`: ``seed_stat`` (mean, std,
+    n_seeds, per_seed) of the per-seed rates over all points, ``per_batch`` (for every
+    seed the per-batch rates: the rows of Table 1) with ``per_batch_ci`` (their Wilson
+    95% intervals), and ``pooled`` (k, n, rate, Wilson interval over every point of
+    every seed). Also ``n_points`` (points per seed) and ``n_skipped`` (seed_stat of the
+    misclassified points skipped while walking the permutation).
     """
     if not stores_by_seed:
         raise ValueError("no stores")
-    per_seed = [batch_rates(s) for s in stores_by_seed]
-    keys = list(per_seed[0])
+    flags = [point_flags(s) for s in stores_by_seed]
+    batches = [s.batch.values for s in stores_by_seed]
     m: dict = {}
-    for k in keys:
-        rows = [r[k] for r in per_seed if k in r]
-        m[k] = {
-            **seed_stat([float(r.mean()) for r in rows]),
-            "per_batch": [r.tolist() for r in rows],
-        }
+    for k in flags[0]:
+        have = [(f[k], b) for f, b in zip(flags, batches, strict=True) if k in f]
+        m[k] = rate_stat([f for f, _ in have], [b for _, b in have])
     m["n_points"] = int(stores_by_seed[0].sizes["point"])
     m["n_skipped"] = seed_stat([s.attrs.get("n_skipped", np.nan) for s in stores_by_seed])
     return m

@@ -31,6 +31,14 @@ def _categories(shells: list[str]) -> list[tuple[str, str, str, str]]:
     for i, s in enumerate(shells):
         col = SHELL_COLORS[i % len(SHELL_COLORS)]
         cats.append((f"{s}/transfer_success_rate", f"{_sname(s)}\ntransfer", col, "attack success"))
+        cats.append(
+            (
+                f"{s}/wrong_and_changed_rate",
+                f"{_sname(s)}\nwrong &\nchanged",
+                col,
+                "attack success",
+            )
+        )
         cats.append((f"{s}/adaptive_success_rate", f"{_sname(s)}\nadaptive", col, "attack success"))
     for i, s in enumerate(shells):
         col = SHELL_COLORS[i % len(SHELL_COLORS)]
@@ -127,7 +135,7 @@ def draw_success(table: pd.DataFrame):
     bars = success_bars(table)
     n = len(panels)
     fig, axes = plt.subplots(
-        1, n, figsize=(1.8 + 5.2 * n, 4.8), squeeze=False, sharey=True, layout="constrained"
+        1, n, figsize=(1.8 + 6.4 * n, 4.8), squeeze=False, sharey=True, layout="constrained"
     )
     handles: dict = {}
     n_seeds = max(p["n_runs"] for p in panels.values())
@@ -179,7 +187,7 @@ def draw_success(table: pd.DataFrame):
                 legend=n_seeds > 1,
                 zorder=3,
             )
-        n_sep = 1 + 2 * len(shells)
+        n_sep = sum(1 for c in cats if c[3] == "attack success")
         ax.axvline(n_sep - 0.5, color="0.6", lw=0.8, ls="--")
         ax.set_xticks(range(len(labels)), labels, fontsize=8)
         ax.set_xlim(-0.6, len(labels) - 0.4)
@@ -205,8 +213,9 @@ def draw_success(table: pd.DataFrame):
             loc="outside right upper",
         )
     fig.suptitle(
-        "Model shells (Wu et al.): attack success on F and on F o H (transfer from F, "
-        "adaptive BPDA) and clean accuracy kept",
+        "Model shells (Wu et al.): attack success on F and on F o H (transfer from F: wrong "
+        "at x_adv, and wrong & changed from x, the paper's Table 1 criterion; adaptive BPDA) "
+        "and clean accuracy kept",
         fontsize=10,
     )
     return fig
