@@ -29,6 +29,31 @@ rule tilting_sweep:
         "../scripts/tilting_sweep.py"
 
 
+rule tilting_bootstrap:
+    input:
+        "results/data/{dataset}.zarr",
+    output:
+        directory("results/tilting/{dataset}/bootstrap.zarr"),
+    log:
+        "logs/tilting_bootstrap/{dataset}.log",
+    benchmark:
+        "results/benchmarks/tilting_bootstrap/{dataset}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        classes=lookup(dpath="tilting/{dataset}/classes", within=config),
+        lambdas=config["tilting"]["lambdas"],
+        replicates=config["tilting"]["bootstrap"],
+        max_iter=config["tilting"]["max_iter"],
+        tol=config["tilting"]["tol"],
+        seed=config["seed"],
+    script:
+        "../scripts/tilting_bootstrap.py"
+
+
 rule tilting_toy:
     output:
         directory("results/tilting/toy.zarr"),
@@ -53,6 +78,7 @@ rule tilting_toy:
 rule tilting_summary:
     input:
         sweeps=expand(tilting.sweep("{dataset}"), dataset=config["tilting"]["datasets"]),
+        bootstraps=tilting.bootstraps(config),
         toy=tilting.TOY,
     output:
         "results/tilting/metrics.json",

@@ -10,6 +10,8 @@ with rule_context(smk) as log:
     sweeps = {
         ds: open_store(path) for ds, path in zip(smk.params.datasets, smk.input.sweeps, strict=True)
     }
-    metrics = study_metrics(sweeps, open_store(smk.input.toy))
+    # one bootstrap store per dataset, in the same order, where tilting.bootstrap > 0
+    boots = dict(zip(smk.params.datasets, map(open_store, smk.input.bootstraps), strict=False))
+    metrics = study_metrics(sweeps, open_store(smk.input.toy), boots)
     write_json(metrics, smk.output[0])
     log.info("%d metrics", len(metrics))

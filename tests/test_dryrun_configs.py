@@ -151,7 +151,9 @@ def expected_figures(cfg: dict) -> set[str]:
     figs |= {f"dmm_ablation_{d}_{w}" for d in dmm["datasets"] for w in dmm_ablation_figures(dmm)}
     til = cfg["tilting"]
     figs |= {
-        f"tilting_{d}_{w}" for d in til["datasets"] for w in ("angle", "plane", "perturbation")
+        f"tilting_{d}_{w}"
+        for d in til["datasets"]
+        for w in ("angle", "plane", "rotation", "perturbation")
     }
     sh = cfg["shells"]
     for d in sh["datasets"]:
@@ -212,6 +214,7 @@ def expected_jobs(cfg: dict) -> Counter:
             n["dmm_attacks"] += len(set(abl["seeds"]) - attacked)
     til = cfg["tilting"]
     n["tilting_sweep"] = len(til["datasets"])
+    n["tilting_bootstrap"] = len(til["datasets"]) if til["bootstrap"] else 0
     n["tilting_toy"] = n["tilting_summary"] = 1
     sh = cfg["shells"]
     for d in sh["datasets"]:

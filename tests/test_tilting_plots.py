@@ -252,3 +252,93 @@ def test_toy_figure(toy):
     for ax, a in zip(axes, ang, strict=True):
         assert f"angle {a:.1f}°" in ax.get_title() and "test acc" in ax.get_title()
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- bootstrap
+
+
+@pytest.fixture(scope="module")
+def boot():
+    from pipeline_lib.studies.tilting.experiment import bootstrap_sweep
+
+    kw = dict(class_std=0.3, noise_std=0.05)
+    x, y = make_toy_bars(30, 16, seed=0, **kw)
+    x_te, y_te = make_toy_bars(40, 16, seed=1, **kw)
+    return bootstrap_sweep(x, y, x_te, y_te, LAMBDAS, 4, seed=0), (x, y, x_te, y_te)
+
+
+def test_bootstrap_resamples_refit_the_sweep(boot):
+    from pipeline_lib.studies.tilting.experiment import bootstrap_sweep
+
+    b, (x, y, x_te, y_te) = boot
+    assert b.tilting_angle.dims == ("replicate", "lam") and b.sizes["replicate"] == 4
+    ang = b.tilting_angle.values
+    assert np.isfinite(ang).all() and b.converged.values.all()
+    # resamples differ from each other, and regularisation untilts every one of them
+    assert np.ptp(ang[:, 0]) > 0
+    assert (ang[:, -1] < ang[:, 0]).all()
+    # seeded: the same draws again; another seed, other draws
+    again = bootstrap_sweep(x, y, x_te, y_te, LAMBDAS, 4, seed=0)
+    np.testing.assert_array_equal(again.tilting_angle.values, ang)
+    other = bootstrap_sweep(x, y, x_te, y_te, LAMBDAS, 4, seed=1)
+    assert not np.array_equal(other.tilting_angle.values, ang)
+    with pytest.raises(ValueError, match="at least one"):
+        bootstrap_sweep(x, y, x_te, y_te, LAMBDAS, 0)
+
+
+def test_bootstrap_metrics_are_per_resample_spearman(boot):
+    from scipy import stats
+
+    from pipeline_lib.studies.tilting.experiment import bootstrap_metrics, study_metrics
+
+    b, _ = boot
+    m = bootstrap_metrics(b)
+    json.dumps(m, allow_nan=False)
+    rho = m["bootstrap_angle_spearman_log_lam"]
+    assert rho["n_seeds"] == 4 and len(rho["per_seed"]) == 4
+    r0 = stats.spearmanr(np.log(LAMBDAS), b.tilting_angle.values[0]).statistic
+    assert rho["per_seed"][0] == pytest.approx(r0)
+    assert rho["mean"] < 0  # the angle falls with lambda on every resample
+    ends = m["bootstrap_tilting_angle_deg_low_reg"]["per_seed"]
+    np.testing.assert_allclose(ends, b.tilting_angle.values[:, 0])
+    assert m["bootstrap_replicates"] == 4 and m["bootstrap_all_converged"] is True
+    # composed under the dataset's prefix only where a bootstrap store is given
+    toy = toy_2d_vs_highdim(n_per_class=5, n_dims=6, seed=0)
+    sw = sweep(*boot[1], LAMBDAS, probe_index=0)
+    with_boot = study_metrics({"d": sw}, toy, {"d": b})
+    assert "tilting/d/bootstrap_angle_spearman_log_lam" in with_boot
+    assert not any("bootstrap" in k for k in study_metrics({"d": sw}, toy))
+
+
+def test_angle_figure_draws_the_bootstrap_bands(store, boot):
+    from matplotlib.collections import PolyCollection
+
+    b, _ = boot
+    plain = tilting_plots.angle_figure(store)
+    banded = tilting_plots.angle_figure(store, b)
+    n_bands = [sum(isinstance(c, PolyCollection) for c in ax.collections) for ax in banded.axes[:2]]
+    assert n_bands == [1, 1]
+    assert all(not any(isinstance(c, PolyCollection) for c in ax.collections) for ax in plain.axes)
+    # the band is the resamples' 2.5-97.5% range of the angle at each lambda
+    verts = banded.axes[0].collections[0].get_paths()[0].vertices
+    lo, hi = np.percentile(b.sortby("lam").tilting_angle.values, [2.5, 97.5], axis=0)
+    assert verts[:, 1].max() == pytest.approx(hi.max())
+    assert verts[:, 1].min() == pytest.approx(lo.min(), abs=1e-9)
+    assert hi[0] - lo[0] > 0  # the resamples disagree at the smallest lambda
+    plt.close("all")
+
+
+def test_rotation_figure_shows_both_boundaries(store, boot):
+    _, (x, y, _, _) = boot
+    fig = tilting_plots.rotation_figure(store, x, y)
+    assert isinstance(fig, Figure)
+    ax3, ax2 = fig.axes[:2]
+    labels = [t.get_text() for t in ax2.get_legend().get_texts()]
+    assert len(labels) == 2 and "smallest lambda" in labels[1]
+    # in the plane (z_hat, n_low) the weakly regularised boundary is tilted, and the
+    # strongly regularised one (angle ~0 here) is close to normal to z_hat
+    low = ax2.get_lines()[-1].get_xydata()
+    slope = np.diff(low[:, 1])[0] / np.diff(low[:, 0])[0]
+    assert np.isfinite(slope) and abs(slope) < 1e6
+    assert len(scatter_axes(fig)) >= 1
+    plt.close("all")

@@ -96,7 +96,7 @@ def test_gallery(workdir, test_config):
                 "linf_l2",
             )
         }
-        | {f"tilting_fashion_mnist_{w}" for w in ("angle", "plane", "perturbation")}
+        | {f"tilting_fashion_mnist_{w}" for w in ("angle", "plane", "rotation", "perturbation")}
         | {
             "tilting_toy",
             "shells_fashion_mnist_success",
@@ -538,6 +538,11 @@ def test_tilting_and_shells_metrics_and_stores(workdir, test_config):
     sweep = xr.open_zarr(workdir / "results/tilting/fashion_mnist/sweep.zarr")
     assert sweep.sizes["lam"] == til["lambdas"]["n"] and sweep.sizes["feature"] == 784
     assert sweep.attrs["classes"] == til["fashion_mnist"]["classes"]
+    # the bootstrap over training sets: one Spearman rho per resample, bands in Fig. 6
+    boot = xr.open_zarr(workdir / "results/tilting/fashion_mnist/bootstrap.zarr")
+    assert boot.sizes["replicate"] == til["bootstrap"] and bool(boot.converged.all())
+    rho = m[f"{key}/bootstrap_angle_spearman_log_lam"]
+    assert len(rho["per_seed"]) == til["bootstrap"] and -1 <= rho["mean"] <= 1
 
     sh = test_config["shells"]
     n_points = sh["n_batches"] * sh["batch_size"]
@@ -580,7 +585,8 @@ def test_edit_tilting_sweep_reruns_only_tilting(workdir, test_config):
     cfg = _edited(workdir, test_config, ["tilting", "lambdas"], {"min": 0.01, "max": 1.0, "n": 2})
     jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=cfg).stdout)
     assert {r for r, _ in jobs} == {
-        "tilting_sweep", "tilting_summary", "figure_tilting", "claims", "gallery"
+        "tilting_sweep", "tilting_bootstrap", "tilting_summary", "figure_tilting", "claims",
+        "gallery"
     }  # fmt: skip
 
 

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import scipy.linalg
 import xarray as xr
 
+from pipeline_lib.stats import seed_stat
 from pipeline_lib.zarr_io import table_dataset
 
 PLANE_AXES = ("z_hat", "n_hat")
@@ -761,6 +763,87 @@ def sweep(
     )
 
 
+# ----------------------------------------------------------------------------- bootstrap
+
+#: bootstrap offset of the resampling generator's seed (independent of the sweep's draws)
+BOOTSTRAP_SEED_OFFSET = 70_000
+BOOTSTRAP_TABLE: dict[str, tuple[tuple[str, ...], str, str | None]] = {
+    "tilting_angle": (("replicate", "lam"), "angle between w and the resample's z_hat", "degree"),
+    "mean_test_distance": (
+        ("replicate", "lam"),
+        "mean L2 distance of the (fixed) test points to the boundary",
+        None,
+    ),
+    "median_test_distance": (("replicate", "lam"), "median of the same distances", None),
+    "test_accuracy": (("replicate", "lam"), "accuracy on the (fixed) test points", None),
+    "train_accuracy": (("replicate", "lam"), "accuracy on the resampled training set", None),
+    "converged": (("replicate", "lam"), "SVM solver converged", None),
+}
+
+
+def bootstrap_sweep(
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    lambdas,
+    replicates: int,
+    *,
+    seed: int = 0,
+    max_iter: int = 500,
+    tol: float = 1e-4,
+    log: Callable[[str], None] | None = None,
+) -> xr.Dataset:
+    """The regularisation sweep refitted on ``replicates`` bootstrap resamples of the
+    training set (drawn with replacement within each class, so the class sizes stay;
+    generator seeded ``BOOTSTRAP_SEED_OFFSET + seed``): per resample and lambda the
+    tilting angle to that resample's centroid difference, the test points' mean and
+    median distance to the boundary and the accuracies. The SVM fit itself is
+    deterministic; this is the spread the angle and distance curves of Fig. 6 owe to
+    the particular training set."""
+    x_tr, y_tr = _as_xy(x_train, y_train)
+    x_te, y_te = _as_xy(x_test, y_test)
+    lambdas = np.asarray(lambdas, dtype=np.float64).reshape(-1)
+    if replicates < 1:
+        raise ValueError(f"need at least one bootstrap replicate, got {replicates}")
+    rng = np.random.default_rng(BOOTSTRAP_SEED_OFFSET + seed)
+    classes = [np.flatnonzero(y_tr == c) for c in (-1.0, 1.0)]
+    out = {k: np.full((replicates, lambdas.size), np.nan) for k in BOOTSTRAP_TABLE}
+    out["converged"] = np.zeros((replicates, lambdas.size), dtype=bool)
+    for r in range(replicates):
+        idx = np.concatenate([rng.choice(c, size=c.size, replace=True) for c in classes])
+        xb, yb = x_tr[idx], y_tr[idx]
+        mu_neg, mu_pos = class_centroids(xb, yb)
+        z = _unit(mu_pos - mu_neg, "the centroid difference")
+        for j, lam in enumerate(lambdas):
+            w, b, info = fit_linear_svm(xb, yb, lam, max_iter=max_iter, tol=tol, seed=seed)
+            dist = min_adversarial(x_te, w, b)[1]
+            out["tilting_angle"][r, j] = tilting_angle(w, z)
+            out["mean_test_distance"][r, j] = float(np.mean(dist))
+            out["median_test_distance"][r, j] = float(np.median(dist))
+            out["test_accuracy"][r, j] = float(np.mean(np.sign(svm_margins(x_te, w, b)) == y_te))
+            out["train_accuracy"][r, j] = float(np.mean(np.sign(svm_margins(xb, w, b)) == yb))
+            out["converged"][r, j] = info["converged"]
+        if log:
+            log(
+                f"bootstrap {r + 1}/{replicates}: angle "
+                f"{out['tilting_angle'][r, 0]:.1f} -> {out['tilting_angle'][r, -1]:.1f} deg over "
+                "the sweep"
+            )
+    return table_dataset(
+        BOOTSTRAP_TABLE,
+        out,
+        coords={"replicate": np.arange(replicates), "lam": lambdas},
+        attrs={
+            "seed": int(seed),
+            "seed_offset": BOOTSTRAP_SEED_OFFSET,
+            "n_train": int(x_tr.shape[0]),
+            "n_test": int(x_te.shape[0]),
+            "resampling": "with replacement within each class",
+        },
+    )
+
+
 # ----------------------------------------------------------------------------- toy (Fig. 3/4)
 
 TOY_SPACES = ("2d", "highdim")
@@ -1126,15 +1209,57 @@ def tilting_metrics(
     return m
 
 
-def study_metrics(sweeps: dict, toy_store: xr.Dataset) -> dict:
+def bootstrap_spearman(boot: xr.Dataset, name: str, x: str = "lam") -> np.ndarray:
+    """Per bootstrap resample: Spearman's rho between log lambda (or the variable ``x``
+    of the store) and the variable ``name`` over the sweep."""
+    from scipy import stats
+
+    b = boot.sortby("lam")
+    out = []
+    for r in b.replicate.values:
+        row = b.sel(replicate=r)
+        xs = np.log(b.lam.values) if x == "lam" else np.asarray(row[x].values)
+        ys = np.asarray(row[name].values, dtype=np.float64)
+        ok = np.isfinite(xs) & np.isfinite(ys)
+        rho = stats.spearmanr(xs[ok], ys[ok]).statistic if ok.sum() > 2 else np.nan
+        out.append(float(rho))
+    return np.asarray(out)
+
+
+def bootstrap_metrics(boot: xr.Dataset) -> dict:
+    """Numbers of a :func:`bootstrap_sweep` store: ``bootstrap_replicates``; per resample
+    statistics as ``{mean, std, n_seeds, per_seed}`` over resamples (``per_seed``: one
+    value per resample): ``bootstrap_angle_spearman_log_lam`` and
+    ``bootstrap_distance_spearman_log_lam`` (Spearman's rho over the sweep), the angle
+    and the mean test distance at the smallest and the largest lambda
+    (``bootstrap_tilting_angle_deg_{low,high}_reg``,
+    ``bootstrap_mean_test_distance_{low,high}_reg``); ``bootstrap_all_converged``."""
+    b = boot.sortby("lam")
+    m: dict = {"bootstrap_replicates": int(b.sizes["replicate"])}
+    m["bootstrap_angle_spearman_log_lam"] = seed_stat(bootstrap_spearman(b, "tilting_angle"))
+    m["bootstrap_distance_spearman_log_lam"] = seed_stat(
+        bootstrap_spearman(b, "mean_test_distance")
+    )
+    for end, i in (("low_reg", 0), ("high_reg", -1)):
+        m[f"bootstrap_tilting_angle_deg_{end}"] = seed_stat(b.tilting_angle.values[:, i])
+        m[f"bootstrap_mean_test_distance_{end}"] = seed_stat(b.mean_test_distance.values[:, i])
+    m["bootstrap_all_converged"] = bool(b.converged.values.all())
+    return m
+
+
+def study_metrics(sweeps: dict, toy_store: xr.Dataset, bootstraps: dict | None = None) -> dict:
     """The tilting study's metrics.json: ``tilting/<dataset>/<key>`` for the
-    :func:`tilting_metrics` of each sweep (``sweeps``: dataset -> store, in order), then
+    :func:`tilting_metrics` of each sweep (``sweeps``: dataset -> store, in order) and the
+    :func:`bootstrap_metrics` of its bootstrap store (``bootstraps``, where given), then
     ``tilting/toy-<space>-<fit>/<name>`` (``tilting/toy-<space>/n_features``,
     ``tilting/toy/reference_tilt_deg``) for the :func:`toy_metrics` of the toy."""
     m: dict = {}
     for dataset, store in sweeps.items():
         for key, value in tilting_metrics(store).items():
             m[f"tilting/{dataset}/{key}"] = value
+        if bootstraps and dataset in bootstraps:
+            for key, value in bootstrap_metrics(bootstraps[dataset]).items():
+                m[f"tilting/{dataset}/{key}"] = value
     for key, value in toy_metrics(toy_store).items():
         *where, name = key.split("/")
         m[f"tilting/{'-'.join(['toy', *where])}/{name}"] = value

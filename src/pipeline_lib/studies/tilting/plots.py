@@ -205,7 +205,7 @@ def _plane_panel(ax, uv: np.ndarray, labels: np.ndarray, boundary, class_names=N
 # ----------------------------------------------------------------------------- figures
 
 
-def angle_figure(sweep_store: xr.Dataset):
+def angle_figure(sweep_store: xr.Dataset, bootstrap: xr.Dataset | None = None):
     """Paper Fig. 6 as curves: what L2 regularisation does to the linear SVM.
 
     Four panels against ``lam`` (log x): (a) the tilting angle between ``w`` and the
@@ -215,7 +215,10 @@ def angle_figure(sweep_store: xr.Dataset):
     test accuracy starred; (d) the cosine between the probe's minimal perturbation and
     the centroid difference (the paper: it tends to 1 at high regularisation), with the
     0.95 threshold of the metric ``claim_cosine_to_1``. Fits whose duality-gap
-    certificate failed are marked with red crosses in every panel.
+    certificate failed are marked with red crosses in every panel. With a ``bootstrap``
+    store (:func:`~pipeline_lib.studies.tilting.experiment.bootstrap_sweep`), panels (a)
+    and (b) get the 2.5-97.5% band of the angle and of the mean test distance over the
+    training-set resamples.
     """
     s = _sorted(sweep_store)
     lam = np.asarray(s.lam.values, dtype=np.float64)
@@ -230,7 +233,19 @@ def angle_figure(sweep_store: xr.Dataset):
             ax.plot(lam[bad], y[bad], **NOT_CONVERGED)
         return y
 
+    def band(ax, name, color):
+        if bootstrap is None:
+            return
+        b = bootstrap.sortby("lam")
+        v = np.asarray(b[name].values, dtype=np.float64)
+        lo, hi = np.nanpercentile(v, [2.5, 97.5], axis=0)
+        n = b.sizes["replicate"]
+        ax.fill_between(
+            b.lam.values, lo, hi, color=color, alpha=0.2, label=f"95% band, {n} bootstrap sets"
+        )
+
     ax = axes[0]
+    band(ax, "tilting_angle", pal[0])
     ang = curve(ax, "tilting_angle", "tilting angle", pal[0])
     top = np.nanmax(ang) if np.isfinite(ang).any() else 90.0
     ax.set_ylim(0, max(1.0, 1.1 * top))
@@ -238,6 +253,7 @@ def angle_figure(sweep_store: xr.Dataset):
     ax.set_title("(a) Fig. 6: tilting angle of the SVM boundary", fontsize=9)
 
     ax = axes[1]
+    band(ax, "mean_test_distance", pal[1])
     ys = [
         curve(ax, "mean_test_distance", "mean, test points", pal[1]),
         curve(ax, "median_test_distance", "median, test points", pal[2], ls="--"),
@@ -294,6 +310,91 @@ def angle_figure(sweep_store: xr.Dataset):
         "Boundary tilting vs L2 regularisation (Tilting article Fig. 6): linear SVM "
         f"lam/2 |w|² + mean hinge,\n {s.attrs.get('n_train', '?')} training / "
         f"{s.attrs.get('n_test', '?')} test points; {conv}",
+        fontsize=10,
+    )
+    return fig
+
+
+def rotation_figure(sweep_store: xr.Dataset, x_train, y_train, *, max_points: int = 600):
+    """Tilting article Fig. 7: the boundary tilting between its positions at the
+    smallest and the largest lambda of the sweep, in a 3-D subspace around the centroid
+    difference z_hat: axes z_hat, n_low (the part of the weakly regularised w orthogonal
+    to z_hat: its tilting direction) and a third axis, the part of the strongly
+    regularised w orthogonal to both, or, where that w lies in their plane (a boundary
+    fully untilted at the largest lambda), the leading within-class direction orthogonal
+    to both. Training points (a seeded subset of ``max_points``) relative to the
+    centroids' midpoint, coloured by class; the two boundaries are the planes where
+    w.x + b = 0 within that subspace. Left: a 3-D view; right: the plane (z_hat, n_low),
+    where the boundary tilts from normal to z_hat towards the data."""
+    from .experiment import _as_xy, _within_class_direction
+
+    s = _sorted(sweep_store)
+    x, y = _as_xy(x_train, y_train)
+    z = np.asarray(s.z_hat.values, dtype=np.float64)
+    z = z / np.linalg.norm(z)
+    origin = np.asarray(s.plane_origin.values, dtype=np.float64)
+    ws = [np.asarray(s.w.isel(lam=i).values, dtype=np.float64) for i in (-1, 0)]
+    bs = [float(s.b.isel(lam=i).values) for i in (-1, 0)]
+    lams = [float(s.lam.values[i]) for i in (-1, 0)]
+
+    def rest(v, basis):
+        v = v - sum((v @ e) * e for e in basis)
+        return v / np.linalg.norm(v), np.linalg.norm(v)
+
+    within = _within_class_direction(x, y, z, 0)
+    n_low, size = rest(ws[1], [z])
+    if size < 1e-6 * np.linalg.norm(ws[1]):
+        n_low, _ = rest(within, [z])
+    third, size = rest(ws[0], [z, n_low])
+    third_name = "w_high, rest"
+    if size < 1e-3 * np.linalg.norm(ws[0]):
+        third, _ = rest(within, [z, n_low])
+        third_name = "within-class PC"
+    basis = np.stack([z, n_low, third])
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(y), size=min(max_points, len(y)), replace=False)
+    p3 = (x[pick] - origin) @ basis.T
+    fig = plt.figure(figsize=(12, 5.2), layout="constrained")
+    ax3 = fig.add_subplot(1, 2, 1, projection="3d")
+    ax2 = fig.add_subplot(1, 2, 2)
+    colors = {-1.0: "tab:blue", 1.0: "tab:orange"}
+    for c in (-1.0, 1.0):
+        m = y[pick] == c
+        ax3.scatter(*p3[m].T, s=4, color=colors[c], alpha=0.5, label=f"class {int(c):+d}")
+        ax2.scatter(p3[m, 0], p3[m, 1], s=4, color=colors[c], alpha=0.5)
+    lim = np.nanpercentile(np.abs(p3), 99, axis=0) * 1.1 + 1e-12
+    uu, vv = np.meshgrid(np.linspace(-lim[1], lim[1], 12), np.linspace(-lim[2], lim[2], 12))
+    styles = [("tab:green", "largest"), ("tab:red", "smallest")]
+    for w, b, lam, (col, which) in zip(ws, bs, lams, styles, strict=True):
+        a = basis @ w  # w.x + b on the subspace: c0 + a.q at origin + basis.T q
+        c0 = b + w @ origin
+        label = f"boundary, {which} lambda ({lam:.2g})"
+        if abs(a[0]) > 1e-12:  # solve for the z_hat coordinate
+            zz = -(c0 + a[1] * uu + a[2] * vv) / a[0]
+            zz = np.where(np.abs(zz) <= 1.5 * lim[0], zz, np.nan)
+            ax3.plot_surface(zz, uu, vv, color=col, alpha=0.25, linewidth=0)
+            ax3.plot([], [], color=col, lw=4, alpha=0.5, label=label)
+        # the boundary's trace in the plane (z_hat, n_low) (third coordinate 0)
+        if abs(a[1]) > 1e-9 * np.linalg.norm(a):
+            u = np.linspace(-lim[0], lim[0], 50)
+            ax2.plot(u, -(c0 + a[0] * u) / a[1], color=col, label=label)
+        elif abs(a[0]) > 1e-12:
+            ax2.axvline(-c0 / a[0], color=col, label=label)
+    ax3.set_xlabel("z_hat")
+    ax3.set_ylabel("n_low")
+    ax3.set_zlabel(third_name)
+    ax3.set_xlim(-lim[0], lim[0])
+    ax3.legend(fontsize=7, loc="upper left")
+    ax3.set_title("3-D subspace around z_hat", fontsize=9)
+    ax2.set_xlim(-lim[0], lim[0])
+    ax2.set_ylim(-lim[1], lim[1])
+    ax2.set_xlabel("z_hat (centroid difference)")
+    ax2.set_ylabel("n_low (weakly regularised w, orthogonal to z_hat)")
+    ax2.set_title("the plane (z_hat, n_low): the boundary tilts towards the data", fontsize=9)
+    ax2.legend(fontsize=7)
+    fig.suptitle(
+        "Tilting article Fig. 7: the boundary rotating about z_hat between the largest and "
+        "the smallest regularisation of the sweep",
         fontsize=10,
     )
     return fig

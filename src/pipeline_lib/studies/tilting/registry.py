@@ -15,13 +15,14 @@ RES = "results/tilting"
 RULE = "figure_tilting"
 CATEGORY = "Boundary tilting"
 REFS = ("tanay_griffin", "tilting_article")
-KINDS = ("angle", "plane", "perturbation")
+KINDS = ("angle", "plane", "rotation", "perturbation")
 
 
 # kind -> the function of this study's plots module that draws it
 PLOTS = {
     "angle": "angle_figure",
     "plane": "plane_figure",
+    "rotation": "rotation_figure",
     "perturbation": "perturbation_figure",
     "toy": "toy_figure",
 }
@@ -29,6 +30,16 @@ PLOTS = {
 
 def sweep(dataset: str) -> str:
     return f"{RES}/{dataset}/sweep.zarr"
+
+
+def bootstrap(dataset: str) -> str:
+    return f"{RES}/{dataset}/bootstrap.zarr"
+
+
+def bootstraps(cfg: Mapping) -> list[str]:
+    """The bootstrap stores of this config (none with tilting.bootstrap 0)."""
+    t = cfg["tilting"]
+    return [bootstrap(d) for d in t["datasets"]] if t.get("bootstrap", 0) else []
 
 
 TOY = f"{RES}/toy.zarr"
@@ -40,7 +51,8 @@ _FIGURES = {
         "Tilting article Fig. 6: tilting angle between the SVM normal w and the centroid "
         "difference z_hat, mean/median L2 distance of test points to the boundary, accuracy "
         "and the probe perturbation's cosine with the centroid difference, against the L2 "
-        "regularisation lambda (log scale).",
+        "regularisation lambda (log scale); shaded: the 95% band over bootstrap resamples of "
+        "the training set (tilting.bootstrap).",
         [
             r"/(tilting_angle_deg|mean_test_distance|test_accuracy)_(low|high)_reg$",
             r"/(angle_spearman_log_lam|best_test_accuracy|best_lam)$",
@@ -51,6 +63,15 @@ _FIGURES = {
         "Tilting article Fig. 5: training images projected on the tilting plane (z_hat, n_hat) "
         "at low and high regularisation, with the SVM boundary; the weakly regularised "
         "boundary is tilted towards the data and passes close to it.",
+        [r"/tilting_angle_deg_(low|high)_reg$"],
+    ),
+    "rotation": (
+        "Tilting article Fig. 7",
+        "Tilting article Fig. 7: the SVM boundary at the smallest and the largest lambda in a "
+        "3-D subspace around the centroid difference z_hat (axes: z_hat, the weakly "
+        "regularised w's tilting direction n_low, and a third), with the training images; "
+        "right: the plane (z_hat, n_low), where the boundary rotates from normal to z_hat "
+        "towards the data.",
         [r"/tilting_angle_deg_(low|high)_reg$"],
     ),
     "perturbation": (
@@ -83,7 +104,16 @@ def figures(cfg: Mapping) -> list[Figure]:
                     subcategory=d,
                     references=REFS,
                     paper=paper,
-                    inputs={"data": f"results/data/{d}.zarr", "sweep": sweep(d)},
+                    inputs={
+                        "data": f"results/data/{d}.zarr",
+                        "sweep": sweep(d),
+                        **(
+                            {"bootstrap": bootstrap(d)}
+                            if kind == "angle" and cfg["tilting"].get("bootstrap", 0)
+                            else {}
+                        ),
+                    },
+                    params={"classes": list(cfg["tilting"][d]["classes"])},
                     caption=f"{d}: {caption}",
                     key_metrics=tuple(scope + p for p in patterns),
                 )
@@ -119,7 +149,13 @@ def draw(kind: str, inputs, params: Mapping):
         return plots.toy_figure(open_store(inputs["toy"]))
     store = open_store(inputs["sweep"])
     if kind == "angle":
-        return plots.angle_figure(store)
+        boot = open_store(inputs["bootstrap"]) if "bootstrap" in inputs else None
+        return plots.angle_figure(store, boot)
+    if kind == "rotation":
+        from pipeline_lib.natural import binary_split
+
+        x_tr, y_tr, _, _ = binary_split(open_store(inputs["data"]), params["classes"])
+        return plots.rotation_figure(store, x_tr, y_tr)
     if kind == "plane":
         return plots.plane_figure(store)
     if kind == "perturbation":
