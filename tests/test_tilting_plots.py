@@ -342,3 +342,21 @@ def test_rotation_figure_shows_both_boundaries(store, boot):
     assert np.isfinite(slope) and abs(slope) < 1e6
     assert len(scatter_axes(fig)) >= 1
     plt.close("all")
+
+
+def test_registry_draws_the_bands_from_a_rules_named_inputs(store, boot, tmp_path):
+    """Through the figure rule's inputs (a Snakemake Namedlist, where ``in`` tests the
+    values, not the names) the angle figure still finds its bootstrap store."""
+    from matplotlib.collections import PolyCollection
+    from snakemake.iocontainers import Namedlist
+
+    from pipeline_lib.studies.tilting import registry
+    from pipeline_lib.zarr_io import write_store
+
+    paths = {
+        "sweep": str(write_store(store, tmp_path / "sweep.zarr", "sweep", {})),
+        "bootstrap": str(write_store(boot[0], tmp_path / "boot.zarr", "bootstrap", {})),
+    }
+    fig = registry.draw("angle", Namedlist(fromdict=paths), {})
+    assert any(isinstance(c, PolyCollection) for c in fig.axes[0].collections)
+    plt.close("all")

@@ -149,7 +149,8 @@ def draw(kind: str, inputs, params: Mapping):
         return plots.toy_figure(open_store(inputs["toy"]))
     store = open_store(inputs["sweep"])
     if kind == "angle":
-        boot = open_store(inputs["bootstrap"]) if "bootstrap" in inputs else None
+        # a rule's named inputs: "in" on the list itself would test its values, not names
+        boot = open_store(inputs["bootstrap"]) if "bootstrap" in inputs.keys() else None
         return plots.angle_figure(store, boot)
     if kind == "rotation":
         from pipeline_lib.natural import binary_split
