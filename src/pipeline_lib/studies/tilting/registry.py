@@ -52,7 +52,8 @@ _FIGURES = {
         "difference z_hat, mean/median L2 distance of test points to the boundary, accuracy "
         "and the probe perturbation's cosine with the centroid difference, against the L2 "
         "regularisation lambda (log scale); shaded: the 95% band over bootstrap resamples of "
-        "the training set (tilting.bootstrap).",
+        "the training set (tilting.bootstrap; a resample holds ~63% distinct points, so at "
+        "the smallest lambda it overfits, and tilts, a little less than the full set).",
         [
             r"/(tilting_angle_deg|mean_test_distance|test_accuracy)_(low|high)_reg$",
             r"/(angle_spearman_log_lam|best_test_accuracy|best_lam)$",
