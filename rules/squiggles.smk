@@ -87,6 +87,7 @@ rule squiggles_latent:
         eps=config["squiggles"]["attack"]["latent_eps"],
         steps=config["squiggles"]["attack"]["latent_steps"],
         step_ratio=config["squiggles"]["attack"]["latent_step_ratio"],
+        loss=config["squiggles"]["attack"]["loss"],
         device=config["device"],
     script:
         "../scripts/squiggles_latent.py"
@@ -145,6 +146,7 @@ rule squiggles_pixel:
         eps=config["squiggles"]["attack"]["pixel_eps"],
         steps=config["squiggles"]["attack"]["pixel_steps"],
         step_ratio=config["squiggles"]["attack"]["pixel_step_ratio"],
+        loss=config["squiggles"]["attack"]["loss"],
         focus_eps=config["squiggles"]["attack"]["focus_eps"],
         noise_draws=config["squiggles"]["attack"]["noise_draws"],
         device=config["device"],

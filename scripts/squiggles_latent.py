@@ -21,6 +21,7 @@ with rule_context(smk) as log:
         p.eps,
         steps=p.steps,
         step_ratio=p.step_ratio,
+        loss=p.loss,
         resolution=data.attrs["resolution"],
     )
     curves = se.latent_curves(ds)

@@ -20,6 +20,7 @@ with rule_context(smk) as log:
         p.eps,
         steps=p.steps,
         step_ratio=p.step_ratio,
+        loss=p.loss,
         focus_eps=p.focus_eps,
         noise_draws=p.noise_draws,
         seed=int(w.seed),

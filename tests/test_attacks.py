@@ -179,3 +179,35 @@ def test_bad_arguments():
         pgd(model, x, y, eps=1.0, step_size=0.0, steps=1)
     with pytest.raises(ValueError, match="mode"):
         subspace_projector(torch.zeros(4, 1, 10), "sideways")
+
+
+def test_pgd_cross_entropy_loss_is_madrys_and_succeeds_like_margin():
+    """loss="cross_entropy": the step follows the gradient of the cross-entropy (checked
+    against autograd), success is still a positive margin, and on a linear model (where
+    both losses' input gradients point the same way for two classes) it matches the
+    margin attack."""
+    from pipeline_lib.attacks import cross_entropy_grad
+
+    torch.manual_seed(0)
+    logits = torch.randn(5, 4, requires_grad=True)
+    y = torch.tensor([0, 1, 2, 3, 0])
+    t = torch.tensor([1, 2, 3, 0, 2])
+    (g_u,) = torch.autograd.grad(
+        torch.nn.functional.cross_entropy(logits, y, reduction="sum"), logits
+    )
+    (g_t,) = torch.autograd.grad(
+        -torch.nn.functional.cross_entropy(logits, t, reduction="sum"), logits
+    )
+    torch.testing.assert_close(cross_entropy_grad(logits.detach(), y), g_u)
+    torch.testing.assert_close(cross_entropy_grad(logits.detach(), y, t), g_t)
+
+    lin = torch.nn.Linear(6, 2)
+    x = torch.rand(8, 6)
+    y2 = lin(x).argmax(1)
+    kw = dict(norm="l2", eps=5.0, step_size=0.05, steps=200, box=(-10.0, 10.0))
+    a = pgd(lin, x, y2, loss="cross_entropy", **kw)
+    b = pgd(lin, x, y2, **kw)
+    assert a.success.all() and b.success.all()
+    torch.testing.assert_close(a.norm, b.norm)  # two classes: the same direction
+    with pytest.raises(ValueError, match="loss must be"):
+        pgd(lin, x, y2, loss="hinge", **kw)

@@ -324,3 +324,28 @@ def test_with_generalization_adds_table_6_per_test_variant():
     assert out.test_proba.dims == ("test_variant", "sample")
     np.testing.assert_array_equal(out.test_proba.sel(test_variant="taylor"), [0.1, 0.8, 0.6])
     assert all(out[v].attrs["description"] for v in ("accuracy", "roc_auc", "test_proba"))
+
+
+def test_attack_loss_is_one_setting_for_both_spaces(taylor, cnn):
+    """squiggles.attack.loss: with two classes the margin's and the cross-entropy's
+    gradients point the same way, so the normalised latent steps (and latents) agree;
+    the stores record the loss, and an unknown loss is refused."""
+    n = 6
+    z = torch.as_tensor(taylor["latent"].values[:n])
+    y = torch.as_tensor(taylor["label"].values[:n]).long()
+    kw = dict(steps=4, step_ratio=4.0, resolution=RES)
+    eps = torch.full((n,), 0.3)
+    zm = se.latent_pgd(cnn, "taylor", z, y, eps, loss="margin", **kw)
+    zc = se.latent_pgd(cnn, "taylor", z, y, eps, **kw)
+
+    assert not torch.equal(zm, z)
+    torch.testing.assert_close(zm, zc, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="loss must be"):
+        se.latent_pgd(cnn, "taylor", z, y, eps, loss="hinge", **kw)
+    ds = se.latent_attack(cnn, "taylor", z, y, [0.3], loss="margin", **kw)
+    assert ds.attrs["loss"] == "margin"
+    x = torch.as_tensor(taylor["image"].values[:n])
+    px = se.pixel_attack(
+        cnn, x, y, [0.3], steps=3, step_ratio=2, focus_eps=0.3, noise_draws=1, seed=0
+    )
+    assert px.attrs["loss"] == "cross_entropy"

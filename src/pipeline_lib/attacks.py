@@ -1,4 +1,5 @@
-"""The project's attack library: batched L2 / L-inf PGD with the margin loss.
+"""The project's attack library: batched L2 / L-inf PGD with the margin loss (or the
+cross-entropy).
 
 Used by every experiment: untargeted and targeted, optional random start,
 projection onto the epsilon-ball and the [0, 1] box after every step, per-sample
@@ -58,6 +59,22 @@ def margin_and_grad(
         loss = ((other - own) if target is None else (own - other))[:, 0]
         grad = torch.zeros_like(logits).scatter_(1, j, -s).scatter_(1, cls, s)
     return loss, grad
+
+
+LOSSES = ("margin", "cross_entropy")
+
+
+def cross_entropy_grad(
+    logits: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Gradient with respect to the logits of the cross-entropy PGD ascends (Madry et
+    al.): untargeted, +CE of the true label (softmax - onehot(y)); targeted, -CE of the
+    target (onehot(t) - softmax)."""
+    with torch.no_grad():
+        p = torch.softmax(logits, 1)
+        if target is None:
+            return p.scatter_add(1, y[:, None], -torch.ones_like(p[:, :1]))
+        return (-p).scatter_add(1, target[:, None], torch.ones_like(p[:, :1]))
 
 
 def _per_sample(v, n: int, like: torch.Tensor) -> torch.Tensor:
@@ -135,8 +152,11 @@ def pgd(
     project: Hook | None = None,
     generator: torch.Generator | None = None,
     box: tuple[float, float] = (0.0, 1.0),
+    loss: str = "margin",
 ) -> AttackResult:
-    """Projected gradient ascent on the margin loss (see module docstring).
+    """Projected gradient ascent on the margin loss (see module docstring), or on the
+    cross-entropy (``loss="cross_entropy"``, Madry et al.'s PGD); success (and the early
+    stop) is always a positive margin, i.e. misclassified / the target reached.
 
     ``eps`` and ``step_size`` may be scalars or per-sample tensors. ``project(g, idx)``
     receives the gradient of the still-active samples and their indices in the batch
@@ -144,6 +164,8 @@ def pgd(
     """
     if norm not in ("l2", "linf"):
         raise ValueError(f"norm must be 'l2' or 'linf', got {norm!r}")
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     x0 = x.detach()
@@ -170,8 +192,10 @@ def pgd(
         for it in range(steps + 1):
             v = va.detach().requires_grad_(True)
             logits = model(v)
-            loss, dloss = margin_and_grad(logits, ya, ta)
-            ok = loss > 0
+            margin, dloss = margin_and_grad(logits, ya, ta)
+            if loss == "cross_entropy":
+                dloss = cross_entropy_grad(logits, ya, ta)
+            ok = margin > 0
             if early_stop or it == steps:
                 taken[idx[ok]] = it
             if it == steps:

@@ -42,6 +42,7 @@ CROSS_WITHIN = 0.02  # "generalizes outside the training distribution as well": 
 LATENT_FLOOR = 0.90  # "still 94.8%", "only a limited success": fewer than 1 in 10 wrong
 RESISTED_FLOOR = 0.90  # "an over 90% decrease in the effectiveness of the attack"
 LATENT_VS_PIXEL_FACTOR = 0.1  # "a 90% reduction in adversarial errors" on the manifold
+LOSS_NAMES = {"cross_entropy": "cross-entropy loss", "margin": "margin loss"}
 NOISE_MARGIN = 0.10  # "PGD much more effective than Gaussian noise": >= 10 points
 STEP_WITHIN = 1.0  # "mimics" a distance distribution: mean within one grid step (x2)
 OFF_MANIFOLD = 0.5  # "most of the power off manifold": on-share (beyond chance) < 1/2
@@ -166,10 +167,11 @@ def _deviations(cfg: Mapping, *kinds: str, variant: str = "", sigma: str = "") -
         out.append(
             Deviation(
                 f"latent attack: L2 PGD, {att['latent_steps']} steps of eps/"
-                f"{att['latent_step_ratio']:g}, cross-entropy loss, no random start, no "
-                "early stop, final iterate",
-                "the paper used CleverHans PGD (100 steps of eps/25) without stating its "
-                "start or loss",
+                f"{att['latent_step_ratio']:g}, {LOSS_NAMES[att['loss']]}, no random start, "
+                "no early stop, final iterate",
+                "the paper used CleverHans PGD (100 steps of eps/25, Madry et al.'s "
+                "cross-entropy) without stating its start; squiggles.attack.loss sets the "
+                "objective of both attacks",
             )
         )
         if variant == "taylor":
@@ -207,10 +209,11 @@ def _deviations(cfg: Mapping, *kinds: str, variant: str = "", sigma: str = "") -
     if "pixel" in kinds:
         out.append(
             Deviation(
-                f"pixel attack: L2 PGD on the margin loss, {att['pixel_steps']} steps of "
-                f"eps/{att['pixel_step_ratio']:g}, greedy early stop, not clipped to [0, 1]",
-                "the project's PGD; unclipped like the paper's noise training (expected "
-                "norm 4.8); a different loss than the latent attack's cross-entropy",
+                f"pixel attack: L2 PGD on the {LOSS_NAMES[att['loss']]}, "
+                f"{att['pixel_steps']} steps of eps/{att['pixel_step_ratio']:g}, greedy early "
+                "stop, not clipped to [0, 1]",
+                "the project's PGD with the latent attack's objective (squiggles.attack.loss); "
+                "unclipped like the paper's noise training (expected norm 4.8)",
             )
         )
         if float(att["focus_eps"]) != PAPER_FOCUS:

@@ -47,7 +47,7 @@ from scipy.stats import rankdata
 from torch import nn
 from torch.func import jacfwd
 
-from pipeline_lib.attacks import pgd
+from pipeline_lib.attacks import LOSSES, margin_loss, pgd
 from pipeline_lib.invariants import check_ball, check_box, check_orthonormal
 from pipeline_lib.models import batched, build_model
 from pipeline_lib.progress import bar
@@ -224,12 +224,18 @@ def latent_pgd(
     step_ratio: float,
     resolution: int,
     towards: bool = False,
+    loss: str = "cross_entropy",
 ) -> torch.Tensor:
     """L2 PGD in latent space through the exact decoder (see the module docstring).
 
     ``eps`` is per sample. ``towards=False`` ascends the model's cross-entropy of label
     ``target`` (untargeted attack on the true label); ``towards=True`` descends it (a
-    targeted attack towards ``target``). Returns the final latents (no early stop)."""
+    targeted attack towards ``target``). ``loss="margin"`` uses the margin instead
+    (untargeted: best other logit minus the true one; towards: the target's logit minus
+    the best other), the pixel attack's alternative. Returns the final latents (no
+    early stop)."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     dev = next(model.parameters()).device
     z0 = z.detach().to(dev)
     eps = eps.to(z0)
@@ -242,12 +248,16 @@ def latent_pgd(
     # ball projection ``d * min(1, eps / |d|)``, box as ``clamp(z0 + d) - z0``), while pgd
     # iterates the point z0 + d with fused ``addcmul`` steps and projections; the two round
     # differently, so the latents (and every store built from them) would not stay bitwise
-    # equal. The loss (summed cross-entropy, either sign) is not pgd's margin loss either.
+    # equal. Its default objective (summed cross-entropy, either sign) is pgd's option.
     for _ in range(steps):
         d.requires_grad_(True)
         img = sq.decode(variant, z0 + d, resolution)
-        loss = sign * nn.functional.cross_entropy(model(img), target, reduction="sum")
-        (g,) = torch.autograd.grad(loss, d)
+        logits = model(img)
+        if loss == "cross_entropy":
+            obj = sign * nn.functional.cross_entropy(logits, target, reduction="sum")
+        else:
+            obj = margin_loss(logits, target, target if towards else None).sum()
+        (g,) = torch.autograd.grad(obj, d)
         with torch.no_grad():
             gn = g.norm(dim=1, keepdim=True).clamp_min(1e-12)
             d = d.detach() + step * g / gn
@@ -287,9 +297,11 @@ def latent_attack(
     step_ratio: float,
     resolution: int,
     batch: int = 256,
+    loss: str = "cross_entropy",
 ) -> xr.Dataset:
-    """Fig. 9: untargeted latent PGD on ``model`` at every eps of the grid; the true
-    label of each attacked latent is recomputed."""
+    """Fig. 9: untargeted latent PGD on ``model`` at every eps of the grid (``loss``: the
+    attack's objective, see :func:`latent_pgd`); the true label of each attacked latent
+    is recomputed."""
     eps_grid = np.asarray(eps_grid, dtype=np.float64)
     n, ne = z.shape[0], eps_grid.size
     dev = next(model.parameters()).device
@@ -306,6 +318,7 @@ def latent_attack(
             steps=steps,
             step_ratio=step_ratio,
             resolution=resolution,
+            loss=loss,
         )
         with torch.no_grad():
             pred[i, e] = model(sq.decode(variant, za.to(dev), resolution)).argmax(1).cpu().numpy()
@@ -333,6 +346,7 @@ def latent_attack(
             "variant": variant,
             "steps": steps,
             "step_ratio": step_ratio,
+            "loss": loss,
         },
     )
 
@@ -467,9 +481,11 @@ def pixel_attack(
     noise_draws: int,
     seed: int,
     batch: int = 500,
+    loss: str = "cross_entropy",
 ) -> xr.Dataset:
-    """Fig. 10: L2 PGD (greedy, unclipped) and the Gaussian-noise attack at every eps;
-    the PGD images at ``focus_eps`` are kept for galleries and the decomposition."""
+    """Fig. 10: L2 PGD (greedy, unclipped; ``loss``: its objective, the cross-entropy of
+    Madry et al.'s PGD or the margin) and the Gaussian-noise attack at every eps; the
+    PGD images at ``focus_eps`` are kept for galleries and the decomposition."""
     eps_grid = np.asarray(eps_grid, dtype=np.float64)
     if not np.isclose(eps_grid, focus_eps).any():
         raise ValueError(
@@ -493,6 +509,7 @@ def pixel_attack(
             steps=steps,
             early_stop=True,
             box=(-BIG, BIG),
+            loss=loss,
         )
         success[i, e] = res.success.cpu().numpy()
         norms[i, e] = res.norm.cpu().numpy()
@@ -532,6 +549,7 @@ def pixel_attack(
             "noise_draws": int(noise_draws),
             "steps": steps,
             "step_ratio": step_ratio,
+            "loss": loss,
         },
     )
 
