@@ -252,3 +252,94 @@ rule figure_squiggles:
         draw=figure_draw,
     script:
         "../scripts/figure_squiggles.py"
+
+
+# The attack-objective ablation (squiggles.ablations.attack_loss; config/ablations.yaml):
+# the latent and pixel attacks again with another objective, beside the default stores.
+rule squiggles_latent_loss:
+    input:
+        data="results/squiggles/data/{variant}-test.zarr",
+        model="results/squiggles/{variant}/sigma0/seed{seed}/model.pt",
+    output:
+        directory(
+            "results/squiggles/{variant}/seed{seed}/ablations/loss-{loss}/latent.zarr"
+        ),
+    log:
+        "logs/squiggles_latent_loss/{variant}-seed{seed}-{loss}.log",
+    benchmark:
+        "results/benchmarks/squiggles_latent_loss/{variant}-seed{seed}-{loss}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
+        loss="cross_entropy|margin",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        n=config["squiggles"]["attack"]["n_samples"],
+        eps=config["squiggles"]["attack"]["latent_eps"],
+        steps=config["squiggles"]["attack"]["latent_steps"],
+        step_ratio=config["squiggles"]["attack"]["latent_step_ratio"],
+        loss=lambda w: w.loss,
+        device=config["device"],
+    script:
+        "../scripts/squiggles_latent.py"
+
+
+rule squiggles_pixel_loss:
+    input:
+        data="results/squiggles/data/{variant}-test.zarr",
+        model="results/squiggles/{variant}/sigma{sigma}/seed{seed}/model.pt",
+    output:
+        directory(
+            "results/squiggles/{variant}/sigma{sigma}/seed{seed}/ablations/loss-{loss}/pixel.zarr"
+        ),
+    log:
+        "logs/squiggles_pixel_loss/{variant}-sigma{sigma}-seed{seed}-{loss}.log",
+    benchmark:
+        "results/benchmarks/squiggles_pixel_loss/{variant}-sigma{sigma}-seed{seed}-{loss}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
+        loss="cross_entropy|margin",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        n=config["squiggles"]["attack"]["n_samples"],
+        eps=config["squiggles"]["attack"]["pixel_eps"],
+        steps=config["squiggles"]["attack"]["pixel_steps"],
+        step_ratio=config["squiggles"]["attack"]["pixel_step_ratio"],
+        loss=lambda w: w.loss,
+        focus_eps=config["squiggles"]["attack"]["focus_eps"],
+        noise_draws=config["squiggles"]["attack"]["noise_draws"],
+        device=config["device"],
+    script:
+        "../scripts/squiggles_pixel.py"
+
+
+rule squiggles_loss_summary:
+    input:
+        unpack(lambda w: squiggles.loss_summary_inputs(config)),
+    output:
+        squiggles.LOSS_METRICS,
+    log:
+        "logs/squiggles_loss_summary.log",
+    benchmark:
+        "results/benchmarks/squiggles_loss_summary.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        variants=config["squiggles"]["analysis_variants"],
+        losses=[config["squiggles"]["attack"]["loss"], *squiggles.attack_losses(config)],
+        sigmas=squiggles.sigmas(config),
+        seeds=config["squiggles"]["seeds"],
+    script:
+        "../scripts/squiggles_loss_summary.py"

@@ -101,6 +101,12 @@ BAD = [
     ),
     ({"squiggles": {"attack": {"n_samples": 5000}}}, "squiggles.attack.n_samples", "1..2000"),
     (
+        {"squiggles": {"ablations": {"attack_loss": ["cross_entropy"]}}},
+        "squiggles.ablations.attack_loss",
+        "the other objectives",
+    ),
+    ({"squiggles": {"attack": {"loss": "hinge"}}}, "squiggles.attack.loss", "cross_entropy"),
+    (
         {"squiggles": {"decomposition": {"n_samples": 500}}},
         "squiggles.decomposition.n_samples",
         "1..100",

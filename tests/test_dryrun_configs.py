@@ -164,6 +164,8 @@ def expected_figures(cfg: dict) -> set[str]:
     figs |= {"squiggles_generalization"} if sq["variants"] else set()
     what = ("latent", "distance", "pixel", "decomposition", "errors")
     figs |= {f"squiggles_{v}_{w}" for v in sq["analysis_variants"] for w in what}
+    if sq["ablations"]["attack_loss"]:
+        figs |= {f"squiggles_{v}_attack_loss" for v in sq["analysis_variants"]}
     return figs
 
 
@@ -239,6 +241,10 @@ def expected_jobs(cfg: dict) -> Counter:
         n[f"squiggles_{key}"] = len(analysed) * len(sq_seeds)
     n["squiggles_pixel"] = len(analysed) * len(sq["noise_sigmas"]) * len(sq_seeds)
     n["squiggles_summary"] = 1 if sq["variants"] else 0
+    losses = sq["ablations"]["attack_loss"]
+    n["squiggles_latent_loss"] = len(analysed) * len(sq_seeds) * len(losses)
+    n["squiggles_pixel_loss"] = n["squiggles_pixel"] * len(losses)
+    n["squiggles_loss_summary"] = 1 if losses and analysed else 0
     return +n  # drop the zeros
 
 

@@ -97,6 +97,7 @@ def test_metric_files_follow_the_studies_switched_on(test_cfg):
     assert set(files) - set(all_metric_files(off)) == {
         "results/shells/fashion_mnist/metrics.json",
         "results/squiggles/metrics.json",
+        "results/squiggles/ablations/attack_loss_metrics.json",  # test.yaml's loss ablation
     }
 
 

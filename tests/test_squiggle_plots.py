@@ -649,3 +649,35 @@ def test_errors_table_matches_the_figure(stores):
         g = t[t["panel"] == p]
         assert sum(len(ax.get_images()) for ax in sf.axes) == (g["shown"] >= 0).sum()
         assert f"of {len(g)}" in sf._suptitle.get_text()
+
+
+# ----------------------------------------------------------------------------- loss ablation
+
+
+def test_loss_ablation_figure_and_metrics(stores):
+    """The attack-objective ablation: one line per objective and space, the values of
+    latent_curves / pixel_curves; the metrics per objective, seed means of the same."""
+    lat, px = stores["latents"], stores["pixels"]
+    # the same stores stand in for a second objective: the figure and the metrics must
+    # then show identical numbers for both
+    latent = {"cross_entropy": lat, "margin": lat}
+    pixel = {"cross_entropy": px, "margin": px}
+    fig = sp.loss_figure(latent, pixel)
+    al, ap = fig.axes[:2]
+    assert len(al.get_lines()) == 2 and len(ap.get_lines()) == 2 * len(px)
+    assert [ln.get_linestyle() for ln in al.get_lines()] == ["-", "--"]
+    want = np.mean([se.latent_curves(d)["accuracy"] for d in lat], axis=0)
+    np.testing.assert_allclose(al.get_lines()[1].get_ydata(), want)
+    m = se.loss_ablation_metrics("sinenet", latent, pixel)
+    for loss in latent:
+        pre = f"squiggles/sinenet-loss_{loss}"
+        assert m[f"{pre}/latent_accuracy_min"]["mean"] == pytest.approx(float(want.min()))
+        g = min(px)
+        k = list(px[g][0]["eps"].values).index(px[g][0].attrs["focus_eps"])
+        at = np.mean([se.pixel_curves(d)["pgd_accuracy"][k] for d in px[g]])
+        assert m[f"{pre}/pixel_accuracy_at_focus_sigma{g:g}"]["mean"] == pytest.approx(at)
+    with pytest.raises(ValueError, match="no stores"):
+        sp.loss_figure({}, pixel)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

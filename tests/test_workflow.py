@@ -288,8 +288,8 @@ def test_ablations_touch_no_default_job(workdir, test_config):
     the verdicts and the gallery (their inputs lose the ablations' metrics): no default
     job reads an ablation key, so `make ablations` on top of `make figures` reruns none."""
     cfg = json.loads(json.dumps(test_config))
-    dropped = [s for s in ("lowdim", "dmm") if cfg[s].pop("ablations", None)]
-    assert dropped == ["lowdim", "dmm"], "config/test.yaml should run both studies' ablations"
+    dropped = [s for s in ("lowdim", "dmm", "squiggles") if cfg[s].pop("ablations", None)]
+    assert dropped == ["lowdim", "dmm", "squiggles"], "config/test.yaml should run every ablation"
     out = workdir / "no_ablations.yaml"
     out.write_text(yaml.safe_dump(cfg))
     jobs = planned_jobs(smk(workdir, "-n", "figures/", configfile=str(out)).stdout)

@@ -36,6 +36,12 @@ def errors(cfg: Mapping) -> list[str]:
             f"config key 'squiggles.attack.focus_eps': {fe} is not in squiggles.attack.pixel_eps "
             f"{pe}; allowed: one of pixel_eps"
         )
+    loss = att.get("loss")
+    if loss is not None and loss in sq.get("ablations", {}).get("attack_loss", []):
+        errs.append(
+            f"config key 'squiggles.ablations.attack_loss': {loss!r} is squiggles.attack.loss, "
+            "which the default attacks already use; allowed: the other objectives"
+        )
     n_att, n_test = att.get("n_samples"), sq.get("n_test")
     if n_att is not None and n_test is not None and n_att > n_test:
         errs.append(

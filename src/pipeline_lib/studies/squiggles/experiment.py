@@ -704,6 +704,38 @@ def clean_correct(ds: xr.Dataset) -> np.ndarray:
     return (ds["clean_proba"].values > 0.5).astype(int) == ds["label"].values
 
 
+def loss_ablation_metrics(
+    variant: str,
+    latent: dict[str, list[xr.Dataset]],
+    pixel: dict[str, dict[float, list[xr.Dataset]]],
+) -> dict:
+    """Numbers of the attack-objective ablation, keyed
+    ``squiggles/<variant>-loss_<loss>/<name>``: ``latent_accuracy_min`` (the latent
+    attack's most effective eps) and ``pixel_accuracy_at_focus_sigma<g>`` (pixel PGD at
+    the focus eps), each ``{mean, std, n_seeds, per_seed}`` over seeds; ``latent_accuracy``
+    and ``pixel_accuracy_sigma<g>`` (per eps, seed means) and ``eps`` lists."""
+    from pipeline_lib.stats import seed_stat
+
+    m: dict = {}
+    for loss, stores in latent.items():
+        pre = f"squiggles/{variant}-loss_{loss}"
+        curves = [latent_curves(d)["accuracy"] for d in stores]
+        m[f"{pre}/latent_accuracy_min"] = seed_stat([float(c.min()) for c in curves])
+        m[f"{pre}/latent_accuracy"] = np.mean(curves, axis=0).tolist()
+        m[f"{pre}/latent_eps"] = [float(e) for e in stores[0]["eps"].values]
+    for loss, by_sigma in pixel.items():
+        pre = f"squiggles/{variant}-loss_{loss}"
+        for g, stores in by_sigma.items():
+            curves = [pixel_curves(d)["pgd_accuracy"] for d in stores]
+            eps = stores[0]["eps"].values
+            k = int(np.argmin(np.abs(eps - float(stores[0].attrs["focus_eps"]))))
+            at_focus = [float(c[k]) for c in curves]
+            m[f"{pre}/pixel_accuracy_at_focus_sigma{g:g}"] = seed_stat(at_focus)
+            m[f"{pre}/pixel_accuracy_sigma{g:g}"] = np.mean(curves, axis=0).tolist()
+        m[f"{pre}/pixel_eps"] = [float(e) for e in eps]
+    return m
+
+
 def best_latent_eps(latent: xr.Dataset) -> int:
     """Index of the latent attack's most successful eps (lowest accuracy against the
     recomputed label; the first of ties): where Fig. 7 and 8 take its errors."""

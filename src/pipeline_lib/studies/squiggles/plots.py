@@ -1073,3 +1073,50 @@ def draw_errors(
         fontsize=9,
     )
     return fig
+
+
+def loss_figure(
+    latent: dict[str, list[xr.Dataset]], pixel: dict[str, dict[float, list[xr.Dataset]]]
+):
+    """The attack-objective ablation: accuracy against eps under the latent attack (left,
+    against the recomputed true label) and under pixel PGD for each training noise sigma
+    (right), one line per objective (the first, the config's, solid; the others dashed);
+    mean over seeds."""
+    from .experiment import latent_curves, pixel_curves
+
+    if not latent or not pixel:
+        raise ValueError("loss_figure: no stores")
+    fig, (al, ap) = plt.subplots(1, 2, figsize=(13, 5), layout="constrained")
+    styles = ["-", "--", ":"]
+    for i, (loss, stores) in enumerate(latent.items()):
+        stores = _list(stores)
+        eps = _same_eps(stores, f"latent ({loss})")
+        acc = np.mean([latent_curves(d)["accuracy"] for d in stores], axis=0)
+        al.plot(eps, acc, ls=styles[i % 3], marker="o", color="tab:purple", label=loss)
+    for i, (loss, by_sigma) in enumerate(pixel.items()):
+        for j, s in enumerate(sorted(by_sigma)):
+            stores = _list(by_sigma[s])
+            eps = _same_eps(stores, f"pixel σ = {s:g} ({loss})")
+            acc = np.mean([pixel_curves(d)["pgd_accuracy"] for d in stores], axis=0)
+            ap.plot(
+                eps,
+                acc,
+                ls=styles[i % 3],
+                marker="o",
+                color=PALETTE[j % len(PALETTE)],
+                label=f"{loss}, σ = {s:g}",
+            )
+    for ax, what in ((al, "latent"), (ap, "pixel")):
+        ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel(f"ε: L2 norm of the {what} perturbation")
+        ax.set_ylabel("accuracy")
+        ax.legend(fontsize=7, title="attack objective", title_fontsize=7)
+    al.set_title("latent PGD (σ = 0 model; accuracy vs the recomputed label)", fontsize=9)
+    ap.set_title("pixel PGD (greedy, per training noise σ)", fontsize=9)
+    v = next(iter(latent.values()))[0].attrs.get("variant", "?")
+    fig.suptitle(
+        f"Squiggles ({v}): the attacks' objective (first: the config's), cross-entropy vs margin",
+        fontsize=10,
+    )
+    return fig

@@ -27,6 +27,7 @@ PLOTS = {
     "pixel": "pixel_figure",
     "decomposition": "decomposition_figure",
     "errors": "errors_figure",
+    "attack_loss": "loss_figure",
 }
 
 
@@ -83,6 +84,50 @@ def analysis_inputs(cfg: Mapping, variant: str) -> dict[str, list[str]]:
         "pixel": [run(variant, g, s, "pixel.zarr") for g in sigmas(cfg) for s in seeds],
         "decomposition": [seed_run(variant, s, "decomposition.zarr") for s in seeds],
     }
+
+
+def attack_losses(cfg: Mapping) -> list[str]:
+    """The attack objectives of the loss ablation (squiggles.ablations.attack_loss); none
+    by default."""
+    return list(cfg["squiggles"].get("ablations", {}).get("attack_loss", []))
+
+
+def loss_run(variant: str, sig, seed, loss: str, name: str) -> str:
+    """A latent (``sig`` None) or pixel store of the loss ablation."""
+    base = seed_run(variant, seed, "") if sig is None else run(variant, sig, seed, "")
+    return f"{base}ablations/loss-{loss}/{name}"
+
+
+LOSS_METRICS = f"{RES}/ablations/attack_loss_metrics.json"
+
+
+def loss_inputs(cfg: Mapping, variant: str) -> dict[str, list[str]]:
+    """The latent and pixel stores of one analysis variant for the config's loss and then
+    each ablation loss (loss-major, then sigma for pixel, then seed)."""
+    seeds = cfg["squiggles"]["seeds"]
+    own = analysis_inputs(cfg, variant)
+    losses = attack_losses(cfg)
+    return {
+        "latent": own["latent"]
+        + [loss_run(variant, None, s, lo, "latent.zarr") for lo in losses for s in seeds],
+        "pixel": own["pixel"]
+        + [
+            loss_run(variant, g, s, lo, "pixel.zarr")
+            for lo in losses
+            for g in sigmas(cfg)
+            for s in seeds
+        ],
+    }
+
+
+def loss_summary_inputs(cfg: Mapping) -> dict[str, list[str]]:
+    """Rule squiggles_loss_summary's named inputs: ``latent_<v>`` and ``pixel_<v>`` of
+    :func:`loss_inputs` for each analysis variant."""
+    out: dict[str, list[str]] = {}
+    for v in cfg["squiggles"]["analysis_variants"]:
+        ins = loss_inputs(cfg, v)
+        out[f"latent_{v}"], out[f"pixel_{v}"] = ins["latent"], ins["pixel"]
+    return out
 
 
 # kind -> (paper location, caption, key-metric patterns)
@@ -143,6 +188,13 @@ _FIGURES = {
         "noise-trained model; self-intersections marked.",
         [r"-sigma[\d.]+/test_accuracy$", r"/pixel_pgd_accuracy_at_focus$"],
     ),
+    "attack_loss": (
+        "Squiggles Fig. 9/10 (ablation)",
+        "Attack objective ablation (squiggles.ablations.attack_loss): accuracy under the "
+        "latent attack (left) and under pixel PGD per noise level (right) against eps, with "
+        "the config's objective (solid) and each other one (dashed); mean over seeds.",
+        [r"-loss_\w+/(latent_accuracy_min|pixel_accuracy_at_focus_sigma[\d.]+)$"],
+    ),
 }
 
 
@@ -166,7 +218,10 @@ def _figure(name: str, kind: str, variant: str, inputs: dict, params: dict) -> F
 
 def metric_files(cfg: Mapping) -> list[str]:
     """The metrics.json files of this study (the gallery merges them)."""
-    return [f"{RES}/metrics.json"] if cfg["squiggles"]["variants"] else []
+    sq = cfg["squiggles"]
+    own = [f"{RES}/metrics.json"] if sq["variants"] else []
+    abl = [LOSS_METRICS] if attack_losses(cfg) and sq["analysis_variants"] else []
+    return own + abl
 
 
 def figures(cfg: Mapping) -> list[Figure]:
@@ -205,6 +260,17 @@ def figures(cfg: Mapping) -> list[Figure]:
             "errors": {**first, **test},
         }
         out += [_figure(f"squiggles_{v}_{k}", k, v, inputs[k], params) for k in KINDS]
+        if attack_losses(cfg):
+            losses = [sq["attack"]["loss"], *attack_losses(cfg)]
+            out.append(
+                _figure(
+                    f"squiggles_{v}_attack_loss",
+                    "attack_loss",
+                    v,
+                    loss_inputs(cfg, v),
+                    {**params, "losses": losses},
+                )
+            )
     return out
 
 
@@ -239,6 +305,19 @@ def draw(kind: str, inputs, p: Mapping):
         return plots.decomposition_figure(
             open_store(inputs["decomposition"][0]), open_store(inputs["data"])
         )
+    if kind == "attack_loss":
+        k, n_sig = len(p["seeds"]), len(p["sigmas"])
+        lat = [open_store(f) for f in inputs["latent"]]
+        pix = [open_store(f) for f in inputs["pixel"]]
+        latent = {lo: lat[i * k : (i + 1) * k] for i, lo in enumerate(p["losses"])}
+        pixel = {
+            lo: {
+                float(g): pix[(i * n_sig + j) * k : (i * n_sig + j + 1) * k]
+                for j, g in enumerate(p["sigmas"])
+            }
+            for i, lo in enumerate(p["losses"])
+        }
+        return plots.loss_figure(latent, pixel)
     if kind == "errors":
         latent = open_store(inputs["latent_first"])
         best = float(latent["eps"].values[best_latent_eps(latent)])
