@@ -95,33 +95,24 @@ def _ev_retained(paths, shell):
     return ev
 
 
-def _ev_transfer(paths, shell):
-    def ev(ctx):
-        v = _load(ctx, paths, shell, ("label", "base_adv_success", "shell_adv_pred"))
-        ours = (v["shell_adv_pred"] != v["label"]).astype(float)
-        ctrl = v["base_adv_success"].astype(float)
-        return Evidence(
-            ours=ours,
-            control=ctrl,
-            paired=True,
-            note=_note(paths, len(ours), "control: the base attack on the same points"),
-        )
+def _ev_transfer(paths, shell, changed: bool = False):
+    """Per point: the shelled model is wrong at the base attack's point (and, with
+    ``changed``, its prediction differs from the clean point's: the paper's criterion);
+    control: the base attack on the same points."""
 
-    return ev
-
-
-def _ev_wrong_and_changed(paths, shell):
     def ev(ctx):
         names = ("label", "base_adv_success", "shell_clean_pred", "shell_adv_pred")
         v = _load(ctx, paths, shell, names)
         adv = v["shell_adv_pred"]
-        ours = ((adv != v["label"]) & (adv != v["shell_clean_pred"])).astype(float)
+        hit = adv != v["label"]
+        if changed:
+            hit &= adv != v["shell_clean_pred"]
         ctrl = v["base_adv_success"].astype(float)
         return Evidence(
-            ours=ours,
+            ours=hit.astype(float),
             control=ctrl,
             paired=True,
-            note=_note(paths, len(ours), "control: the base attack on the same points"),
+            note=_note(paths, len(hit), "control: the base attack on the same points"),
         )
 
     return ev
@@ -485,7 +476,7 @@ def _shell_claims(cfg: Mapping, d: str, b: str, s: str, testable: bool) -> list[
                 f"{key}/{s}_changed_rate",
                 f"{key}/base_attack_success_rate",
             ),
-            _ev_wrong_and_changed(c["paths"], s),
+            _ev_transfer(c["paths"], s, changed=True),
             c,
             id=f"shells.table1.attack_success_paper_metric.{d}-{b}-{s}",
             location="Sec. 5 (summary item 2, Experimental results), Table 1",
