@@ -522,7 +522,7 @@ def _dataset_claims(cfg: Mapping, d: str) -> list[Claim]:
             test="t",
             direction=direction,
             margin=TREND,
-            deviations=dv(UNCLIPPED) if name == "distance" else devs,
+            deviations=(dv(UNCLIPPED) if name == "distance" else devs) if boot_ok else (),
             figure=fig("angle"),
             inputs=(),
             evidence=_ev_bootstrap_trend(pre + f"bootstrap_{name}_spearman_log_lam", what)
