@@ -681,3 +681,15 @@ def test_loss_ablation_figure_and_metrics(stores):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_loss_stores_are_grouped_as_listed():
+    from pipeline_lib.studies.squiggles.registry import by_loss
+
+    p = {"losses": ["cross_entropy", "margin"], "sigmas": ["0", "0.08"], "seeds": [0, 1]}
+    lat = ["ce-s0", "ce-s1", "m-s0", "m-s1"]
+    pix = [f"{lo}-g{g}-s{s}" for lo in ("ce", "m") for g in ("0", "0.08") for s in (0, 1)]
+    latent, pixel = by_loss(lat, pix, p)
+    assert latent == {"cross_entropy": ["ce-s0", "ce-s1"], "margin": ["m-s0", "m-s1"]}
+    assert pixel["margin"][0.08] == ["m-g0.08-s0", "m-g0.08-s1"]
+    assert pixel["cross_entropy"][0.0] == ["ce-g0-s0", "ce-g0-s1"]

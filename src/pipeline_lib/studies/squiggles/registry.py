@@ -120,6 +120,22 @@ def loss_inputs(cfg: Mapping, variant: str) -> dict[str, list[str]]:
     }
 
 
+def by_loss(latent: list, pixel: list, p: Mapping) -> tuple[dict, dict]:
+    """Stores (or paths) listed as :func:`loss_inputs` lists them, grouped: latent
+    ``{loss: [seed...]}`` and pixel ``{loss: {sigma: [seed...]}}``; ``p`` holds the
+    ``losses``, ``sigmas`` and ``seeds`` in that order."""
+    k, n_sig = len(p["seeds"]), len(p["sigmas"])
+    lat = {lo: latent[i * k : (i + 1) * k] for i, lo in enumerate(p["losses"])}
+    pix = {
+        lo: {
+            float(g): pixel[(i * n_sig + j) * k : (i * n_sig + j + 1) * k]
+            for j, g in enumerate(p["sigmas"])
+        }
+        for i, lo in enumerate(p["losses"])
+    }
+    return lat, pix
+
+
 def loss_summary_inputs(cfg: Mapping) -> dict[str, list[str]]:
     """Rule squiggles_loss_summary's named inputs: ``latent_<v>`` and ``pixel_<v>`` of
     :func:`loss_inputs` for each analysis variant."""
@@ -306,18 +322,9 @@ def draw(kind: str, inputs, p: Mapping):
             open_store(inputs["decomposition"][0]), open_store(inputs["data"])
         )
     if kind == "attack_loss":
-        k, n_sig = len(p["seeds"]), len(p["sigmas"])
         lat = [open_store(f) for f in inputs["latent"]]
         pix = [open_store(f) for f in inputs["pixel"]]
-        latent = {lo: lat[i * k : (i + 1) * k] for i, lo in enumerate(p["losses"])}
-        pixel = {
-            lo: {
-                float(g): pix[(i * n_sig + j) * k : (i * n_sig + j + 1) * k]
-                for j, g in enumerate(p["sigmas"])
-            }
-            for i, lo in enumerate(p["losses"])
-        }
-        return plots.loss_figure(latent, pixel)
+        return plots.loss_figure(*by_loss(lat, pix, p))
     if kind == "errors":
         latent = open_store(inputs["latent_first"])
         best = float(latent["eps"].values[best_latent_eps(latent)])

@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 import scipy.linalg
+import scipy.stats
 import xarray as xr
 
 from pipeline_lib.stats import seed_stat
@@ -1209,19 +1210,15 @@ def tilting_metrics(
     return m
 
 
-def bootstrap_spearman(boot: xr.Dataset, name: str, x: str = "lam") -> np.ndarray:
-    """Per bootstrap resample: Spearman's rho between log lambda (or the variable ``x``
-    of the store) and the variable ``name`` over the sweep."""
-    from scipy import stats
-
+def bootstrap_spearman(boot: xr.Dataset, name: str) -> np.ndarray:
+    """Per bootstrap resample: Spearman's rho between log lambda and the variable
+    ``name`` over the sweep (NaN with fewer than 3 finite lambdas)."""
     b = boot.sortby("lam")
+    log_lam = np.log(b.lam.values)
     out = []
-    for r in b.replicate.values:
-        row = b.sel(replicate=r)
-        xs = np.log(b.lam.values) if x == "lam" else np.asarray(row[x].values)
-        ys = np.asarray(row[name].values, dtype=np.float64)
-        ok = np.isfinite(xs) & np.isfinite(ys)
-        rho = stats.spearmanr(xs[ok], ys[ok]).statistic if ok.sum() > 2 else np.nan
+    for ys in np.asarray(b[name].values, dtype=np.float64):
+        ok = np.isfinite(ys)
+        rho = scipy.stats.spearmanr(log_lam[ok], ys[ok]).statistic if ok.sum() > 2 else np.nan
         out.append(float(rho))
     return np.asarray(out)
 

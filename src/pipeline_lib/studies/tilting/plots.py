@@ -341,14 +341,13 @@ def rotation_figure(sweep_store: xr.Dataset, x_train, y_train, *, max_points: in
         v = v - sum((v @ e) * e for e in basis)
         return v / np.linalg.norm(v), np.linalg.norm(v)
 
-    within = _within_class_direction(x, y, z, 0)
     n_low, size = rest(ws[1], [z])
     if size < 1e-6 * np.linalg.norm(ws[1]):
-        n_low, _ = rest(within, [z])
+        n_low, _ = rest(_within_class_direction(x, y, z, 0), [z])
     third, size = rest(ws[0], [z, n_low])
     third_name = "w_high, rest"
     if size < 1e-3 * np.linalg.norm(ws[0]):
-        third, _ = rest(within, [z, n_low])
+        third, _ = rest(_within_class_direction(x, y, z, 0), [z, n_low])
         third_name = "within-class PC"
     basis = np.stack([z, n_low, third])
     rng = np.random.default_rng(0)
