@@ -335,11 +335,17 @@ def test_rotation_figure_shows_both_boundaries(store, boot):
     ax3, ax2 = fig.axes[:2]
     labels = [t.get_text() for t in ax2.get_legend().get_texts()]
     assert len(labels) == 2 and "smallest lambda" in labels[1]
-    # in the plane (z_hat, n_low) the weakly regularised boundary is tilted, and the
-    # strongly regularised one (angle ~0 here) is close to normal to z_hat
-    low = ax2.get_lines()[-1].get_xydata()
-    slope = np.diff(low[:, 1])[0] / np.diff(low[:, 0])[0]
-    assert np.isfinite(slope) and abs(slope) < 1e6
+    # the drawn trace of the weakly regularised boundary in the plane (z_hat, n_low) lies
+    # on that boundary: mapped back to input space, w_low . x + b = 0 along it
+    s = store.sortby("lam")
+    w, b = s.w.values[0], float(s.b.values[0])
+    z = s.z_hat.values / np.linalg.norm(s.z_hat.values)
+    n_low = w - (w @ z) * z
+    n_low /= np.linalg.norm(n_low)
+    q = ax2.get_lines()[-1].get_xydata()
+    pts = s.plane_origin.values + q[:, :1] * z + q[:, 1:] * n_low
+    np.testing.assert_allclose(pts @ w + b, 0.0, atol=1e-9 * np.abs(w).sum())
+    assert np.ptp(q[:, 1]) > 0  # tilted: not normal to z_hat
     assert len(scatter_axes(fig)) >= 1
     plt.close("all")
 
