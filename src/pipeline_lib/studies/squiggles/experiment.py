@@ -704,6 +704,12 @@ def clean_correct(ds: xr.Dataset) -> np.ndarray:
     return (ds["clean_proba"].values > 0.5).astype(int) == ds["label"].values
 
 
+def focus_index(pixel_store: xr.Dataset) -> int:
+    """Index of a pixel store's focus eps on its eps grid."""
+    eps = pixel_store["eps"].values
+    return int(np.argmin(np.abs(eps - float(pixel_store.attrs["focus_eps"]))))
+
+
 def loss_ablation_metrics(
     variant: str,
     latent: dict[str, list[xr.Dataset]],
@@ -714,13 +720,11 @@ def loss_ablation_metrics(
     attack's most effective eps) and ``pixel_accuracy_at_focus_sigma<g>`` (pixel PGD at
     the focus eps), each ``{mean, std, n_seeds, per_seed}`` over seeds; ``latent_accuracy``
     and ``pixel_accuracy_sigma<g>`` (per eps, seed means) and ``eps`` lists."""
-    from pipeline_lib.stats import seed_stat
-
     m: dict = {}
     for loss, stores in latent.items():
         pre = f"squiggles/{variant}-loss_{loss}"
         curves = [latent_curves(d)["accuracy"] for d in stores]
-        m[f"{pre}/latent_accuracy_min"] = seed_stat([float(c.min()) for c in curves])
+        m[f"{pre}/latent_accuracy_min"] = _seed_stat([c.min() for c in curves])
         m[f"{pre}/latent_accuracy"] = np.mean(curves, axis=0).tolist()
         m[f"{pre}/latent_eps"] = [float(e) for e in stores[0]["eps"].values]
     for loss, by_sigma in pixel.items():
@@ -728,9 +732,8 @@ def loss_ablation_metrics(
         for g, stores in by_sigma.items():
             curves = [pixel_curves(d)["pgd_accuracy"] for d in stores]
             eps = stores[0]["eps"].values
-            k = int(np.argmin(np.abs(eps - float(stores[0].attrs["focus_eps"]))))
-            at_focus = [float(c[k]) for c in curves]
-            m[f"{pre}/pixel_accuracy_at_focus_sigma{g:g}"] = seed_stat(at_focus)
+            k = focus_index(stores[0])
+            m[f"{pre}/pixel_accuracy_at_focus_sigma{g:g}"] = _seed_stat([c[k] for c in curves])
             m[f"{pre}/pixel_accuracy_sigma{g:g}"] = np.mean(curves, axis=0).tolist()
         m[f"{pre}/pixel_eps"] = [float(e) for e in eps]
     return m
@@ -774,7 +777,7 @@ def error_groups(
         wrong = latent["pred_adv"].values[:, e] != latent["label_adv"].values[:, e]
         out["adversarial_latent"] = d[clean_correct(latent) & wrong]
     for g, px in pixels.items():
-        fe = int(np.argmin(np.abs(px["eps"].values - px.attrs["focus_eps"])))
+        fe = focus_index(px)
         out[f"adversarial_pixel_sigma{g}"] = d[clean_correct(px) & px["pgd_success"].values[:, fe]]
     return out
 
@@ -825,7 +828,7 @@ def squiggle_metrics(
         for g in sig:
             runs = a["pixel"][g]
             pc = [pixel_curves(r) for r in runs]
-            fe = int(np.argmin(np.abs(runs[0]["eps"].values - runs[0].attrs["focus_eps"])))
+            fe = focus_index(runs[0])
             focus[g] = [c["pgd_accuracy"][fe] for c in pc]
             k = f"{key}-sigma{g}"
             m[f"{k}/pixel_eps"] = runs[0]["eps"].values.tolist()
