@@ -105,7 +105,7 @@ dryrun: env
 test: setup
 	UV="$(UV)" $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# The performance suite (benchmarks/suite.py): rows P1-P6 side by side in one run,
+# The performance suite (benchmarks/suite.py): rows P1-P6 and P8 side by side in one run,
 # one table + results/bench/suite.json; BENCH_ARGS e.g. "--rows P1 P3 --device cuda".
 # The detailed scripts (bench_dmm.py, bench_squiggles.py) and rule_times.py run alone.
 bench: data venv

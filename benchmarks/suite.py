@@ -12,6 +12,8 @@ P5  `snakemake -n` on the up-to-date default DAG <= 5 s; an edited attack parame
     reruns 0 training jobs
 P6  peak memory of the tangent stage, 2000 CIFAR-sized inputs (n 3072, k 128: 3 GB
     of bases): < 1 GB
+P8  the Squiggles CNN (default width and depth) channels-last, as built, vs the same
+    weights in NCHW: a training step and an attack's input gradient, >= 1.2x each
 
 Also: the GFLOP/s PGD reaches on the default MLP next to a plain matmul measured in the
 same run (the machine's practical limit).
@@ -381,6 +383,75 @@ def bench_snakemake(args) -> list[dict]:
     ]
 
 
+# ----------------------------------------------------------------------------- P8
+
+
+def bench_squiggle_cnn(args, device) -> list[dict]:
+    """The Squiggles CNN as built (channels-last) vs a copy in NCHW: one training step
+    (batch as the default config's) and one attack gradient (a batch of 100 curves)."""
+    import copy
+
+    from torch import nn
+
+    from pipeline_lib.models import SquiggleCNN
+
+    class NCHW(SquiggleCNN):
+        def forward(self, x):
+            return self.head(self.features(x.contiguous()))
+
+    cfg = DEFAULT["squiggles"]["classifier"]
+    res = DEFAULT["squiggles"]["resolution"]
+    torch.manual_seed(0)
+    ours = SquiggleCNN((1, res, res), 2, cfg["width"], cfg["blocks"]).to(device)
+    ref = NCHW((1, res, res), 2, cfg["width"], cfg["blocks"]).to(device)
+    ref.load_state_dict(ours.state_dict())
+    ref = ref.to(memory_format=torch.contiguous_format)
+    x = torch.rand(cfg["batch_size"], 1, res, res, device=device)
+    y = torch.randint(0, 2, (cfg["batch_size"],), device=device)
+    xa = torch.rand(100, 1, res, res, device=device)
+
+    def step(model):
+        m = copy.deepcopy(model).train()
+        opt = torch.optim.Adam(m.parameters(), cfg["lr"])
+        return lambda: (
+            opt.zero_grad(),
+            nn.functional.cross_entropy(m(x), y).backward(),
+            opt.step(),
+        )
+
+    def grad(model):
+        m = copy.deepcopy(model).eval()
+        for p in m.parameters():
+            p.requires_grad_(False)
+        xg = xa.clone().requires_grad_(True)
+        return lambda: torch.autograd.grad(m(xg).sum(), xg)[0]
+
+    out = []
+    for name, make, n in (
+        ("training step", step, cfg["batch_size"]),
+        ("attack gradient", grad, 100),
+    ):
+        t = interleaved({"ours": make(ours), "ref": make(ref)}, args.repeats * 3, device)
+        (o, _, go), (r, _, gr) = t["ours"], t["ref"]
+        note = f"{1e3 * o:.0f} vs {1e3 * r:.0f} ms"
+        if name == "attack gradient":
+            note += f"; gradients agree to {float((go - gr).abs().max()):.1e}"
+        out.append(
+            row(
+                "P8",
+                f"Squiggles CNN {name} (batch {n}, {res}x{res}, width {cfg['width']}, "
+                f"{cfg['blocks']} blocks): channels-last vs NCHW",
+                f"{n / o:,.0f} img/s",
+                f"{n / r:,.0f} img/s",
+                r / o,
+                ">= 1.2x",
+                r / o >= 1.2,
+                note,
+            )
+        )
+    return out
+
+
 # ----------------------------------------------------------------------------- P6
 
 
@@ -420,7 +491,7 @@ def bench_memory(args) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", nargs="+", default=["P1", "P2", "P3", "P4", "P5", "P6"])
+    ap.add_argument("--rows", nargs="+", default=["P1", "P2", "P3", "P4", "P5", "P6", "P8"])
     ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all CPUs)")
     ap.add_argument("--repeats", type=int, default=3)
@@ -461,6 +532,8 @@ def main() -> None:
         rows += bench_snakemake(args)
     if "P6" in wanted:
         rows += bench_memory(args)
+    if "P8" in wanted:
+        rows += bench_squiggle_cnn(args, device)
     print()
     table(
         ["row", "ours", "reference", "ratio", "target", "met", "note"],
