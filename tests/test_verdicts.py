@@ -264,3 +264,41 @@ def test_zero_of_few_against_a_control_is_inconclusive_not_a_no():
     assert lo < 0 < hi and hi > 0.2
     assert r["verdict"] == "inconclusive"
     assert r["replicates_needed"] is None or r["replicates_needed"] > 9
+
+
+def test_replications_keep_the_verdict_only_where_they_all_agree():
+    ours = rng.normal(2.0, 0.3, 40)
+    ctrl = rng.normal(1.0, 0.3, 40)
+    agree = claim(
+        lambda ctx: Evidence(ours, ctrl),
+        replications=(("second model", lambda ctx: Evidence(ours + 0.1, ctrl)),),
+    )
+    r = run(agree)
+    assert r["verdict"] == "reproduces" and r["reason"] == ""
+    (rep,) = r["replications"]
+    assert rep["label"] == "second model" and rep["verdict"] == "reproduces"
+    assert rep["effect"] == pytest.approx(r["effect"] + 0.1)
+    assert "judged the same way under second model" in r["decision_rule"]
+    # the same claim with a replication whose effect goes the other way
+    flip = claim(
+        lambda ctx: Evidence(ours, ctrl),
+        replications=(
+            ("second model", lambda ctx: Evidence(ours, ctrl)),
+            ("third model", lambda ctx: Evidence(ctrl, ours)),
+        ),
+    )
+    r = run(flip)
+    assert r["verdict"] == "inconclusive"
+    assert [x["verdict"] for x in r["replications"]] == ["reproduces", "does not reproduce"]
+    assert "replications disagree" in r["reason"] and "third model: does not" in r["reason"]
+    assert r["replicates_needed"] is None  # more replicates of the main one decide nothing
+    # a replication without its control cannot confirm the main verdict either
+    r = run(
+        claim(
+            lambda ctx: Evidence(ours, ctrl),
+            replications=(("no control", lambda ctx: Evidence(ours, None)),),
+        )
+    )
+    assert r["verdict"] == "inconclusive"
+    with pytest.raises(ValueError, match="replication labels"):
+        claim(lambda ctx: None, replications=(("a", print), ("a", print)))

@@ -110,6 +110,10 @@ class Claim:
     # confirmation of its own
     construction: str = ""
     follows_from: str = ""
+    # the same measurement under other defensible protocol choices (label, evidence
+    # function): each is judged by the same rule, and the claim's verdict is theirs only
+    # when all agree with the main one, else "inconclusive" (the choice decides it)
+    replications: tuple[tuple[str, Callable], ...] = ()
 
     def __post_init__(self) -> None:
         if self.paper not in REFERENCES:
@@ -126,6 +130,9 @@ class Claim:
             )
         if self.follows_from == self.id:
             raise ValueError(f"claim {self.id}: follows_from names the claim itself")
+        labels = [lab for lab, _ in self.replications]
+        if len(set(labels)) != len(labels) or not all(labels):
+            raise ValueError(f"claim {self.id}: replication labels must be unique and non-empty")
         if not self.not_testable and self.evidence is None:
             raise ValueError(f"claim {self.id}: no evidence function and not marked untestable")
 
@@ -157,10 +164,21 @@ class Claim:
             "not_testable": self.not_testable,
             "construction": self.construction,
             "follows_from": self.follows_from,
+            "replication_labels": [lab for lab, _ in self.replications],
         }
 
 
 def decision_rule(c: Claim) -> str:
+    rule = _rule(c)
+    if c.replications:
+        rule += (
+            f"; judged the same way under {', '.join(lab for lab, _ in c.replications)}: "
+            "the verdict stands only where they all agree, else inconclusive"
+        )
+    return rule
+
+
+def _rule(c: Claim) -> str:
     ref = "the control" if c.comparative else "the reference"
     if c.direction == "within":
         return (

@@ -70,6 +70,9 @@ def verdict_text(r: Mapping) -> str:
         out += f" (≈{r['replicates_needed']} {r['unit']} would decide it)"
     if r.get("reason") and r["verdict"] != "reproduces":
         out += f": {r['reason']}"
+    for x in r.get("replications", ()):
+        eff = f"effect {fmt(x['effect'])} {interval(x['effect_ci'])}, " if "effect" in x else ""
+        out += f" [{x['label']}: {eff}{x['verdict']}]"
     if r.get("construction"):
         src = f" from {r['follows_from']}" if r.get("follows_from") else ""
         out += (

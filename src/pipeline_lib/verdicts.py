@@ -14,6 +14,11 @@ verdict decided by the claim's declared rule from the effect's interval alone:
 * **inconclusive (no control)**: a comparative claim whose control was not run;
 * **not testable here**: the config lacks what the claim needs (the claim says what).
 
+A claim may declare replications: the same measurement under other defensible protocol
+choices (e.g. a second model steering a search). Each is judged by the same rule and
+reported beside the main result; where any verdict differs from the main one, the
+claim is inconclusive (the protocol choice decides it), with the disagreement as reason.
+
 Separately, where the paper gives a number, whether it lies inside our estimate's
 interval (magnitude agreement): direction and magnitude are different findings.
 
@@ -405,6 +410,25 @@ def magnitude(c: Claim, r: Mapping) -> str:
     return "inside our interval" if lo <= c.paper_value <= hi else "outside our interval"
 
 
+def _replication(c: Claim, label: str, ev: Evidence) -> dict:
+    """One replication of a claim (same rule, other evidence): its estimate, effect,
+    interval, n and verdict."""
+    if c.comparative and ev.control is None:
+        return {"label": label, "verdict": "inconclusive (no control)", "n": 0}
+    r = _measure(c, ev)
+    return {
+        "label": label,
+        "estimate": r["estimate"],
+        "effect": r["effect"],
+        "effect_ci": r["effect_ci"],
+        "p_value": r["p_value"],
+        "n": r["n"],
+        "n_control": r["n_control"],
+        "verdict": decide(c, *r["effect_ci"]),
+        "note": ev.note,
+    }
+
+
 def judge(c: Claim, ctx: EvidenceContext) -> dict:
     """The verdict on one claim for a finished run (plain data for claims.json)."""
     out = c.declaration()
@@ -427,9 +451,26 @@ def judge(c: Claim, ctx: EvidenceContext) -> dict:
     reason = ""
     if r["effect_ci"][0] is None:
         reason = f"no interval from {r['n']} replicate(s)"
+    reps = [_replication(c, label, fn(ctx)) for label, fn in c.replications]
+    out["replications"] = reps
+    if any(x["verdict"] != verdict for x in reps):
+        reason = "; ".join(
+            filter(
+                None,
+                [
+                    reason,
+                    f"the replications disagree ({verdict} here; "
+                    + ", ".join(f"{x['label']}: {x['verdict']}" for x in reps)
+                    + ")",
+                ],
+            )
+        )
+        verdict = "inconclusive"
     out.update(r, verdict=verdict, reason=reason, magnitude=magnitude(c, r))
     out["replicates_needed"] = (
-        replicates_needed(c, r["effect"], r["sd"]) if verdict == "inconclusive" else None
+        replicates_needed(c, r["effect"], r["sd"])
+        if verdict == "inconclusive" and decide(c, *r["effect_ci"]) == "inconclusive"
+        else None
     )
     return out
 
