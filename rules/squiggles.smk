@@ -96,15 +96,18 @@ rule squiggles_latent:
 rule squiggles_distance:
     input:
         data="results/squiggles/data/{variant}-test.zarr",
+        model="results/squiggles/{variant}/sigma0/seed{seed}/model.pt",
         navigator=lambda w: squiggles.run(
-            squiggles.other(w.variant), "0", w.seed, "model.pt"
+            squiggles.other(w.variant), w.steer, w.seed, "model.pt"
         ),
     output:
-        directory("results/squiggles/{variant}/seed{seed}/distance.zarr"),
+        directory(
+            "results/squiggles/{variant}/seed{seed}/distance/steer-sigma{steer}.zarr"
+        ),
     log:
-        "logs/squiggles_distance/{variant}-seed{seed}.log",
+        "logs/squiggles_distance/{variant}-seed{seed}-steer{steer}.log",
     benchmark:
-        "results/benchmarks/squiggles_distance/{variant}-seed{seed}.tsv"
+        "results/benchmarks/squiggles_distance/{variant}-seed{seed}-steer{steer}.tsv"
     wildcard_constraints:
         variant="taylor|sinenet",
     conda:
@@ -115,6 +118,7 @@ rule squiggles_distance:
         gpu=GPU,
     params:
         n=config["squiggles"]["attack"]["n_samples"],
+        sample=config["squiggles"]["distance"],
         eps=config["squiggles"]["attack"]["latent_eps"],
         steps=config["squiggles"]["attack"]["latent_steps"],
         step_ratio=config["squiggles"]["attack"]["latent_step_ratio"],
@@ -220,6 +224,7 @@ rule squiggles_summary:
         variants=config["squiggles"]["variants"],
         analysis=config["squiggles"]["analysis_variants"],
         sigmas=squiggles.sigmas(config),
+        steering=squiggles.steering(config),
         seeds=config["squiggles"]["seeds"],
     script:
         "../scripts/squiggles_summary.py"

@@ -19,7 +19,18 @@ with rule_context(smk) as log:
                 (s for s in mine if s.attrs["store_kind"] == kind),
                 key=lambda s: s.attrs["seed"],
             )
-            for kind in ("latent", "distance", "decomposition")
+            for kind in ("latent", "decomposition")
+        }
+        a["distance"] = {
+            g: sorted(
+                (
+                    s
+                    for s in mine
+                    if s.attrs["store_kind"] == "distance" and f"{s.attrs['steer_sigma']:g}" == g
+                ),
+                key=lambda s: s.attrs["seed"],
+            )
+            for g in p.steering
         }
         a["pixel"] = {
             g: sorted(

@@ -268,12 +268,17 @@ def _store(kind, **data):
 
 def test_error_groups_and_metrics_on_hand_made_stores():
     eps = np.array([0.1, 1.0])
+    # 4 attacked curves (sample 1 misclassified), then one more misclassified and one more
+    # correct curve measured for the groups
     dist = xr.Dataset(
         {
-            "distance": ("sample", np.array([0.1, 1.0, np.inf, 0.1])),
-            "label": ("sample", np.array([0, 1, 0, 1])),
+            "distance": ("sample", np.array([0.1, 1.0, np.inf, 0.1, 0.1, 1.0])),
+            "label": ("sample", np.array([0, 1, 0, 1, 1, 0])),
+            "in_attack_set": ("sample", np.array([1, 1, 1, 1, 0, 0], bool)),
+            "model_pred": ("sample", np.array([0, 0, 0, 1, 0, 0])),
+            "steer_pred": ("sample", np.array([0, 1, 0, 1, 0, 1])),
         },
-        coords={"eps": eps},
+        coords={"eps": eps, "sample": [0, 1, 2, 3, 17, 40]},
     )
     latent = xr.Dataset(
         {
@@ -283,6 +288,7 @@ def test_error_groups_and_metrics_on_hand_made_stores():
             "label_adv": (("sample", "eps"), np.array([[0, 0], [1, 1], [0, 0], [1, 1]])),
         },
         coords={"eps": eps},
+        attrs={"store_kind": "latent"},
     )
     pix = xr.Dataset(
         {
@@ -291,14 +297,53 @@ def test_error_groups_and_metrics_on_hand_made_stores():
             "pgd_success": (("sample", "eps"), np.array([[0, 1], [1, 1], [1, 1], [0, 0]], bool)),
         },
         coords={"eps": eps},
-        attrs={"focus_eps": 1.0},
+        attrs={"focus_eps": 1.0, "store_kind": "pixel"},
     )
     g = se.error_groups(dist, latent, {"0": pix})
-    assert g["misclassified"].tolist() == [1.0]
+    assert g["all"].tolist() == [0.1, 1.0, np.inf, 0.1]  # the attacked curves only
+    assert g["misclassified"].tolist() == [1.0, 0.1]  # every measured one
+    assert g["correct"].tolist() == [0.1, np.inf, 0.1, 1.0]
     # latent: best eps is 0.1 (accuracy 1/4 vs 2/4); errors among clean-correct 0, 2, 3
     assert g["adversarial_latent"].tolist() == [0.1, 0.1]
     assert g["adversarial_pixel_sigma0"].tolist() == [0.1, np.inf]
     assert se.cdf(g["all"], eps).tolist() == [0.5, 0.75]
+    agree = se.steer_agreement(dist, latent, {"0": pix})
+    assert agree["all"].tolist() == [1, 0, 1, 1]
+    assert agree["misclassified"].tolist() == [0, 1]
+    sh = se.within_shares(g["misclassified"], eps)
+    assert sh["share"] == [0.5, 1.0] and sh["n"] == 2
+    assert sh["ci"][0][0] < 0.5 < sh["ci"][0][1]
+    tests = se.group_tests(g, 0.1)
+    assert set(tests) >= {"misclassified_vs_correct", "adversarial_latent_vs_misclassified"}
+    assert 0 < tests["misclassified_vs_correct"]["fisher_p"] <= 1
+    assert tests["misclassified_vs_correct"]["n"] == [2, 4]
+    # stores of a different run (attack set of another size) are refused
+    with pytest.raises(ValueError, match="different runs"):
+        se.error_groups(dist, latent.isel(sample=slice(0, 3)), {})
+    m = se.distance_metrics("squiggles/x", {"0": [dist], "0.08": [dist]}, [latent], {"0": [pix]})
+    assert m["squiggles/x/distance_misclassified_n"] == 2
+    assert m["squiggles/x/steer_sigma0.08/distance_misclassified_n"] == 2
+    assert m["squiggles/x/steer_sigma0/agreement_all"]["rate"] == 0.75
+    assert m["squiggles/x/distance_steering"] == ["0", "0.08"]
+
+
+def test_distance_sample_takes_attacked_misclassified_and_correct_curves():
+    label = np.zeros(50, int)
+    pred = np.zeros(50, int)
+    pred[[1, 10, 20, 30, 40]] = 1  # five misclassified curves, one of them attacked
+    idx = se.distance_sample(pred, label, 5, None, None, seed=0)
+    assert set(range(5)) <= set(idx) and {10, 20, 30, 40} <= set(idx)
+    assert np.all(np.diff(idx) > 0)
+    # as many correct as misclassified: the 4 attacked correct ones and one more
+    assert (pred[idx] == label[idx]).sum() == 5 and idx.size == 10
+    # at most 3 misclassified (the attacked one and 2 drawn), 8 correct; seeded
+    idx2 = se.distance_sample(pred, label, 5, 3, 8, seed=3)
+    assert (pred[idx2] != label[idx2]).sum() == 3 and (pred[idx2] == label[idx2]).sum() == 8
+    np.testing.assert_array_equal(idx2, se.distance_sample(pred, label, 5, 3, 8, seed=3))
+    assert not np.array_equal(idx2, se.distance_sample(pred, label, 5, 3, 8, seed=4))
+    # more correct ones wanted than exist: every one is taken
+    idx3 = se.distance_sample(pred, label, 5, None, 60, seed=0)
+    assert (pred[idx3] == label[idx3]).sum() == 45 and idx3.size == 50
 
 
 def test_predict_proba_batches_and_empty(taylor, cnn):

@@ -91,10 +91,17 @@ def build_stores(
         lat = lat.assign_coords(sample=d["sample"].values)
         lat.attrs.update({"variant": variant, "sigma": 0.0, "seed": seed})
         latents.append(lat)
-        dist = se.boundary_distance(models[(other, 0.0, seed)], variant, z, y, distance_eps, **kw)
-        dist = dist.assign_coords(sample=d["sample"].values)
-        dist.attrs.update({"variant": variant, "seed": seed})
-        distances.append(dist)
+        # steered by the other variant's sigma-0 model; a second search steered by a
+        # different model (here the analysed variant's noise-trained one, the only other
+        # model this fixture trains) stands for the second steering model
+        steer2 = models[(variant, float(sigmas[-1]), seed)]
+        for g, nav in ((0.0, models[(other, 0.0, seed)]), (float(sigmas[-1]), steer2)):
+            dist = se.distance_store(
+                m0, nav, variant, d, distance_eps, n_attack=n_test, n_misclassified=None,
+                n_correct=None, sample_seed=0, steps=steps, step_ratio=step_ratio,
+            )  # fmt: skip
+            dist.attrs.update({"variant": variant, "seed": seed, "steer_sigma": g})
+            distances.append(dist)
         deltas = {}
         best = int(np.argmin(se.latent_curves(lat)["accuracy"]))
         with torch.no_grad():
@@ -250,27 +257,39 @@ def test_latent_figure_matches_latent_curves(stores):
 def test_distance_figure_cdf_values(stores):
     dist, lat, px = stores["distances"], stores["latents"], stores["pixels"]
     fig = sp.distance_figure(dist, lat, px)
-    assert len(fig.axes) == 3
+    assert len(fig.axes) == 4
     d = dist[0]["distance"].values
     grid = dist[0]["eps"].values
-    for ax in fig.axes:
+    for ax in fig.axes[:3]:
         (all_line,) = _lines(ax, "all")
         y = all_line.get_ydata()
         assert y[-1] == pytest.approx(np.isfinite(d).mean())  # ends at the finite fraction
         np.testing.assert_allclose(y[:-1], se.cdf(d, grid))
-        assert all_line.get_label().startswith(f"all samples (n = {d.size};")
+        assert all_line.get_label().startswith(f"attacked curves (n = {d.size};")
         assert ax.get_xscale() == "log"
     # panel (b): misclassified = the sigma-0 model's clean errors, adversarial = PGD wins
     p0 = px[0.0][0]
     ok = ((p0["clean_proba"].values > 0.5).astype(int)) == p0["label"].values
+    np.testing.assert_array_equal(dist[0]["model_pred"].values == dist[0]["label"].values, ok)
     fe = int(np.argmin(np.abs(p0["eps"].values - p0.attrs["focus_eps"])))
     adv = ok & p0["pgd_success"].values[:, fe]
     labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     assert any(t.startswith(f"misclassified (clean) (n = {int((~ok).sum())}") for t in labels)
+    assert any(t.startswith(f"correct (random sample) (n = {int(ok.sum())}") for t in labels)
     assert any(t.startswith(f"adversarial errors (n = {int(adv.sum())}") for t in labels)
     # matches the experiment library's grouping (the summary metrics)
     groups = se.error_groups(dist[0], lat[0], {"0.0": p0})
     assert groups["adversarial_pixel_sigma0.0"].size == int(adv.sum())
+    # panel (d): each steering model's misclassified and correct curves, with agreement
+    texts = [t.get_text() for t in fig.axes[3].get_legend().get_texts()]
+    for st in dist:
+        g = st.attrs["steer_sigma"]
+        agree = (st["steer_pred"].values == st["model_pred"].values)[ok]
+        if ok.any():
+            assert (
+                f"steered by σ = {g:g}: correct (n = {int(ok.sum())}; agrees {agree.mean():.0%})"
+                in texts
+            )
     # an explicit latent eps shows in the title of panel (a)
     e = float(lat[0]["eps"].values[0])
     fig = sp.distance_figure(dist, lat, px, latent_eps=e)
@@ -285,9 +304,15 @@ def test_distance_figure_synthetic_pooling():
     """Two seeds pooled: the CDF is over the union of samples, matched per seed."""
     grid = np.array([0.1, 1.0, 10.0])
 
-    def dstore(seed, dist, lab):
+    def dstore(seed, dist, lab, pred):
         return xr.Dataset(
-            {"distance": ("sample", dist), "label": ("sample", lab)},
+            {
+                "distance": ("sample", dist),
+                "label": ("sample", lab),
+                "in_attack_set": ("sample", np.ones(len(dist), bool)),
+                "model_pred": ("sample", pred),
+                "steer_pred": ("sample", pred),
+            },
             coords={"eps": grid, "sample": np.arange(len(dist))},
             attrs={"seed": seed},
         )
@@ -304,9 +329,9 @@ def test_distance_figure_synthetic_pooling():
         )
 
     lab = np.array([1, 0, 1, 0])
-    d0 = dstore(0, np.array([0.1, 1.0, np.inf, 10.0]), lab)
-    d1 = dstore(1, np.array([0.1, 0.1, 0.1, np.inf]), lab)
     # seed 1's model misclassifies sample 0 only; seed 0's none; pixel stores in reverse
+    d0 = dstore(0, np.array([0.1, 1.0, np.inf, 10.0]), lab, lab)
+    d1 = dstore(1, np.array([0.1, 0.1, 0.1, np.inf]), lab, np.array([0, 0, 1, 0]))
     p = [
         pstore(1, np.array([0.2, 0.1, 0.9, 0.1]), lab, np.array([0, 1, 0, 0], bool)),
         pstore(0, np.array([0.9, 0.1, 0.9, 0.1]), lab, np.array([0, 0, 1, 1], bool)),

@@ -71,7 +71,11 @@ def verdict_text(r: Mapping) -> str:
     if r.get("reason") and r["verdict"] != "reproduces":
         out += f": {r['reason']}"
     for x in r.get("replications", ()):
-        eff = f"effect {fmt(x['effect'])} {interval(x['effect_ci'])}, " if "effect" in x else ""
+        eff = (
+            f"effect {fmt(x['effect'])} {interval(x['effect_ci'])}, "
+            if x.get("effect") is not None
+            else ""
+        )
         out += f" [{x['label']}: {eff}{x['verdict']}]"
     if r.get("construction"):
         src = f" from {r['follows_from']}" if r.get("follows_from") else ""

@@ -48,6 +48,14 @@ def errors(cfg: Mapping) -> list[str]:
             f"config key 'squiggles.attack.n_samples': {n_att} is more than squiggles.n_test "
             f"({n_test}); allowed: 1..{n_test}"
         )
+    dist = sq.get("distance", {})
+    n_mis, n_cor = dist.get("n_misclassified"), dist.get("n_correct")
+    if n_cor is not None and (n_mis is None or n_cor < n_mis):
+        errs.append(
+            f"config key 'squiggles.distance.n_correct': {n_cor} may be fewer than the "
+            f"misclassified curves measured (n_misclassified {n_mis}); allowed: null (as many "
+            "as misclassified ones) or at least n_misclassified (an integer)"
+        )
     n_dec = sq.get("decomposition", {}).get("n_samples")
     if n_dec is not None and n_att is not None and n_dec > n_att:
         errs.append(

@@ -299,6 +299,7 @@ def claims(cfg: Mapping) -> list[Claim]:
         deviations: tuple = (),
         figure: str = "",
         not_testable: str = "",
+        replications: tuple = (),
     ) -> None:
         out.append(
             Claim(
@@ -320,6 +321,7 @@ def claims(cfg: Mapping) -> list[Claim]:
                 inputs=() if not_testable else tuple(dict.fromkeys(inputs)),
                 evidence=None if not_testable else evidence,
                 not_testable=not_testable,
+                replications=() if not_testable else replications,
             )
         )
 
@@ -531,7 +533,9 @@ def claims(cfg: Mapping) -> list[Claim]:
         )
         a = registry.analysis_inputs(cfg, v) if not nt else {}
         latents = a.get("latent", [])
-        dists = a.get("distance", [])
+        steers = registry.steering(cfg)
+        by_steer = {g: [registry.distance(v, s, g) for s in seeds] for g in steers} if a else {}
+        dists = a.get("distance", [])  # every steering model's
         decs = a.get("decomposition", [])
 
         def pix(g, v=v):
@@ -943,29 +947,28 @@ def claims(cfg: Mapping) -> list[Claim]:
         )
 
         # ---- Fig. 8: distance to the true boundary
-        def groups(ctx, latents=latents, dists=dists, pix=pix, v=v):
-            """Grid steps of the distance per Fig. 8 group, pooled over seeds."""
-            np = _np()
+        def groups(ctx, steer, latents=latents, by_steer=by_steer, pix=pix, v=v):
+            """Grid steps of the distance per Fig. 8 group (steered by the other variant's
+            sigma-``steer`` model), pooled over seeds."""
+            from .experiment import distance_groups
+
             out: dict[str, list] = {}
-            for i in range(len(seeds)):
-                dist, lat = ctx.store(dists[i]), ctx.store(latents[i])
+            best = ctx.value(f"squiggles/{v}/latent_best_eps")
+            for i, path in enumerate(by_steer[steer]):
+                dist = ctx.store(path)
                 step = _steps(dist)
-                ok = _clean_correct(lat)
-                e = _best(ctx, v, lat)
-                wrong = np.asarray(lat["pred_adv"].values[:, e] != lat["label_adv"].values[:, e])
-                sel = {
-                    "all": np.ones(step.size, bool),
-                    "misclassified": ~ok,
-                    "adversarial_latent": ok & wrong,
-                }
-                for g in sigmas:
-                    px = ctx.store(pix(g)[i])
-                    sel[f"adversarial_pixel_sigma{g}"] = _clean_correct(px) & np.asarray(
-                        px["pgd_success"].values[:, _focus(px)], dtype=bool
-                    )
-                for name, m in sel.items():
-                    out.setdefault(name, []).append(step[m])
+                pixels = {g: ctx.store(pix(g)[i]) for g in sigmas}
+                for name, (rows, _) in distance_groups(
+                    dist, ctx.store(latents[i]), pixels, best
+                ).items():
+                    out.setdefault(name, []).append(step[rows])
             return {k: _cat(p) for k, p in out.items()}
+
+        other_v = registry.other(v)
+
+        def reps(make, steers=steers, other_v=other_v):
+            """The claim again with each further steering model."""
+            return tuple((f"steered by the {other_v} sigma-{g} model", make(g)) for g in steers[1:])
 
         def dkeys(*names, key=key):
             return tuple(f"{key}/distance_{n}_{s}" for n in names for s in ("n", "median"))
@@ -976,16 +979,24 @@ def claims(cfg: Mapping) -> list[Claim]:
         )
         dist_inputs = (*dists, *latents, *[p for g in sigmas for p in pix(g)]) if not nt else ()
 
-        def ev_mis(ctx, groups=groups):
-            gr = groups(ctx)
-            mis = (gr["misclassified"] == 0).astype(float)
-            al = (gr["all"] == 0).astype(float)
-            return _pair(
-                mis,
-                al,
-                f"{mis.size} misclassified vs {al.size} attacked curves within the smallest "
-                "latent radius (Fisher; the all group contains the misclassified)",
-            )
+        def ev_mis(steer, ctl="all", groups=groups):
+            def ev(ctx):
+                gr = groups(ctx, steer)
+                mis = (gr["misclassified"] == 0).astype(float)
+                al = (gr[ctl] == 0).astype(float)
+                return _pair(
+                    mis,
+                    al,
+                    f"{mis.size} misclassified vs {al.size} {ctl} curves within the smallest "
+                    "latent radius (Fisher"
+                    + (
+                        "; the all group holds attacked misclassified ones)"
+                        if ctl == "all"
+                        else ")"
+                    ),
+                )
+
+            return ev
 
         add(
             id=f"squiggles.fig8.{v}.misclassified_near_true_boundary",
@@ -1015,15 +1026,49 @@ def claims(cfg: Mapping) -> list[Claim]:
                 'samples this rises to 53%."'
             ),
             deviations=dev_dist,
-            evidence=ev_mis,
-            inputs=(*dists, *latents) if not nt else (),
+            evidence=ev_mis(steers[0]) if not nt else None,
+            replications=reps(ev_mis) if not nt else (),
+            inputs=dist_inputs,
+            figure=f"squiggles_{v}_distance",
+            not_testable=nt,
+        )
+        add(
+            id=f"squiggles.fig8.{v}.misclassified_near_true_boundary_vs_correct",
+            location="Sec. 4.3, Fig. 8a",
+            statement=(
+                "Generalization errors are close to the true decision boundary: more of "
+                "the misclassified curves lie within the smallest latent radius of it than "
+                "of the correctly classified ones."
+            ),
+            metric=(
+                "share of curves within the smallest latent radius of the true boundary: "
+                "misclassified minus correctly classified (sigma-0 model)"
+            ),
+            metric_keys=(
+                f"{key}/distance_misclassified_below_min_eps",
+                f"{key}/distance_correct_below_min_eps",
+                f"{key}/distance_misclassified_n",
+                f"{key}/distance_correct_n",
+            ),
+            control="a random sample of the sigma-0 model's correctly classified test curves",
+            unit="curves (misclassified test curves and a random sample of correct ones)",
+            test="binomial",
+            direction="greater",
+            paper_text=(
+                '"On average, 6% of the regular samples are at an estimated l2 distance less '
+                'than 0.01875 [...] For misclassified samples this rises to 53%."'
+            ),
+            deviations=dev_dist,
+            evidence=ev_mis(steers[0], "correct") if not nt else None,
+            replications=reps(lambda st: ev_mis(st, "correct")) if not nt else (),
+            inputs=dist_inputs,
             figure=f"squiggles_{v}_distance",
             not_testable=nt,
         )
 
-        def ev_groups(name, ctl, groups=groups):
+        def ev_groups(name, ctl, steer=steers[0], groups=groups):
             def ev(ctx):
-                gr = groups(ctx)
+                gr = groups(ctx, steer)
                 return _pair(
                     gr[name],
                     gr[ctl],
@@ -1033,6 +1078,13 @@ def claims(cfg: Mapping) -> list[Claim]:
                 )
 
             return ev
+
+        def dist_ev(name, ctl, ev_groups=ev_groups, nt=nt):
+            """Evidence and replications (each further steering model) of a group claim."""
+            return {
+                "evidence": ev_groups(name, ctl),
+                "replications": () if nt else reps(lambda st: ev_groups(name, ctl, st)),
+            }
 
         step_metric = (
             "mean distance to the true boundary in grid steps of the latent radii (x2 per "
@@ -1056,8 +1108,8 @@ def claims(cfg: Mapping) -> list[Claim]:
                 'than typical samples" (Fig. 8a, latent eps 0.075)'
             ),
             deviations=dev_dist,
-            evidence=ev_groups("adversarial_latent", "all"),
-            inputs=(*dists, *latents) if not nt else (),
+            **dist_ev("adversarial_latent", "all"),
+            inputs=dist_inputs,
             figure=f"squiggles_{v}_distance",
             not_testable=nt,
         )
@@ -1079,8 +1131,8 @@ def claims(cfg: Mapping) -> list[Claim]:
                 'generalization errors" (Fig. 8a)'
             ),
             deviations=dev_dist,
-            evidence=ev_groups("adversarial_latent", "misclassified"),
-            inputs=(*dists, *latents) if not nt else (),
+            **dist_ev("adversarial_latent", "misclassified"),
+            inputs=dist_inputs,
             figure=f"squiggles_{v}_distance",
             not_testable=nt,
         )
@@ -1104,7 +1156,7 @@ def claims(cfg: Mapping) -> list[Claim]:
                 'mimics that of general samples"'
             ),
             deviations=dev_dist_px,
-            evidence=ev_groups("adversarial_pixel_sigma0", "all"),
+            **dist_ev("adversarial_pixel_sigma0", "all"),
             inputs=dist_inputs,
             figure=f"squiggles_{v}_distance",
             not_testable=nt,
@@ -1127,7 +1179,7 @@ def claims(cfg: Mapping) -> list[Claim]:
                 'true decision boundary in latent space. (See Fig. 8b.)"'
             ),
             deviations=dev_dist_px,
-            evidence=ev_groups("adversarial_pixel_sigma0", "misclassified"),
+            **dist_ev("adversarial_pixel_sigma0", "misclassified"),
             inputs=dist_inputs,
             figure=f"squiggles_{v}_distance",
             not_testable=nt,
@@ -1158,7 +1210,7 @@ def claims(cfg: Mapping) -> list[Claim]:
                 'adversarial examples is similar to that of mistakes"'
             ),
             deviations=dev_dist_n,
-            evidence=ev_groups(gn, "misclassified"),
+            **dist_ev(gn, "misclassified"),
             inputs=dist_inputs if not ntn else (),
             figure=f"squiggles_{v}_distance",
             not_testable=ntn,
@@ -1181,7 +1233,7 @@ def claims(cfg: Mapping) -> list[Claim]:
                 'ground truth decision boundary." (abstract)'
             ),
             deviations=dev_dist_n,
-            evidence=ev_groups(gn, "all"),
+            **dist_ev(gn, "all"),
             inputs=dist_inputs if not ntn else (),
             figure=f"squiggles_{v}_distance",
             not_testable=ntn,

@@ -18,7 +18,13 @@ Choices where the paper leaves room (each also in the README):
   is attacked towards the opposite of the sample's true label at every eps of the
   grid; the distance is the smallest eps whose final iterate has a different true
   label (inf when none does). A sample whose label flips at some eps is not attacked
-  at larger eps (its minimum is already known).
+  at larger eps (its minimum is already known). Measured for the attacked curves, every
+  misclassified test curve of the sigma-0 model under test (or a random ``n_misclassified``
+  of them) and a random sample of its correctly classified ones at least as large (the
+  attacked correct ones count), so generalization errors are numerous enough to judge.
+  The search is repeated with each steering model of ``squiggles.distance.steering``
+  (the other variant's models at those noise levels) on the same curves; how often the
+  steering model agrees with the model under test is reported per group.
 * Pixel attacks are not clipped to [0, 1]: the paper's noise training is unclipped
   (its "expected l2 norm 4.8" of sigma = 0.08 noise on 3600 pixels), so both the
   PGD and the Gaussian-noise attack perturb the image as a vector in R^(n*n), with
@@ -437,6 +443,77 @@ def boundary_distance(
     )
 
 
+def distance_sample(
+    pred: np.ndarray,
+    label: np.ndarray,
+    n_attack: int,
+    n_misclassified: int | None,
+    n_correct: int | None,
+    seed: int,
+) -> np.ndarray:
+    """Test-set indices whose distance is measured, ascending: the first ``n_attack``
+    (the attacked curves), the misclassified ones (``pred != label``: every one, or drawn
+    at random until the store holds ``n_misclassified``) and correctly classified ones
+    drawn at random until it holds ``n_correct`` (default: as many as misclassified
+    ones); the attacked curves count towards both. Where the test set has fewer correct
+    curves than that, every one is taken (the stores record the group sizes)."""
+    pred, label = np.asarray(pred), np.asarray(label)
+    rng = np.random.default_rng(seed)
+    attacked = np.arange(min(n_attack, label.size))
+    wrong = np.setdiff1d(np.flatnonzero(pred != label), attacked)
+    if n_misclassified is not None:
+        room = max(0, n_misclassified - int((pred[attacked] != label[attacked]).sum()))
+        if wrong.size > room:
+            wrong = rng.choice(wrong, room, replace=False)
+    chosen = np.union1d(attacked, wrong)
+    n_wrong = int((pred[chosen] != label[chosen]).sum())
+    want = n_wrong if n_correct is None else max(n_correct, n_wrong)
+    have = int((pred[chosen] == label[chosen]).sum())
+    pool = np.setdiff1d(np.flatnonzero(pred == label), chosen)
+    extra = min(max(0, want - have), pool.size)
+    return np.union1d(chosen, rng.choice(pool, extra, replace=False))
+
+
+def distance_store(
+    model: nn.Module,
+    navigator: nn.Module,
+    variant: str,
+    data: xr.Dataset,
+    eps_grid,
+    *,
+    n_attack: int,
+    n_misclassified: int | None,
+    n_correct: int | None,
+    sample_seed: int,
+    steps: int,
+    step_ratio: float,
+    batch: int = 256,
+) -> xr.Dataset:
+    """:func:`boundary_distance` on the curves of :func:`distance_sample` (chosen from the
+    predictions of ``model``, the sigma-0 model under test, on the whole test set),
+    steered by ``navigator``; with each curve's test index (``sample``), whether it is
+    one of the attacked ones, and both models' clean predictions."""
+    res = int(data.attrs["resolution"])
+    dev = next(model.parameters()).device
+    x_all = torch.as_tensor(data["image"].values)
+    pred = (predict_proba(model, x_all.to(dev)) > 0.5).astype(np.int8)
+    label = data["label"].values.astype(np.int8)
+    idx = distance_sample(pred, label, n_attack, n_misclassified, n_correct, sample_seed)
+    sub = data.isel(sample=idx)
+    z = torch.as_tensor(sub["latent"].values)
+    y = torch.as_tensor(sub["label"].values).long()
+    steer = (predict_proba(navigator, x_all[idx].to(dev)) > 0.5).astype(np.int8)
+    ds = boundary_distance(
+        navigator, variant, z, y, eps_grid, steps=steps, step_ratio=step_ratio,
+        resolution=res, batch=batch,
+    )  # fmt: skip
+    return ds.assign(
+        in_attack_set=var(idx < n_attack, ("sample",), "one of the attacked test curves"),
+        model_pred=var(pred[idx], ("sample",), "clean prediction of the sigma-0 model under test"),
+        steer_pred=var(steer, ("sample",), "clean prediction of the steering model"),
+    ).assign_coords(sample=sub["sample"].values)
+
+
 # ----------------------------------------------------------------------------- pixel attacks
 
 
@@ -753,21 +830,33 @@ def trainings_by_model(trainings: list[xr.Dataset]) -> dict[tuple[str, float], l
     return groups
 
 
-def error_groups(
+def distance_groups(
     dist: xr.Dataset,
     latent: xr.Dataset | None,
     pixels: dict[str, xr.Dataset],
     latent_eps: float | None = None,
-) -> dict[str, np.ndarray]:
-    """Distances (Fig. 8) of: all attacked samples, the sigma-0 model's misclassified
-    samples, and the adversarial errors of each attack (clean correct, wrong after it:
-    the latent attack at ``latent_eps`` (default: its most successful eps) against the
-    recomputed label, each pixel PGD at its focus eps)."""
-    d = dist["distance"].values
-    out = {"all": d}
-    ref = latent if latent is not None else next(iter(pixels.values()), None)
-    if ref is not None:
-        out["misclassified"] = d[~clean_correct(ref)]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The Fig. 8 groups of a distance store: name -> (its rows in the store, the clean
+    prediction of the model under test on them). ``all``: the attacked curves;
+    ``misclassified`` / ``correct``: every measured curve the sigma-0 model gets wrong /
+    right; the adversarial errors of each attack on the attacked curves (clean correct,
+    wrong after it: the latent attack at ``latent_eps`` (default: its most successful eps)
+    against the recomputed label, each pixel PGD at its focus eps, whose sigma's model is
+    the one under test)."""
+    ok = dist["model_pred"].values == dist["label"].values
+    pred = dist["model_pred"].values
+    rows = np.flatnonzero(dist["in_attack_set"].values)
+    out = {
+        "all": (rows, pred[rows]),
+        "misclassified": (np.flatnonzero(~ok), pred[~ok]),
+        "correct": (np.flatnonzero(ok), pred[ok]),
+    }
+    for ref in filter(lambda r: r is not None, (latent, *pixels.values())):
+        if ref.sizes["sample"] != rows.size:
+            raise ValueError(
+                f"distance store has {rows.size} attacked curves, the {ref.attrs['store_kind']} "
+                f"store {ref.sizes['sample']}: stores of different runs"
+            )
     if latent is not None:
         e = (
             best_latent_eps(latent)
@@ -775,11 +864,134 @@ def error_groups(
             else int(np.argmin(np.abs(latent["eps"].values - latent_eps)))
         )
         wrong = latent["pred_adv"].values[:, e] != latent["label_adv"].values[:, e]
-        out["adversarial_latent"] = d[clean_correct(latent) & wrong]
+        sel = clean_correct(latent) & wrong
+        out["adversarial_latent"] = (rows[sel], pred[rows[sel]])
     for g, px in pixels.items():
-        fe = focus_index(px)
-        out[f"adversarial_pixel_sigma{g}"] = d[clean_correct(px) & px["pgd_success"].values[:, fe]]
+        sel = clean_correct(px) & px["pgd_success"].values[:, focus_index(px)]
+        own = (px["clean_proba"].values > 0.5).astype(np.int8)
+        out[f"adversarial_pixel_sigma{g}"] = (rows[sel], own[sel])
     return out
+
+
+def error_groups(
+    dist: xr.Dataset,
+    latent: xr.Dataset | None,
+    pixels: dict[str, xr.Dataset],
+    latent_eps: float | None = None,
+) -> dict[str, np.ndarray]:
+    """Distances (Fig. 8) of each group of :func:`distance_groups`."""
+    d = dist["distance"].values
+    return {k: d[r] for k, (r, _) in distance_groups(dist, latent, pixels, latent_eps).items()}
+
+
+def steer_agreement(
+    dist: xr.Dataset, latent: xr.Dataset | None, pixels: dict[str, xr.Dataset]
+) -> dict[str, np.ndarray]:
+    """Per group: whether the steering model's clean prediction equals the model under
+    test's (0/1 per curve)."""
+    steer = dist["steer_pred"].values
+    return {
+        k: (steer[r] == pred).astype(np.float64)
+        for k, (r, pred) in distance_groups(dist, latent, pixels).items()
+    }
+
+
+def within_shares(distances: np.ndarray, grid) -> dict:
+    """Share of curves within each radius of the grid, with Wilson 95% intervals."""
+    from pipeline_lib.stats import binomial_ci
+
+    d = np.asarray(distances, dtype=np.float64)
+    k = [int((d <= g).sum()) for g in grid]
+    return {
+        "share": [x / d.size if d.size else None for x in k],
+        "ci": [binomial_ci(x, d.size) for x in k],
+        "n": int(d.size),
+    }
+
+
+def group_tests(groups: dict[str, np.ndarray], lowest: float) -> dict:
+    """Each adversarial group and the misclassified one against the correct curves, and
+    each adversarial group against the misclassified ones: two-sided Mann-Whitney on the
+    distances (inf = never flipped, ranked last) and Fisher's exact test on the share
+    within the smallest radius; p-values (None where a group is empty)."""
+    from scipy import stats
+
+    pairs = [("misclassified", "correct")]
+    for name in groups:
+        if name.startswith("adversarial"):
+            pairs += [(name, "correct"), (name, "misclassified")]
+    out = {}
+    for a, b in pairs:
+        x, y = np.asarray(groups[a], float), np.asarray(groups[b], float)
+        if x.size == 0 or y.size == 0:
+            out[f"{a}_vs_{b}"] = {"mannwhitney_p": None, "fisher_p": None, "n": [x.size, y.size]}
+            continue
+        big = np.nanmax(np.where(np.isfinite(np.r_[x, y]), np.r_[x, y], 0)) + 1.0
+        mw = stats.mannwhitneyu(np.where(np.isfinite(x), x, big), np.where(np.isfinite(y), y, big))
+        kx, ky = int((x <= lowest).sum()), int((y <= lowest).sum())
+        fe = stats.fisher_exact([[kx, x.size - kx], [ky, y.size - ky]])
+        out[f"{a}_vs_{b}"] = {
+            "mannwhitney_p": float(mw.pvalue),
+            "fisher_p": float(fe.pvalue),
+            "n": [int(x.size), int(y.size)],
+        }
+    return out
+
+
+def distance_metrics(
+    key: str,
+    by_steer: dict[str, list[xr.Dataset]],
+    latent: list[xr.Dataset],
+    pixel: dict[str, list[xr.Dataset]],
+) -> dict:
+    """Fig. 8 numbers, pooled over seeds. For the main steering model (the first) under
+    ``<key>/distance_<group>_...``: ``n``, ``median`` (null when more than half never
+    flip), ``below_min_eps`` and ``share_within`` (per radius, Wilson intervals), and
+    ``<key>/distance_tests`` (:func:`group_tests`); for every steering model under
+    ``<key>/steer_sigma<s>/``: the same n / median / below_min_eps and
+    ``agreement_<group>`` (share of curves where the steering model's clean prediction
+    equals the model under test's; Wilson interval)."""
+    from pipeline_lib.stats import binomial_ci
+
+    m: dict = {}
+    for j, (steer, dists) in enumerate(by_steer.items()):
+        grid = np.sort(dists[0]["eps"].values)
+        lowest = float(grid[0])
+        groups: dict[str, list] = {}
+        agree: dict[str, list] = {}
+        for i, dist in enumerate(dists):
+            pix = {g: runs[i] for g, runs in pixel.items()}
+            for name, d in error_groups(dist, latent[i], pix).items():
+                groups.setdefault(name, []).append(d)
+            for name, a in steer_agreement(dist, latent[i], pix).items():
+                agree.setdefault(name, []).append(a)
+        pooled = {k: np.concatenate(v) for k, v in groups.items()}
+        prefixes = [f"{key}/steer_sigma{steer}"] + ([key] if j == 0 else [])
+        for name, d in pooled.items():
+            med = float(np.median(d)) if d.size else float("nan")
+            vals = {
+                "n": int(d.size),
+                "below_min_eps": float((d <= lowest).mean()) if d.size else None,
+                # null when empty or when more than half never flip within the largest eps
+                "median": med if np.isfinite(med) else None,
+            }
+            for pre in prefixes:
+                for k, v in vals.items():
+                    m[f"{pre}/distance_{name}_{k}"] = v
+            a = np.concatenate(agree[name])
+            k = int(a.sum())
+            m[f"{key}/steer_sigma{steer}/agreement_{name}"] = {
+                "rate": k / a.size if a.size else None,
+                "ci": binomial_ci(k, a.size),
+                "n": int(a.size),
+            }
+        if j == 0:
+            m[f"{key}/distance_eps"] = grid.tolist()
+            m[f"{key}/distance_steering"] = list(by_steer)
+            for name, d in pooled.items():
+                m[f"{key}/distance_{name}_share_within"] = within_shares(d, grid)
+            m[f"{key}/distance_tests"] = group_tests(pooled, lowest)
+    return m
 
 
 def squiggle_metrics(
@@ -789,8 +1001,9 @@ def squiggle_metrics(
 ) -> dict:
     """Headline numbers keyed ``squiggles/<variant>[-sigma<s>]/<metric>`` (README).
 
-    ``analysis[variant]`` has ``latent``, ``distance``, ``decomposition`` (lists over
-    seeds, same seed order) and ``pixel`` ({sigma string: list over seeds})."""
+    ``analysis[variant]`` has ``latent``, ``decomposition`` (lists over seeds, same seed
+    order), ``pixel`` ({sigma string: list over seeds}) and ``distance`` ({steering sigma
+    string: list over seeds}, the main steering model first)."""
     m: dict = {}
     for ds in datas:
         v, split = ds.attrs["variant"], ds.attrs["split"]
@@ -845,21 +1058,7 @@ def squiggle_metrics(
             with np.errstate(divide="ignore", invalid="ignore"):
                 frac = np.where(lo < 1, (hi - lo) / (1 - lo), np.nan)
             m[f"{key}/noise_training_explained_fraction"] = _seed_stat(frac)
-        per_seed: dict[str, list] = {}
-        for i, dist in enumerate(a["distance"]):
-            pix = {g: a["pixel"][g][i] for g in sig}
-            for name, d in error_groups(dist, lat[i], pix).items():
-                per_seed.setdefault(name, []).append(d)
-        lowest = float(np.min(a["distance"][0]["eps"].values))
-        for name, ds_ in per_seed.items():
-            pooled = np.concatenate(ds_)
-            m[f"{key}/distance_{name}_n"] = int(pooled.size)
-            m[f"{key}/distance_{name}_below_min_eps"] = (
-                float((pooled <= lowest).mean()) if pooled.size else None
-            )
-            med = float(np.median(pooled)) if pooled.size else float("nan")
-            # null when empty or when more than half never flip within the largest eps
-            m[f"{key}/distance_{name}_median"] = med if np.isfinite(med) else None
+        m.update(distance_metrics(key, a["distance"], lat, {g: a["pixel"][g] for g in sig}))
         decs = a["decomposition"]
         for att in decs[0]["attack"].values:
             on = [float(np.nanmedian(d["on_share"].sel(attack=att))) for d in decs]

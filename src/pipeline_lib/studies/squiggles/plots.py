@@ -43,13 +43,14 @@ from matplotlib.lines import Line2D
 from pipeline_lib import viz  # noqa: F401  (the plotting backend, set once)
 
 from . import generators as sq
-from .experiment import cdf, clean_correct
+from .experiment import cdf, clean_correct, distance_groups, steer_agreement
 
 PALETTE = sns.color_palette("colorblind")
 LABEL_COLORS = {1: PALETTE[1], 0: PALETTE[0]}  # frames: self-intersecting / not
 MARK = dict(marker="o", ms=5, mfc="none", mec="red", mew=1.0, ls="none", gid="intersection")
 CDF_STYLES = {
-    "all": dict(color=PALETTE[0], ls="-", name="all samples"),
+    "all": dict(color=PALETTE[0], ls="-", name="attacked curves"),
+    "correct": dict(color=PALETTE[7], ls=":", name="correct (random sample)"),
     "mis": dict(color=PALETTE[1], ls="--", name="misclassified (clean)"),
     "adv": dict(color=PALETTE[2], ls="-.", name="adversarial errors"),
 }
@@ -492,34 +493,68 @@ def latent_figure(latents: list[xr.Dataset]):
 def _distance_groups(
     distances: list[xr.Dataset], attacks: list[xr.Dataset], kind: str, eps: float | None
 ) -> tuple[dict[str, list[np.ndarray]], float]:
-    """Per seed, the distances of all / clean-misclassified / adversarial-error samples."""
-    groups: dict[str, list[np.ndarray]] = {"all": [], "mis": [], "adv": []}
+    """Per seed, the distances of the attacked / correct / misclassified curves and the
+    adversarial errors of one attack (:func:`experiment.distance_groups`)."""
+    groups: dict[str, list[np.ndarray]] = {k: [] for k in CDF_STYLES}
     pairs = _pairs(distances, attacks)
     if not pairs:
         raise ValueError(f"no {kind} store matches a distance store (seed attrs differ?)")
     used = float("nan")
     for d, a in pairs:
-        common = np.intersect1d(d["sample"].values, a["sample"].values)
-        d, a = d.sel(sample=common), a.sel(sample=common)
-        if not np.array_equal(d["label"].values, a["label"].values):
-            raise ValueError(
-                f"distance and {kind} stores label the same samples differently "
-                "(not the same test set?)"
-            )
         a_eps = np.asarray(a["eps"].values, dtype=np.float64)
         if kind == "latent":
             e = _eps_index(a_eps, eps, "latent store")
-            wrong = a["pred_adv"].values[:, e] != a["label_adv"].values[:, e]
+            gr = distance_groups(d, a, {}, float(a_eps[e]))
+            adv = gr["adversarial_latent"][0]
         else:
             e = _eps_index(a_eps, float(a.attrs["focus_eps"]), "pixel store")
-            wrong = a["pgd_success"].values[:, e].astype(bool)
+            gr = distance_groups(d, None, {"x": a})
+            adv = gr["adversarial_pixel_sigmax"][0]
         used = float(a_eps[e])
-        ok = clean_correct(a)
         dist = np.asarray(d["distance"].values, dtype=np.float64)
-        groups["all"].append(dist)
-        groups["mis"].append(dist[~ok])
-        groups["adv"].append(dist[ok & wrong])
+        for name, rows in (
+            ("all", gr["all"][0]),
+            ("correct", gr["correct"][0]),
+            ("mis", gr["misclassified"][0]),
+            ("adv", adv),
+        ):
+            groups[name].append(dist[rows])
     return groups, used
+
+
+def _by_steering(distances: list[xr.Dataset]) -> dict[float, list[xr.Dataset]]:
+    """Distance stores by the sigma of their steering model (0 when unrecorded), in the
+    order first seen (the main steering model first)."""
+    out: dict[float, list[xr.Dataset]] = {}
+    for d in distances:
+        out.setdefault(float(d.attrs.get("steer_sigma", 0.0)), []).append(d)
+    return out
+
+
+def _steering_panel(ax, grid, by_steer, latents) -> None:
+    """Misclassified and correct curves under each steering model, with how often the
+    steering model agrees with the model under test on them."""
+    x = np.append(grid, grid[-1] * 1.6)
+    for i, (g, stores) in enumerate(by_steer.items()):
+        col = (PALETTE[4], PALETTE[9], PALETTE[5])[i % 3]
+        for name, ls in (("misclassified", "--"), ("correct", ":")):
+            vals, agree = [], []
+            for d, lat in _pairs(stores, latents) or [(d, None) for d in stores]:
+                rows = distance_groups(d, lat, {})[name][0]
+                vals.append(np.asarray(d["distance"].values, dtype=np.float64)[rows])
+                agree.append(steer_agreement(d, lat, {})[name])
+            v, a = np.concatenate(vals), np.concatenate(agree)
+            if v.size == 0:
+                continue
+            c = cdf(v, grid)
+            ax.step(
+                x, np.append(c, c[-1]), where="post", color=col, ls=ls, lw=2,
+                label=f"steered by σ = {g:g}: {name} (n = {v.size}; agrees {a.mean():.0%})",
+            )  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlim(grid[0] / 1.3, x[-1])
+    ax.set_xlabel("upper bound on the latent L2 distance to the true boundary")
+    ax.legend(fontsize=6.5, loc="upper left")
 
 
 def _cdf_panel(ax, grid: np.ndarray, groups: dict[str, list[np.ndarray]]) -> None:
@@ -570,6 +605,8 @@ def distance_figure(
     distances = _list(distances)
     if not distances:
         raise ValueError("distance_figure: no distance stores")
+    by_steer = _by_steering(distances)
+    main_steer, distances = next(iter(by_steer.items()))
     latents = _list(latents)
     pixels = {float(k): _list(v) for k, v in (pixels or {}).items()}
     if not latents and not any(pixels.values()):
@@ -589,8 +626,8 @@ def distance_figure(
             _get(pixels, big) or [],
         ),
     ]
-    fig, axes = plt.subplots(1, 3, figsize=(16.5, 5.0), layout="constrained", sharey=True)
-    for ax, (title, kind, stores) in zip(axes, panels, strict=True):
+    fig, axes = plt.subplots(1, 4, figsize=(21.0, 5.2), layout="constrained", sharey=True)
+    for ax, (title, kind, stores) in zip(axes, panels, strict=False):
         if not stores:
             ax.text(0.5, 0.5, "no stores", ha="center", va="center", transform=ax.transAxes)
             ax.set_title(title, fontsize=9)
@@ -598,12 +635,18 @@ def distance_figure(
         groups, used = _distance_groups(distances, stores, kind, latent_eps)
         _cdf_panel(ax, grid, groups)
         ax.set_title(f"{title}, attack ε = {used:g}", fontsize=9)
+    _steering_panel(axes[3], grid, by_steer, latents)
+    axes[3].set_title(
+        "(d) the search with each steering model: misclassified (dashed) and correct "
+        "(dotted)\ncurves; legend: agreement of the steering model with the σ = 0 model",
+        fontsize=9,
+    )
     v = distances[0].attrs.get("variant", latents[0].attrs.get("variant", "?") if latents else "?")
     fig.suptitle(
-        f"Fig. 8 ({v}): distance to the true decision boundary (smallest ε of the "
-        f"navigator-steered latent attack that flips the true label), {len(distances)} "
-        "seed(s) pooled\nbands: 95% Wilson interval over the pooled samples; legend: n, "
-        "fraction at the smallest ε, fraction with a finite distance",
+        f"Fig. 8 ({v}): distance to the true decision boundary (smallest ε of the latent attack "
+        f"steered by the other variant's σ = {main_steer:g} model that flips the true label), "
+        f"{len(distances)} seed(s) pooled\nbands: 95% Wilson interval over the pooled curves; "
+        "legend: n, fraction at the smallest ε, fraction with a finite distance",
         fontsize=10,
     )
     return fig

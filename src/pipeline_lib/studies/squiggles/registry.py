@@ -54,9 +54,23 @@ def seed_run(variant: str, seed, name: str) -> str:
     return f"{RES}/{variant}/seed{seed}/{name}"
 
 
+def steering(cfg: Mapping) -> list[str]:
+    """Noise levels of the other variant's models steering the distance search (the
+    first is the main estimate)."""
+    return [sigma(s) for s in cfg["squiggles"].get("distance", {}).get("steering", [0.0])]
+
+
 def model_sigmas(cfg: Mapping, variant: str) -> list[str]:
-    """Noise levels trained for a variant: all for analysis variants, else only 0."""
-    return sigmas(cfg) if variant in cfg["squiggles"]["analysis_variants"] else [sigma(0.0)]
+    """Noise levels trained for a variant: all for analysis variants, 0 for the others,
+    and the steering levels where the variant steers an analysis variant's distance
+    search; in ascending order."""
+    sq = cfg["squiggles"]
+    out = {sigma(0.0)}
+    if variant in sq["analysis_variants"]:
+        out |= set(sigmas(cfg))
+    if any(other(a) == variant for a in sq["analysis_variants"]):
+        out |= set(steering(cfg))
+    return sorted(out, key=float)
 
 
 def trainings(cfg: Mapping) -> list[str]:
@@ -75,12 +89,19 @@ def other(variant: str) -> str:
     return "taylor" if variant == "sinenet" else "sinenet"
 
 
+def distance(variant: str, seed, steer) -> str:
+    """The distance store of one seed, steered by the other variant's sigma-``steer``
+    model."""
+    return seed_run(variant, seed, f"distance/steer-sigma{steer}.zarr")
+
+
 def analysis_inputs(cfg: Mapping, variant: str) -> dict[str, list[str]]:
-    """The stores of one analysis variant, by kind, seed-major within each kind."""
+    """The stores of one analysis variant, by kind, seed-major within each kind; distance
+    stores steering-major (the main steering model's first)."""
     seeds = cfg["squiggles"]["seeds"]
     return {
         "latent": [seed_run(variant, s, "latent.zarr") for s in seeds],
-        "distance": [seed_run(variant, s, "distance.zarr") for s in seeds],
+        "distance": [distance(variant, s, g) for g in steering(cfg) for s in seeds],
         "pixel": [run(variant, g, s, "pixel.zarr") for g in sigmas(cfg) for s in seeds],
         "decomposition": [seed_run(variant, s, "decomposition.zarr") for s in seeds],
     }
