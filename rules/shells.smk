@@ -52,10 +52,7 @@ rule shells_evaluate:
         mem_mb=4000,
         gpu=GPU,
     params:
-        shells=lambda w: {
-            s: {"kind": s, **config["shells"][w.dataset][s]}
-            for s in config["shells"]["shells"]
-        },
+        shells=lambda w: shells.shell_configs(config, w.dataset),
         attack=lookup(dpath="shells/{dataset}/attack", within=config),
         adaptive=lookup(dpath="shells/{dataset}/adaptive", within=config),
         n_batches=config["shells"]["n_batches"],

@@ -158,6 +158,7 @@ def expected_figures(cfg: dict) -> set[str]:
     sh = cfg["shells"]
     for d in sh["datasets"]:
         figs.add(f"shells_{d}_success")
+        figs |= {f"shells_{d}_delta_sweep"} if sh["mcn_delta_factors"] else set()
         figs |= {f"shells_{d}_{b}_{s}_gallery" for b in sh["bases"] for s in sh["shells"]}
     sq = cfg["squiggles"]
     figs |= {f"squiggles_{v}_examples" for v in sq["variants"]}
@@ -235,10 +236,16 @@ def expected_jobs(cfg: dict) -> Counter:
     sq = cfg["squiggles"]
     analysed, sq_seeds = sq["analysis_variants"], sq["seeds"]
     n["squiggles_dataset"] = 2 * len(sq["variants"])
+    steer = {float(g) for g in sq["distance"]["steering"]}
     for v in sq["variants"]:
-        n["squiggles_train"] += (len(sq["noise_sigmas"]) if v in analysed else 1) * len(sq_seeds)
-    for key in ("latent", "distance", "decomposition"):
+        trained = {0.0} | ({float(g) for g in sq["noise_sigmas"]} if v in analysed else set())
+        # the other variant's models steer an analysed variant's distance search
+        if any(a != v for a in analysed):
+            trained |= steer
+        n["squiggles_train"] += len(trained) * len(sq_seeds)
+    for key in ("latent", "decomposition"):
         n[f"squiggles_{key}"] = len(analysed) * len(sq_seeds)
+    n["squiggles_distance"] = len(analysed) * len(sq_seeds) * len(steer)
     n["squiggles_pixel"] = len(analysed) * len(sq["noise_sigmas"]) * len(sq_seeds)
     n["squiggles_summary"] = 1 if sq["variants"] else 0
     losses = sq["ablations"]["attack_loss"]

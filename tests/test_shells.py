@@ -182,9 +182,68 @@ def test_shell_dispatch_batches_and_kinds():
     assert res.z.shape == x.shape and res.feasible.dtype == torch.bool
 
 
+CW = {"kind": "cw", "delta": 0.3, "confidence": 0.0, "c": 1.0, "binary_steps": 6, "steps": 200}
+
+
+class Halfplane(nn.Module):
+    """Two logits ``[0, w . x + b]``: class 1 leads exactly where ``w . x + b > 0``, so
+    the nearest (L2) point of class 1 from x is ``x + (-(w . x + b) / |w|^2) w``."""
+
+    def __init__(self, w, b):
+        super().__init__()
+        self.register_buffer("w", torch.as_tensor(w, dtype=torch.float32))
+        self.b = float(b)
+
+    def forward(self, x):
+        s = x.flatten(1) @ self.w + self.b
+        return torch.stack([torch.zeros_like(s), s], 1)
+
+
+def test_cw_search_finds_the_nearest_point_of_the_target_label():
+    w = torch.tensor([1.0, 2.0, -1.0, 0.5])
+    m, x = Halfplane(w, -1.7), torch.full((1, 1, 2, 2), 0.5)
+    margin = -float(x.flatten() @ w - 1.7)  # 0.45 short of class 1
+    exact = margin / float(w.norm())
+    z, conf, reached = shells.cw_search(
+        m, x, lr=0.01, **{k: v for k, v in CW.items() if k != "kind"}
+    )
+    assert z.shape == (1, 2, 1, 2, 2) and bool(reached.all())
+    # own label (0 leads at x): x itself; target 1: just across the line, near the nearest point
+    assert torch.allclose(z[0, 0], x[0], atol=1e-5)
+    d = z[0, 1] - x[0]
+    assert float(m(z[0, 1:]).argmax()) == 1
+    assert exact <= float(d.norm()) <= exact * 1.05
+    cos = float(d.flatten() @ w / (d.norm() * w.norm()))
+    assert cos > 0.99  # along w, as the nearest point is
+    assert float(d.abs().max()) <= CW["delta"] + 1e-6
+    # a delta too small to cross: not reached, still inside the ball and the box
+    z, conf, reached = shells.cw_search(
+        m, x, lr=0.01, **{k: v for k, v in {**CW, "delta": 0.05}.items() if k != "kind"}
+    )
+    assert bool(reached[0, 0]) and not bool(reached[0, 1])
+    assert float((z - x[:, None]).abs().max()) <= 0.05 + 1e-6
+    assert float(z.min()) >= 0 and float(z.max()) <= 1
+
+
+def test_cw_shell_is_mcn_over_cw_embeddings():
+    m = blobs()
+    x = off_region()
+    res = shells.shell(m, x, {**CW, "lr": 0.01, "binary_steps": 3, "steps": 50})
+    z, conf, _ = shells.cw_search(
+        m, x, delta=0.3, confidence=0.0, c=1.0, binary_steps=3, steps=50, lr=0.01
+    )
+    assert int(res.target) == int(conf.argmax(1)) and res.feasible.all()
+    assert torch.allclose(res.z, z[0, int(res.target)][None])
+    assert float(res.dist) <= 0.3 + 1e-6  # linf distance, within delta
+
+
 @pytest.mark.parametrize(
     "cfg, match",
     [
+        ({**CW, "lr": 0.01, "c": 0.0}, "c out of range"),
+        ({**CW, "lr": 0.01, "binary_steps": 0}, "binary_steps"),
+        ({**CW, "lr": 0.01, "confidence": -1.0}, "confidence"),
+        (dict(CW), "missing keys"),
         ({**MCN, "kind": "knn"}, "kind"),
         ({k: v for k, v in MCN.items() if k != "kind"}, "kind"),
         ({**MCN, "delta": 0.0}, "delta"),

@@ -12,6 +12,9 @@ factor H to a point where the base model F is confident, then applying F there:
 * **NCN_p** (Algorithm 2, eq. (2), (9), (10)): for every label t find the nearest
   ``z`` with ``F(z)_t >= p`` by the quadratic penalty method and keep the nearest
   feasible ``z_t`` (:func:`ncn_search`).
+* **CarliniWagnerShell** (Sec. 5, Remark 1): MCN_delta with a targeted Carlini-Wagner
+  attack per label as the embedding O(x, F, t) (:func:`cw_search`), the paper's own
+  shell; kind "cw".
 
 ``F(z)_t`` is always ``softmax(model(z))_t`` (the paper's F ends with a softmax; the
 models here return logits). All N x C sub-problems (N samples, C labels) of a chunk are
@@ -48,10 +51,11 @@ from pipeline_lib.zarr_io import var
 Log = Callable[..., None]
 
 NORMS = ("linf", "l2")
-KINDS = ("mcn", "ncn")
+KINDS = ("mcn", "ncn", "cw")
 SHELL_KEYS = {
     "mcn": ("delta", "norm", "steps", "step"),
     "ncn": ("p", "norm", "alphas", "steps", "lr"),
+    "cw": ("delta", "confidence", "c", "binary_steps", "steps", "lr"),
 }
 ATTACK_KEYS = ("eps", "step", "steps", "restarts")
 ADAPTIVE_KEYS = ("step", "steps", "restarts")
@@ -314,6 +318,105 @@ def ncn_search(
     return z, dist, feasible
 
 
+def _cw(model, x, delta, confidence, c0, binary_steps, steps, lr):
+    """CW search; returns (z, log F(z_t)_t, reached) with z of shape (N*C, *img)."""
+    if not delta > 0 or not c0 > 0 or not lr > 0 or steps < 1 or binary_steps < 1:
+        raise ValueError(
+            f"need delta > 0, c > 0, lr > 0, steps >= 1 and binary_steps >= 1; got {delta}, "
+            f"{c0}, {lr}, {steps}, {binary_steps}"
+        )
+    x0, t, _ = _expand(model, x)
+    m = x0.shape[0]
+    lo, hi = (x0 - delta).clamp(0.0, 1.0), (x0 + delta).clamp(0.0, 1.0)
+    span = hi - lo
+    # tanh box of Carlini & Wagner, on the intersection of the delta-ball and [0, 1]
+    u = ((x0 - lo) / span).clamp(0.0, 1.0)
+    w0 = torch.atanh((2 * u - 1) * (1 - 1e-6))
+    sum_dims = tuple(range(1, x0.ndim))
+
+    def point(w: torch.Tensor) -> torch.Tensor:
+        return lo + span * (torch.tanh(w) + 1) / 2
+
+    def gap(logits: torch.Tensor) -> torch.Tensor:
+        """Best other logit minus t's (< 0: t leads)."""
+        own = logits.gather(1, t[:, None])[:, 0]
+        return logits.scatter(1, t[:, None], -math.inf).amax(1) - own
+
+    c = torch.full((m,), float(c0), dtype=x0.dtype, device=x0.device)
+    c_lo = torch.zeros_like(c)
+    c_hi = torch.full_like(c, math.inf)
+    best_d = torch.full_like(c, math.inf)
+    best_z = x0.clone()
+    last_z = x0.clone()
+    # Not attacks.pgd: CW minimises |z - x|^2 + c * hinge over an unconstrained w (tanh
+    # box, Adam), restarting for every c of a per-problem binary search, and keeps the
+    # closest successful iterate; pgd takes projected steps in a fixed ball.
+    for _ in range(binary_steps):
+        w = w0.clone().requires_grad_(True)
+        opt = torch.optim.Adam([w], lr=lr)
+        won = torch.zeros(m, dtype=torch.bool, device=x0.device)
+        for _ in range(steps):
+            with torch.enable_grad():
+                z = point(w)
+                g = gap(model(z))
+                d2 = (z - x0).pow(2).sum(sum_dims)
+                opt.zero_grad()
+                (d2 + c * g.clamp_min(-confidence)).sum().backward()
+            with torch.no_grad():
+                ok = (g < 0) & (g <= -confidence)
+                closer = ok & (d2 < best_d)
+                best_d = torch.where(closer, d2, best_d)
+                best_z[closer] = z[closer].detach()
+                won |= ok
+            opt.step()
+        with torch.no_grad():
+            last_z = point(w)
+            c_hi = torch.where(won, torch.minimum(c_hi, c), c_hi)
+            c_lo = torch.where(won, c_lo, torch.maximum(c_lo, c))
+            c = torch.where(torch.isfinite(c_hi), (c_lo + c_hi) / 2, c * 10)
+    reached = torch.isfinite(best_d)
+    z_out = torch.where(per_sample(reached, x0), best_z, last_z)
+    check_ball(z_out, x0, delta, "linf", "CW search")
+    check_box(z_out, 0.0, 1.0, "CW search")
+    with torch.no_grad():
+        lp = _log_conf(model, z_out, t)
+    return z_out, lp, reached
+
+
+def cw_search(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    delta: float,
+    confidence: float,
+    c: float,
+    binary_steps: int,
+    steps: int,
+    lr: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The CarliniWagnerShell's embedding (Sec. 5, Remark 1): for every label t a
+    targeted Carlini-Wagner L2 attack ``z_t = CW(x, F, t)`` (Carlini & Wagner 2017, their
+    f6 objective on the logits Z): minimise ``|z - x|_2^2 + c * max(max_{i != t} Z(z)_i -
+    Z(z)_t, -confidence)`` over ``z = lo + (hi - lo) (tanh(w) + 1) / 2``, where [lo, hi] is
+    the linf ``delta``-ball around x cut to [0, 1] (so z never leaves MCN_delta's
+    neighbourhood N(x, delta) or the image box), by ``steps`` Adam steps of rate ``lr``
+    from ``z = x`` for each of ``binary_steps`` values of c (CW's binary search per
+    problem: halve towards the last failure after a success, times 10 while it fails,
+    starting from ``c``). The closest iterate where t leads by more than ``confidence``
+    (``> 0`` when it is 0) is the answer; a label never reached returns the last iterate
+    of the last c.
+
+    The paper weakens CW for speed (footnote 2) without saying how; these settings are
+    the config's (``shells.<dataset>.cw``).
+
+    Returns ``z`` (N, C, *img), ``conf[n, t] = F(z[n, t])_t`` (N, C) and ``reached`` (N, C)
+    bool.
+    """
+    z, lp, reached = _cw(model, x, delta, confidence, c, binary_steps, steps, lr)
+    n, k = x.shape[0], lp.numel() // x.shape[0]
+    return z.reshape(n, k, *x.shape[1:]), lp.exp().reshape(n, k), reached.reshape(n, k)
+
+
 # ----------------------------------------------------------------------------- shells
 
 
@@ -322,14 +425,16 @@ def check_shell_cfg(cfg: dict) -> dict:
 
     ``kind`` "mcn": keys delta (> 0), norm (linf | l2), steps (>= 1), step (> 0);
     ``kind`` "ncn": keys p (in (0, 1)), norm, alphas (strictly increasing, > 0),
-    steps (>= 1), lr (> 0). Missing or unknown keys are errors.
+    steps (>= 1), lr (> 0); ``kind`` "cw": delta (> 0, linf), confidence (>= 0), c (> 0),
+    binary_steps (>= 1), steps (>= 1), lr (> 0). Missing or unknown keys are errors.
     """
     if not isinstance(cfg, dict):
         raise ValueError(f"shell config must be a dict, got {type(cfg).__name__}")
     kind = cfg.get("kind")
     if kind not in KINDS:
         raise ValueError(f"shell kind must be one of {KINDS}, got {kind!r}")
-    allowed = {"kind", *SHELL_KEYS[kind]}
+    # a checked cw config records its norm (linf, the ball its tanh box spans)
+    allowed = {"kind", *SHELL_KEYS[kind]} | ({"norm"} if kind == "cw" else set())
     missing = [k for k in SHELL_KEYS[kind] if k not in cfg]
     unknown = sorted(set(cfg) - allowed)
     if missing or unknown:
@@ -337,6 +442,30 @@ def check_shell_cfg(cfg: dict) -> dict:
             f"{kind} shell config: missing keys {missing}, unknown keys {unknown}; "
             f"allowed: {sorted(allowed)}"
         )
+    if kind == "cw":
+        if cfg.get("norm", "linf") != "linf":
+            raise ValueError(f"cw shell: norm must be linf (its box), got {cfg['norm']!r}")
+        out = {
+            "kind": kind,
+            "norm": "linf",
+            "delta": float(cfg["delta"]),
+            "confidence": float(cfg["confidence"]),
+            "c": float(cfg["c"]),
+            "binary_steps": int(cfg["binary_steps"]),
+            "steps": int(cfg["steps"]),
+            "lr": float(cfg["lr"]),
+        }
+        for k, ok in (
+            ("delta", out["delta"] > 0),
+            ("confidence", out["confidence"] >= 0),
+            ("c", out["c"] > 0),
+            ("binary_steps", out["binary_steps"] >= 1),
+            ("steps", out["steps"] >= 1),
+            ("lr", out["lr"] > 0),
+        ):
+            if not ok:
+                raise ValueError(f"cw shell: {k} out of range, got {cfg[k]}")
+        return out
     _check_norm(cfg["norm"])
     out = {"kind": kind, "norm": cfg["norm"], "steps": int(cfg["steps"])}
     if out["steps"] < 1:
@@ -367,6 +496,14 @@ def _shell_chunk(model: nn.Module, x: torch.Tensor, cfg: dict) -> ShellResult:
         z, lp = _mcn(model, x, cfg["delta"], cfg["norm"], cfg["steps"], cfg["step"])
         target = lp.argmax(1)
         feasible = torch.ones(n, dtype=torch.bool, device=x.device)
+    elif cfg["kind"] == "cw":
+        z, lp, _ = _cw(
+            model, x, cfg["delta"], cfg["confidence"], cfg["c"], cfg["binary_steps"],
+            cfg["steps"], cfg["lr"],
+        )  # fmt: skip
+        z, lp = z.reshape(n, -1, *x.shape[1:]), lp.reshape(n, -1)
+        target = lp.argmax(1)
+        feasible = torch.ones(n, dtype=torch.bool, device=x.device)
     else:
         z, dist, feas, lp = _ncn(
             model, x, cfg["p"], cfg["norm"], cfg["alphas"], cfg["steps"], cfg["lr"]
@@ -393,6 +530,8 @@ def shell(model: nn.Module, x: torch.Tensor, cfg: dict, *, batch: int = 64) -> S
 
     * "mcn" (Algorithm 1): ``t* = argmax_t F(z_t)_t`` over :func:`mcn_search`'s
       ``z_t`` (ties broken by ``log F`` and then by the lower label); ``feasible`` True.
+    * "cw" (Algorithm 1 with CW as O, the paper's CarliniWagnerShell): the same over
+      :func:`cw_search`'s ``z_t``.
     * "ncn" (Algorithm 2): among the labels with ``F(z_t)_t >= p`` the one with the
       smallest ``|z_t - x|`` (:func:`ncn_search`); a sample without any feasible label
       falls back to its most confident ``z_t`` and gets ``feasible = False``.

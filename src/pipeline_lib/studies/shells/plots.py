@@ -13,10 +13,10 @@ import xarray as xr
 
 from pipeline_lib import viz  # noqa: F401  (the plotting backend, set once)
 
-from .experiment import batch_rates
+from .experiment import batch_rates, point_flags
 
 BASE_NAMES = {"clean": "clean base model", "linf_adv": "L-inf adversarially trained base"}
-SHELL_NAMES = {"mcn": "MCN", "ncn": "NCN"}
+SHELL_NAMES = {"mcn": "MCN", "ncn": "NCN", "cw": "CW"}
 ATTACK_COLOR = "0.45"
 SHELL_COLORS = ["tab:blue", "tab:orange", "tab:purple", "tab:brown"]
 
@@ -50,7 +50,9 @@ def _runs(runs) -> list[xr.Dataset]:
     return [runs] if isinstance(runs, xr.Dataset) else list(runs)
 
 
-def success_table(stores: dict[str, list[xr.Dataset]]) -> pd.DataFrame:
+def success_table(
+    stores: dict[str, list[xr.Dataset]], shells: list[str] | None = None
+) -> pd.DataFrame:
     """The per-batch rates behind :func:`success_figure`: one row per (base model, seed,
     category, batch), in that order, with columns ``base``, ``key`` (the
     :func:`~pipeline_lib.studies.shells.experiment.batch_rates` key), ``category`` (its
@@ -59,7 +61,8 @@ def success_table(stores: dict[str, list[xr.Dataset]]) -> pd.DataFrame:
 
     ``attrs["panels"]``: per base model, in the order of ``stores`` (bases without stores
     included), ``n_runs``, ``n_points`` and ``eps`` of its first store (None without
-    stores) and ``shells``, the shell names in plotting order."""
+    stores) and ``shells``, the shell names in plotting order (``shells`` where given, of
+    those the stores hold; else every shell of the stores)."""
     if not stores:
         raise ValueError("no stores to plot")
     rows, panels = [], {}
@@ -68,15 +71,16 @@ def success_table(stores: dict[str, list[xr.Dataset]]) -> pd.DataFrame:
         panels[base] = {"n_runs": len(runs), "n_points": None, "eps": None, "shells": []}
         if not runs:
             continue
-        shells = [str(s) for s in runs[0].shell.values]
+        held = [str(s) for s in runs[0].shell.values]
+        shells_b = held if shells is None else [s for s in shells if s in held]
         panels[base].update(
             n_points=int(runs[0].sizes["point"]),
             eps=float(runs[0].attrs.get("eps", np.nan)),
-            shells=shells,
+            shells=shells_b,
         )
         rates = [batch_rates(r) for r in runs]
         for seed_i, rr in enumerate(rates):
-            for key, label, _, group in _categories(shells):
+            for key, label, _, group in _categories(shells_b):
                 for b, v in enumerate(rr.get(key, [])):
                     rows.append((base, key, label, group, seed_i, b, v))
     columns = ["base", "key", "category", "group", "seed", "batch", "value"]
@@ -115,12 +119,86 @@ def success_bars(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def success_figure(stores: dict[str, list[xr.Dataset]]):
+def success_figure(stores: dict[str, list[xr.Dataset]], shells: list[str] | None = None):
     """Attack success of the base model, of each shell under the transfer attack (the
     paper's Table 1) and under the adaptive BPDA attack, and each shell's retained clean
-    accuracy; one panel per base model: :func:`draw_success` of :func:`success_table`.
+    accuracy; one panel per base model: :func:`draw_success` of :func:`success_table`
+    (``shells``: which of the stores' shells, default all).
     """
-    return draw_success(success_table(stores))
+    return draw_success(success_table(stores, shells))
+
+
+SWEEP_RATES = {
+    "retained_accuracy": ("retained clean accuracy", "tab:green", "o", "-"),
+    "transfer_success_rate": ("transfer: wrong at x_adv", "tab:blue", "s", "-"),
+    "wrong_and_changed_rate": ("transfer: wrong & changed (paper)", "tab:blue", "s", ":"),
+    "adaptive_success_rate": ("adaptive BPDA success", "tab:red", "^", "-"),
+}
+
+
+def sweep_table(stores: dict[str, list[xr.Dataset]]) -> pd.DataFrame:
+    """The MCN shells of the stores (the configured one and the delta sweep's) by their
+    radius in units of the attack's eps: one row per (base, shell, rate) with ``delta``
+    (the shell's delta / eps), ``k``, ``n`` (pooled over seeds and batches), ``rate`` and
+    its Wilson 95% interval ``lo``, ``hi``; base attack rows have shell "base"."""
+    import json
+
+    from pipeline_lib.stats import binomial_ci
+
+    rows = []
+    for base, runs in stores.items():
+        runs = _runs(runs)
+        if not runs:
+            continue
+        cfgs = json.loads(runs[0].attrs["shells"])
+        eps = float(runs[0].attrs["eps"])
+        flags = [point_flags(r) for r in runs]
+        mcn = [s for s, c in cfgs.items() if c["kind"] == "mcn"]
+        items = [("base", None, "base_attack_success_rate")]
+        items += [(s, cfgs[s]["delta"] / eps, f"{s}/{k}") for s in mcn for k in SWEEP_RATES]
+        for shell, delta, key in items:
+            f = np.concatenate([np.asarray(fl[key], dtype=bool) for fl in flags])
+            k, n = int(f.sum()), int(f.size)
+            lo, hi = binomial_ci(k, n)
+            rows.append((base, shell, delta, key.split("/")[-1], k, n, k / n, lo, hi))
+    cols = ["base", "shell", "delta", "rate_name", "k", "n", "rate", "lo", "hi"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def delta_sweep_figure(stores: dict[str, list[xr.Dataset]]):
+    """The MCN shell's rates against its search radius delta (units of the attack's
+    eps), one panel per base model, from :func:`sweep_table`."""
+    table = sweep_table(stores)
+    if table.empty or not (table["shell"] != "base").any():
+        raise ValueError("delta_sweep_figure: no MCN shells in the stores")
+    bases = list(dict.fromkeys(table["base"]))
+    fig, axes = plt.subplots(
+        1, len(bases), figsize=(1.5 + 5.6 * len(bases), 4.6), squeeze=False, sharey=True,
+        layout="constrained",
+    )  # fmt: skip
+    for ax, base in zip(axes[0], bases, strict=True):
+        sub = table[table["base"] == base]
+        for i, (name, (label, col, mk, ls)) in enumerate(SWEEP_RATES.items()):
+            r = sub[sub["rate_name"] == name].sort_values("delta")
+            dodge = 2 ** (0.04 * (i - 1.5))  # side by side, so overlapping bars stay visible
+            ax.errorbar(
+                r["delta"] * dodge, r["rate"], yerr=[r["rate"] - r["lo"], r["hi"] - r["rate"]],
+                color=col, marker=mk, ls=ls, capsize=3, label=label, gid=name,
+            )  # fmt: skip
+        b = sub[sub["shell"] == "base"].iloc[0]
+        ax.axhline(b["rate"], color=ATTACK_COLOR, ls=":", label="base attack on F", gid="base")
+        ax.axvline(1.0, color="0.7", lw=0.8)
+        ax.set_xscale("log", base=2)
+        deltas = sorted(sub["delta"].dropna().unique())
+        ax.set_xticks(deltas, [f"{d:.3g}" for d in deltas])
+        ax.minorticks_off()
+        ax.set_xlabel("delta of the MCN search / attack eps")
+        ax.set_title(f"{BASE_NAMES.get(base, base)} (n = {int(b['n'])} points)", fontsize=10)
+        ax.set_ylim(-0.02, 1.02)
+    axes[0][0].set_ylabel("rate (pooled; Wilson 95%)")
+    axes[0][-1].legend(fontsize=7, loc="center right")
+    fig.suptitle("MCN shell: its search radius delta against the attack eps", fontsize=11)
+    return fig
 
 
 def draw_success(table: pd.DataFrame):
@@ -134,8 +212,10 @@ def draw_success(table: pd.DataFrame):
     panels = table.attrs["panels"]
     bars = success_bars(table)
     n = len(panels)
+    n_cats = max(len(_categories(p["shells"])) for p in panels.values())
+    width = max(6.4, 0.62 * n_cats)  # x labels of ~4 characters a line side by side
     fig, axes = plt.subplots(
-        1, n, figsize=(1.8 + 6.4 * n, 4.8), squeeze=False, sharey=True, layout="constrained"
+        1, n, figsize=(1.8 + width * n, 4.8), squeeze=False, sharey=True, layout="constrained"
     )
     handles: dict = {}
     n_seeds = max(p["n_runs"] for p in panels.values())

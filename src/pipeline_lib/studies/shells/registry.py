@@ -21,6 +21,7 @@ REFS = ("wu",)
 PLOTS = {
     "success": "success_figure",
     "gallery": "shell_gallery",
+    "delta_sweep": "delta_sweep_figure",
 }
 
 
@@ -35,9 +36,42 @@ def evaluations(cfg: Mapping, dataset: str) -> list[str]:
     return [run(dataset, b, s, "evaluation.zarr") for b in sh["bases"] for s in sh["seeds"]]
 
 
+def sweep_name(factor: float) -> str:
+    """Shell name of one delta of the MCN sweep: delta = factor x the attack's eps."""
+    return f"mcn-d{float(factor):g}"
+
+
+def shell_configs(cfg: Mapping, dataset: str) -> dict[str, dict]:
+    """Every shell one evaluation runs, by name: the configured shells
+    (``shells.shells``, settings from ``shells.<dataset>.<kind>``), then the MCN delta
+    sweep (``shells.mcn_delta_factors``: the mcn settings with delta = factor x eps and
+    the step capped at delta)."""
+    sh = cfg["shells"]
+    ds = sh[dataset]
+    out = {s: {"kind": s, **ds[s]} for s in sh["shells"]}
+    eps = float(ds["attack"]["eps"])
+    for f in sh.get("mcn_delta_factors", []):
+        delta = float(f) * eps
+        out[sweep_name(f)] = {
+            "kind": "mcn",
+            **ds["mcn"],
+            "delta": delta,
+            "step": min(float(ds["mcn"]["step"]), delta),
+        }
+    return out
+
+
+SWEEP_CAPTION = (
+    "The MCN shell's delta sweep: retained clean accuracy, transfer attack success (wrong "
+    "at the base attack's point; wrong and changed, the paper's Table 1 metric) and the "
+    "adaptive BPDA attack's success against the radius delta of the shell's search, in "
+    "units of the attack's eps (at delta >= eps the search can walk back from x_adv to "
+    "the clean point); pooled over batches and seeds, Wilson 95% intervals; dotted: the "
+    "base attack on the base model."
+)
 SUCCESS_CAPTION = (
     "Wu et al. Table 1 with an adaptive attack the paper lacks: attack success rate of "
-    "L-inf PGD (eps 8/255) on the base model, on the MCN/NCN-shelled model when the attack "
+    "L-inf PGD (eps 8/255) on the base model, on the shelled model (MCN, NCN, CW) when the attack "
     "is crafted on the base (transfer, the paper's protocol) and when it targets the shell "
     "itself (BPDA through the shell's search); retained clean accuracy. Dots: batches of "
     "correctly classified test images (paper: 30); bars: mean over batches and seeds."
@@ -68,7 +102,11 @@ def figures(cfg: Mapping) -> list[Figure]:
                 references=REFS,
                 paper="Wu et al. Table 1",
                 inputs={"evaluations": evaluations(cfg, d)},
-                params={"bases": list(sh["bases"]), "seeds": list(sh["seeds"])},
+                params={
+                    "bases": list(sh["bases"]),
+                    "seeds": list(sh["seeds"]),
+                    "shells": list(sh["shells"]),
+                },
                 caption=f"{d}: {SUCCESS_CAPTION}",
                 key_metrics=(
                     rf"^(?=shells/{re.escape(d)}-).*"
@@ -76,6 +114,22 @@ def figures(cfg: Mapping) -> list[Figure]:
                 ),
             )
         )
+        if sh.get("mcn_delta_factors"):
+            out.append(
+                Figure(
+                    name=f"shells_{d}_delta_sweep",
+                    rule=RULE,
+                    kind="delta_sweep",
+                    category=CATEGORY,
+                    subcategory=d,
+                    references=REFS,
+                    paper="Wu et al. Table 1 (extension: delta sweep)",
+                    inputs={"evaluations": evaluations(cfg, d)},
+                    params={"bases": list(sh["bases"]), "seeds": list(sh["seeds"])},
+                    caption=f"{d}: {SWEEP_CAPTION}",
+                    key_metrics=(rf"^(?=shells/{re.escape(d)}-).*/mcn(-d[\d.]+)?_\w+_rate$",),
+                )
+            )
         for b in sh["bases"]:
             for shell in sh["shells"]:
                 out.append(
@@ -105,7 +159,11 @@ def draw(kind: str, inputs, p: Mapping):
     from . import plots
 
     if kind == "success":
-        return plots.success_figure(group(inputs["evaluations"], p["bases"], p["seeds"]))
+        return plots.success_figure(
+            group(inputs["evaluations"], p["bases"], p["seeds"]), p.get("shells")
+        )
+    if kind == "delta_sweep":
+        return plots.delta_sweep_figure(group(inputs["evaluations"], p["bases"], p["seeds"]))
     if kind == "gallery":
         data = open_store(inputs["data"])
         return plots.shell_gallery(
