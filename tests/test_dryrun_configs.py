@@ -163,7 +163,7 @@ def expected_figures(cfg: dict) -> set[str]:
     sq = cfg["squiggles"]
     figs |= {f"squiggles_{v}_examples" for v in sq["variants"]}
     figs |= {"squiggles_generalization"} if sq["variants"] else set()
-    what = ("latent", "distance", "pixel", "decomposition", "errors")
+    what = ("latent", "distance", "pixel", "decomposition", "errors", "attack_vectors")
     figs |= {f"squiggles_{v}_{w}" for v in sq["analysis_variants"] for w in what}
     if sq["ablations"]["attack_loss"]:
         figs |= {f"squiggles_{v}_attack_loss" for v in sq["analysis_variants"]}

@@ -394,3 +394,38 @@ def test_attack_loss_is_one_setting_for_both_spaces(taylor, cnn):
         cnn, x, y, [0.3], steps=3, step_ratio=2, focus_eps=0.3, noise_draws=1, seed=0
     )
     assert px.attrs["loss"] == "cross_entropy"
+
+
+def test_high_frequency_share_of_known_patterns():
+    n = 60
+    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    checker = ((-1.0) ** (i + j))[None, None]
+    smooth = np.sin(2 * np.pi * i / n)[None, None] * np.cos(2 * np.pi * j / n)[None, None]
+    noise = np.random.default_rng(0).normal(size=(400, 1, n, n))
+    hf = se.high_frequency_share(np.concatenate([checker, smooth]))
+    assert hf[0] == pytest.approx(1.0) and hf[1] == pytest.approx(0.0, abs=1e-12)
+    # white noise: the share of the frequency square outside |f| <= 1/4 on both axes
+    inside = np.abs(np.fft.fftfreq(n)) <= 0.25
+    expect = 1 - inside.mean() ** 2
+    assert np.mean(se.high_frequency_share(noise)) == pytest.approx(expect, abs=0.01)
+    assert np.isnan(se.high_frequency_share(np.zeros((1, 1, n, n))))[0]
+
+
+def test_attack_vectors_are_the_focus_errors_minus_the_clean_images():
+    x = np.arange(4 * 9, dtype=np.float32).reshape(4, 1, 3, 3) / 36
+    adv = x + 0.1
+    px = xr.Dataset(
+        {
+            "label": ("sample", np.array([0, 1, 0, 1])),
+            "clean_proba": ("sample", np.array([0.1, 0.2, 0.3, 0.9])),  # sample 1 wrong
+            "pgd_success": (("sample", "eps"), np.array([[1, 1], [1, 1], [0, 0], [0, 1]], bool)),
+            "x_adv_focus": (("sample", "channel", "row", "col"), adv),
+        },
+        coords={"eps": [0.15, 0.3]},
+        attrs={"focus_eps": 0.3},
+    )
+    rows, vec = se.attack_vectors(px, x)
+    assert rows.tolist() == [0, 3]  # clean correct and fooled at the focus eps
+    np.testing.assert_allclose(vec, 0.1, atol=1e-6)
+    with pytest.raises(ValueError, match="do not match"):
+        se.attack_vectors(px, x[:3])

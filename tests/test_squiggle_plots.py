@@ -718,3 +718,23 @@ def test_loss_stores_are_grouped_as_listed():
     assert latent == {"cross_entropy": ["ce-s0", "ce-s1"], "margin": ["m-s0", "m-s1"]}
     assert pixel["margin"][0.08] == ["m-g0.08-s0", "m-g0.08-s1"]
     assert pixel["cross_entropy"][0.0] == ["ce-g0-s0", "ce-g0-s1"]
+
+
+def test_attack_vectors_figure(stores):
+    px = {g: runs[0] for g, runs in stores["pixels"].items()}
+    data = stores["data"][stores["variant"]]
+    fig = sp.attack_vectors_figure(data, px, n=3)
+    vectors = [im for ax in fig.axes for im in ax.get_images() if im.get_gid() == "vector"]
+    n_err = {
+        g: se.attack_vectors(p, data["image"].values[: p.sizes["sample"]])[0].size
+        for g, p in px.items()
+    }
+    assert len(vectors) == sum(min(3, k) for k in n_err.values())
+    for im in vectors:  # symmetric diverging scale
+        lo, hi = im.get_clim()
+        assert lo == pytest.approx(-hi)
+    titles = [sf._suptitle.get_text() for sf in fig.subfigs]
+    for g, k in n_err.items():
+        assert any(t.startswith(f"σ = {g:g} model: {k} errors") for t in titles)
+    with pytest.raises(ValueError, match="no pixel stores"):
+        sp.attack_vectors_figure(data, {})

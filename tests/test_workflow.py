@@ -110,7 +110,7 @@ def test_gallery(workdir, test_config):
         | {"squiggles_generalization"}
         | {
             f"squiggles_sinenet_{w}"
-            for w in ("latent", "distance", "pixel", "decomposition", "errors")
+            for w in ("latent", "distance", "pixel", "decomposition", "errors", "attack_vectors")
         }
     )
     assert expected <= set(pngs)

@@ -816,6 +816,36 @@ def loss_ablation_metrics(
     return m
 
 
+def high_frequency_share(delta) -> np.ndarray:
+    """Per image (``delta``: (N, ..., n, n)): the share of the perturbation's power
+    (|FFT|^2, the mean removed) at spatial frequencies above half the Nyquist frequency
+    along either axis, ``max(|f_row|, |f_col|) > 1/4`` cycles per pixel: 3/4 for white
+    noise, near 1 for a checkerboard (Fig. 25), near 0 for a smooth perturbation. NaN
+    for an all-zero perturbation."""
+    d = np.asarray(delta, dtype=np.float64)
+    d = d.reshape(d.shape[0], *d.shape[-2:])
+    d = d - d.mean(axis=(1, 2), keepdims=True)
+    power = np.abs(np.fft.fft2(d)) ** 2
+    fr, fc = np.fft.fftfreq(d.shape[1]), np.fft.fftfreq(d.shape[2])
+    high = np.maximum(np.abs(fr)[:, None], np.abs(fc)[None, :]) > 0.25
+    total = power.sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, power[:, high].sum(1) / total, np.nan)
+
+
+def attack_vectors(px: xr.Dataset, images) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel PGD errors of a pixel store at its focus eps (clean correct, fooled):
+    their rows and attack vectors ``x_adv - x`` (``images``: the clean images of the
+    store's curves, in its order)."""
+    sel = clean_correct(px) & px["pgd_success"].values[:, focus_index(px)]
+    x = np.asarray(images, dtype=np.float32)
+    if x.shape != px["x_adv_focus"].shape:
+        raise ValueError(
+            f"clean images {x.shape} do not match the pixel store's {px['x_adv_focus'].shape}"
+        )
+    return np.flatnonzero(sel), px["x_adv_focus"].values[sel] - x[sel]
+
+
 def best_latent_eps(latent: xr.Dataset) -> int:
     """Index of the latent attack's most successful eps (lowest accuracy against the
     recomputed label; the first of ties): where Fig. 7 and 8 take its errors."""
@@ -1005,6 +1035,11 @@ def squiggle_metrics(
     order), ``pixel`` ({sigma string: list over seeds}) and ``distance`` ({steering sigma
     string: list over seeds}, the main steering model first)."""
     m: dict = {}
+    images = {
+        ds.attrs["variant"]: ds["image"]
+        for ds in datas
+        if ds.attrs["split"] == "test" and ds.attrs["variant"] in analysis
+    }
     for ds in datas:
         v, split = ds.attrs["variant"], ds.attrs["split"]
         lab = ds["label"].values
@@ -1053,6 +1088,15 @@ def squiggle_metrics(
             )
             for name in ("pgd_accuracy", "noise_accuracy"):
                 m[f"{k}/pixel_{name}_per_eps"] = np.mean([c[name] for c in pc], axis=0).tolist()
+            if v in images:
+                hf = np.concatenate(
+                    [high_frequency_share(attack_vectors(r, images[v][: r.sizes["sample"]])[1])
+                     for r in runs]
+                )  # fmt: skip
+                m[f"{k}/attack_high_frequency_share_median"] = (
+                    float(np.nanmedian(hf)) if np.isfinite(hf).any() else None
+                )
+                m[f"{k}/attack_high_frequency_share_n"] = int(np.isfinite(hf).sum())
         if len(sig) > 1:
             lo, hi = np.array(focus[sig[0]]), np.array(focus[sig[-1]])
             with np.errstate(divide="ignore", invalid="ignore"):

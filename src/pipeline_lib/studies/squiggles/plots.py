@@ -43,7 +43,14 @@ from matplotlib.lines import Line2D
 from pipeline_lib import viz  # noqa: F401  (the plotting backend, set once)
 
 from . import generators as sq
-from .experiment import cdf, clean_correct, distance_groups, steer_agreement
+from .experiment import (
+    attack_vectors,
+    cdf,
+    clean_correct,
+    distance_groups,
+    high_frequency_share,
+    steer_agreement,
+)
 
 PALETTE = sns.color_palette("colorblind")
 LABEL_COLORS = {1: PALETTE[1], 0: PALETTE[0]}  # frames: self-intersecting / not
@@ -647,6 +654,69 @@ def distance_figure(
         f"steered by the other variant's σ = {main_steer:g} model that flips the true label), "
         f"{len(distances)} seed(s) pooled\nbands: 95% Wilson interval over the pooled curves; "
         "legend: n, fraction at the smallest ε, fraction with a finite distance",
+        fontsize=10,
+    )
+    return fig
+
+
+# ----------------------------------------------------------------------------- Fig. 25/26
+
+
+def attack_vectors_figure(data: xr.Dataset, pixels: dict[float, xr.Dataset], n: int = 4):
+    """Fig. 25/26: pixel PGD errors at the focus eps of each noise level's model (one
+    block of columns per sigma): original, attacked image and attack vector (diverging
+    colour map, symmetric per image), the first ``n`` errors of the store; each vector's
+    share of power above half the Nyquist frequency (:func:`high_frequency_share`: 0.75
+    for white noise, ~1 for a checkerboard) in its title, the median over all errors in
+    the block's title."""
+    pixels = {float(k): v for k, v in (pixels or {}).items()}
+    if not pixels:
+        raise ValueError("attack_vectors_figure: no pixel stores")
+    sigmas = sorted(pixels)
+    blocks = []
+    for g in sigmas:
+        px = pixels[g]
+        x = data["image"].values[: px.sizes["sample"]]
+        rows, vec = attack_vectors(px, x)
+        blocks.append((g, px, x, rows, vec, high_frequency_share(vec) if len(vec) else []))
+    n_rows = max(1, min(n, max(len(b[3]) for b in blocks)))
+    fig = plt.figure(
+        figsize=(3.3 * 3 * len(blocks) / 1.6, 2.1 * n_rows + 0.9), layout="constrained"
+    )
+    subs = np.atleast_1d(fig.subfigures(1, len(blocks)))
+    for sub, (g, px, x, rows, vec, hf) in zip(subs, blocks, strict=True):
+        axes = sub.subplots(n_rows, 3, squeeze=False)
+        med = f"{np.nanmedian(hf):.2f}" if len(hf) else "–"
+        sub.suptitle(
+            f"σ = {g:g} model: {len(rows)} errors at ε = {px.attrs['focus_eps']:g}; median "
+            f"high-frequency share {med}",
+            fontsize=9,
+        )
+        for r in range(n_rows):
+            ax_o, ax_a, ax_v = axes[r]
+            if r >= len(rows):
+                for ax in (ax_o, ax_a, ax_v):
+                    ax.set_axis_off()
+                continue
+            i = rows[r]
+            _show(ax_o, x[i], title="original" if r == 0 else None)
+            _show(
+                ax_a,
+                np.clip(px["x_adv_focus"].values[i], 0, 1),
+                title="attacked" if r == 0 else None,
+            )
+            v = vec[r][0]
+            vmax = float(np.abs(v).max()) or 1.0
+            ax_v.imshow(
+                v, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest", gid="vector"
+            )
+            _bare(ax_v)
+            ax_v.set_title(
+                ("attack vector\n" if r == 0 else "") + f"high freq. {hf[r]:.2f}", fontsize=7
+            )
+    fig.suptitle(
+        "Fig. 25/26: pixel PGD adversarial errors (clean correct, fooled) at the focus ε: "
+        "original, attacked (clipped to [0, 1] for display), attack vector",
         fontsize=10,
     )
     return fig

@@ -15,7 +15,7 @@ RES = "results/squiggles"
 RULE = "figure_squiggles"
 CATEGORY = "Squiggles"
 REFS = ("squiggles",)
-KINDS = ("latent", "distance", "pixel", "decomposition", "errors")
+KINDS = ("latent", "distance", "pixel", "decomposition", "errors", "attack_vectors")
 
 
 # kind -> the function of this study's plots module that draws it
@@ -28,6 +28,7 @@ PLOTS = {
     "decomposition": "decomposition_figure",
     "errors": "errors_figure",
     "attack_loss": "loss_figure",
+    "attack_vectors": "attack_vectors_figure",
 }
 
 
@@ -225,6 +226,14 @@ _FIGURES = {
         "noise-trained model; self-intersections marked.",
         [r"-sigma[\d.]+/test_accuracy$", r"/pixel_pgd_accuracy_at_focus$"],
     ),
+    "attack_vectors": (
+        "Squiggles Fig. 25/26",
+        "Squiggles Fig. 25/26: pixel PGD adversarial errors at the focus eps of the sigma-0 "
+        "and of each noise-trained model: original, attacked image and attack vector, with "
+        "the vector's share of power above half the Nyquist frequency (white noise 0.75, a "
+        "checkerboard ~1).",
+        [r"/attack_high_frequency_share_median$"],
+    ),
     "attack_loss": (
         "Squiggles Fig. 9/10 (ablation)",
         "Attack objective ablation (squiggles.ablations.attack_loss): accuracy under the "
@@ -295,6 +304,7 @@ def figures(cfg: Mapping) -> list[Figure]:
             "pixel": {"pixel": a["pixel"]},
             "decomposition": {"decomposition": a["decomposition"][:1], **test},
             "errors": {**first, **test},
+            "attack_vectors": {"pixel_first": first["pixel_first"], **test},
         }
         out += [_figure(f"squiggles_{v}_{k}", k, v, inputs[k], params) for k in KINDS]
         if attack_losses(cfg):
@@ -346,6 +356,15 @@ def draw(kind: str, inputs, p: Mapping):
         lat = [open_store(f) for f in inputs["latent"]]
         pix = [open_store(f) for f in inputs["pixel"]]
         return plots.loss_figure(*by_loss(lat, pix, p))
+    if kind == "attack_vectors":
+        return plots.attack_vectors_figure(
+            open_store(inputs["data"]),
+            {
+                float(g): open_store(f)
+                for g, f in zip(p["sigmas"], inputs["pixel_first"], strict=True)
+            },
+            n=min(p["n"], 4),
+        )
     if kind == "errors":
         latent = open_store(inputs["latent_first"])
         best = float(latent["eps"].values[best_latent_eps(latent)])
