@@ -2,7 +2,7 @@
 
 from pipeline_lib.metrics import write_json
 from pipeline_lib.runtime import rule_context
-from pipeline_lib.studies.squiggles.experiment import squiggle_metrics
+from pipeline_lib.studies.squiggles.experiment import group_stores, squiggle_metrics
 from pipeline_lib.zarr_io import open_store
 
 smk = snakemake  # noqa: F821
@@ -14,35 +14,9 @@ with rule_context(smk) as log:
     analysis = {}
     for v in p.analysis:
         mine = [s for s in stores if s.attrs["variant"] == v]
-        a = {
-            kind: sorted(
-                (s for s in mine if s.attrs["store_kind"] == kind),
-                key=lambda s: s.attrs["seed"],
-            )
-            for kind in ("latent", "decomposition")
-        }
-        a["distance"] = {
-            g: sorted(
-                (
-                    s
-                    for s in mine
-                    if s.attrs["store_kind"] == "distance" and f"{s.attrs['steer_sigma']:g}" == g
-                ),
-                key=lambda s: s.attrs["seed"],
-            )
-            for g in p.steering
-        }
-        a["pixel"] = {
-            g: sorted(
-                (
-                    s
-                    for s in mine
-                    if s.attrs["store_kind"] == "pixel" and f"{s.attrs['sigma']:g}" == g
-                ),
-                key=lambda s: s.attrs["seed"],
-            )
-            for g in p.sigmas
-        }
+        a = {kind: group_stores(mine, kind) for kind in ("latent", "decomposition")}
+        a["distance"] = group_stores(mine, "distance", "steer_sigma", p.steering)
+        a["pixel"] = group_stores(mine, "pixel", "sigma", p.sigmas)
         analysis[v] = a
     metrics = squiggle_metrics(datas, trainings, analysis)
     write_json(metrics, smk.output[0])

@@ -429,3 +429,15 @@ def test_attack_vectors_are_the_focus_errors_minus_the_clean_images():
     np.testing.assert_allclose(vec, 0.1, atol=1e-6)
     with pytest.raises(ValueError, match="do not match"):
         se.attack_vectors(px, x[:3])
+
+
+def test_group_stores_by_kind_attribute_and_seed():
+    def st(kind, seed, **attrs):
+        return xr.Dataset(attrs={"store_kind": kind, "seed": seed, **attrs})
+
+    stores = [st("pixel", 1, sigma=0.08), st("pixel", 0, sigma=0.08), st("pixel", 0, sigma=0.0)]
+    stores += [st("latent", 1), st("latent", 0)]
+    assert [s.attrs["seed"] for s in se.group_stores(stores, "latent")] == [0, 1]
+    by = se.group_stores(stores, "pixel", "sigma", ["0", "0.08", "0.5"])
+    assert [s.attrs["seed"] for s in by["0.08"]] == [0, 1]
+    assert len(by["0"]) == 1 and by["0.5"] == []

@@ -88,46 +88,50 @@ def metric_files(cfg: Mapping) -> list[str]:
     return [f"{RES}/{d}/metrics.json" for d in cfg["shells"]["datasets"]]
 
 
+def _over_bases(cfg, d, name, kind, paper, caption, key_metrics, **params) -> Figure:
+    """A figure of every base model's evaluation stores of dataset ``d``."""
+    sh = cfg["shells"]
+    return Figure(
+        name=name,
+        rule=RULE,
+        kind=kind,
+        category=CATEGORY,
+        subcategory=d,
+        references=REFS,
+        paper=paper,
+        inputs={"evaluations": evaluations(cfg, d)},
+        params={"bases": list(sh["bases"]), "seeds": list(sh["seeds"]), **params},
+        caption=f"{d}: {caption}",
+        key_metrics=(rf"^(?=shells/{re.escape(d)}-).*" + key_metrics,),
+    )
+
+
 def figures(cfg: Mapping) -> list[Figure]:
     sh = cfg["shells"]
     out = []
     for d in sh["datasets"]:
         out.append(
-            Figure(
-                name=f"shells_{d}_success",
-                rule=RULE,
-                kind="success",
-                category=CATEGORY,
-                subcategory=d,
-                references=REFS,
-                paper="Wu et al. Table 1",
-                inputs={"evaluations": evaluations(cfg, d)},
-                params={
-                    "bases": list(sh["bases"]),
-                    "seeds": list(sh["seeds"]),
-                    "shells": list(sh["shells"]),
-                },
-                caption=f"{d}: {SUCCESS_CAPTION}",
-                key_metrics=(
-                    rf"^(?=shells/{re.escape(d)}-).*"
-                    r"/(base_attack_success_rate|\w+_(transfer|adaptive)_success_rate)$",
-                ),
+            _over_bases(
+                cfg,
+                d,
+                f"shells_{d}_success",
+                "success",
+                "Wu et al. Table 1",
+                SUCCESS_CAPTION,
+                r"/(base_attack_success_rate|\w+_(transfer|adaptive)_success_rate)$",
+                shells=list(sh["shells"]),
             )
         )
         if sh.get("mcn_delta_factors"):
             out.append(
-                Figure(
-                    name=f"shells_{d}_delta_sweep",
-                    rule=RULE,
-                    kind="delta_sweep",
-                    category=CATEGORY,
-                    subcategory=d,
-                    references=REFS,
-                    paper="Wu et al. Table 1 (extension: delta sweep)",
-                    inputs={"evaluations": evaluations(cfg, d)},
-                    params={"bases": list(sh["bases"]), "seeds": list(sh["seeds"])},
-                    caption=f"{d}: {SWEEP_CAPTION}",
-                    key_metrics=(rf"^(?=shells/{re.escape(d)}-).*/mcn(-d[\d.]+)?_\w+_rate$",),
+                _over_bases(
+                    cfg,
+                    d,
+                    f"shells_{d}_delta_sweep",
+                    "delta_sweep",
+                    "Wu et al. Table 1 (extension: delta sweep)",
+                    SWEEP_CAPTION,
+                    r"/mcn(-d[\d.]+)?_\w+_rate$",
                 )
             )
         for b in sh["bases"]:

@@ -852,6 +852,21 @@ def best_latent_eps(latent: xr.Dataset) -> int:
     return int(np.argmin(latent_curves(latent)["accuracy"]))
 
 
+def group_stores(stores: list[xr.Dataset], kind: str, attr: str | None = None, keys=()):
+    """The stores of one ``store_kind``, ordered by seed: a list, or with ``attr`` a dict
+    ``{key: list}`` over ``keys`` (path forms such as "0.08", matched to ``attr:g``)."""
+
+    def of(sel):
+        return sorted(
+            (s for s in stores if s.attrs["store_kind"] == kind and sel(s)),
+            key=lambda s: s.attrs["seed"],
+        )
+
+    if attr is None:
+        return of(lambda s: True)
+    return {k: of(lambda s, k=k: f"{float(s.attrs[attr]):g}" == k) for k in keys}
+
+
 def trainings_by_model(trainings: list[xr.Dataset]) -> dict[tuple[str, float], list]:
     """Training stores grouped by (variant, sigma), in the order given (seeds)."""
     groups: dict[tuple[str, float], list] = {}
