@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # and our own sources may cache theirs even where the shell sets PYTHONDONTWRITEBYTECODE.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup venv env tools lock uv data figures ablations report snapshot test bench lint format dryrun clean
+.PHONY: setup venv env tools lock uv data figures unlock ablations report snapshot test bench lint format dryrun clean
 
 setup: env tools data
 
@@ -82,12 +82,19 @@ data:
 	fi
 
 figures: setup
+	@$(PY) -m pipeline_lib.locks
 	$(VENV)/bin/snakemake --cores $(CORES) figures/ --configfile $(CONFIG)
+
+# After a run was killed as a whole (kill -9, a crashed machine): remove the lock it left
+# behind (`make figures` says when); finished jobs are kept, interrupted ones rerun.
+unlock: env
+	$(VENV)/bin/snakemake --unlock figures/ --configfile $(CONFIG)
 
 # The default figures plus the ablation sweeps of config/ablations.yaml (overlaid on
 # CONFIG): only the ablation jobs and the verdict page run on top of `make figures`.
 ABLATIONS ?= config/ablations.yaml
 ablations: setup
+	@$(PY) -m pipeline_lib.locks
 	$(VENV)/bin/snakemake --cores $(CORES) figures/ --configfile $(CONFIG) $(ABLATIONS)
 
 # Snakemake's self-contained HTML report of the figures (run after `make figures`).

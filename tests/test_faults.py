@@ -35,6 +35,7 @@ import xarray as xr
 import yaml
 from e2e import assert_same_model, assert_same_store, copy_workflow
 
+from pipeline_lib import locks
 from pipeline_lib.zarr_io import ALL_CHUNKS_ATTR, StoreError, open_store, var, write_store
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
@@ -419,9 +420,12 @@ def test_killed_jobs_rerun_to_identical_outputs(reference, hook, tmp_path):
     for rel in (MODEL, TRAINING, LATENT):
         assert not (wd / rel).exists(), rel
         assert leftovers(wd / rel) == [], rel
-    # a crashed Snakemake leaves its lock: unlock as a user would
+    # a crashed Snakemake leaves its lock: `make figures` would say so (stale: no
+    # Snakemake runs there); unlock as a user would (`make unlock`)
     assert any((wd / ".snakemake" / "locks").iterdir())
+    assert locks.stale_lock(wd)
     smk(wd, "--unlock")
+    assert not locks.stale_lock(wd)
 
     # 2. the node crashes during the attack and while the training job writes its store
     #    (its checkpoint is already saved)
