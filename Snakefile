@@ -52,6 +52,28 @@ include: "rules/claims.smk"
 include: "rules/gallery.smk"
 
 
+# Cheap rules (figures, summaries, the gallery, the verdicts: seconds each) run on the
+# submitting host under a cluster executor instead of as one queued job each.
+localrules:
+    claims,
+    gallery,
+    dmm_summary,
+    dmm_ablation_summary,
+    lowdim_summary,
+    lowdim_ablation_summary,
+    shells_summary,
+    squiggles_summary,
+    squiggles_loss_summary,
+    tilting_summary,
+    figure_natural_samples,
+    figure_dmm,
+    figure_dmm_ablation,
+    figure_lowdim,
+    figure_shells,
+    figure_squiggles,
+    figure_tilting,
+
+
 rule all:
     default_target: True
     input:

@@ -110,3 +110,22 @@ def test_registries_import_nothing_numerical_when_parsed(role):
         names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names}
         names |= {n.module or "" for n in top if isinstance(n, ast.ImportFrom)}
         assert not {n for n in names if n.split(".")[0] in heavy}, study
+
+
+def test_cheap_rules_are_local_rules():
+    """Figures, summaries, the gallery and the verdicts run on the submitting host under
+    a cluster executor: the Snakefile's localrules name exactly those rules."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "Snakefile").read_text()
+    block = re.search(r"^localrules:\n((?:    \w+,\n)+)", text, re.M)
+    assert block, "no localrules directive in the Snakefile"
+    local = set(re.findall(r"(\w+),", block.group(1)))
+    rules = {
+        m
+        for f in [root / "Snakefile", *sorted((root / "rules").glob("*.smk"))]
+        for m in re.findall(r"^rule (\w+):", f.read_text(), re.M)
+    }
+    cheap = {r for r in rules if r.startswith("figure_") or r.endswith("_summary")}
+    assert local == cheap | {"gallery", "claims"}
