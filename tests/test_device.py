@@ -26,3 +26,63 @@ def test_threads_follow_rule():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(old)
+
+
+def test_gpu_count_reads_the_driver_listing(tmp_path):
+    from pipeline_lib.device import gpu_count
+
+    assert gpu_count(tmp_path / "missing") == 0
+    for i in range(3):
+        (tmp_path / f"0000:0{i}:00.0").mkdir()
+    assert gpu_count(tmp_path) == 3
+
+
+def test_gpu_slots_are_exclusive_between_jobs_and_freed_with_them(tmp_path):
+    import subprocess
+    import sys
+
+    from pipeline_lib.device import claim_gpu_slot, release_gpu_slots
+
+    try:
+        assert claim_gpu_slot(2, tmp_path) == 0
+        assert claim_gpu_slot(2, tmp_path) == 1  # a second job: the other GPU
+        assert claim_gpu_slot(2, tmp_path) is None  # all taken
+        release_gpu_slots()
+        # another process holds slot 0 while it lives; its death frees it
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys, time; from pipeline_lib.device import claim_gpu_slot; "
+                f"print(claim_gpu_slot(2, {str(tmp_path)!r}), flush=True); time.sleep(60)",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert holder.stdout.readline().strip() == "0"
+        assert claim_gpu_slot(2, tmp_path) == 1
+        release_gpu_slots()
+        holder.kill()
+        holder.wait()
+        assert claim_gpu_slot(2, tmp_path) == 0
+    finally:
+        release_gpu_slots()
+
+
+def test_assign_gpu_sets_the_visible_device_only_where_it_should(tmp_path):
+    from pipeline_lib.device import assign_gpu, release_gpu_slots
+
+    try:
+        env: dict = {}
+        assert assign_gpu(True, tmp_path, n_gpus=2, environ=env) == 0
+        assert env == {"CUDA_VISIBLE_DEVICES": "0"}
+        env2: dict = {}
+        assert assign_gpu(True, tmp_path, n_gpus=2, environ=env2) == 1
+        assert env2["CUDA_VISIBLE_DEVICES"] == "1"
+        release_gpu_slots()
+        for wants, n, preset in ((False, 2, None), (True, 1, None), (True, 4, "3")):
+            env = {} if preset is None else {"CUDA_VISIBLE_DEVICES": preset}
+            assert assign_gpu(wants, tmp_path, n_gpus=n, environ=env) is None
+            assert env.get("CUDA_VISIBLE_DEVICES") == preset
+    finally:
+        release_gpu_slots()

@@ -10,12 +10,13 @@ import re
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from . import provenance as _provenance
-from .device import set_threads
+from .device import assign_gpu, set_threads
 
 # Rule params that are not part of what produced an output: ``code`` (recorded as the
 # provenance's ``code_digest``), the requested ``device`` (the device used is recorded as
@@ -100,15 +101,18 @@ def rule_context(smk: Any) -> Iterator[RuleContext]:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     set_threads(getattr(smk, "threads", 1))
+    resources = getattr(smk, "resources", {})
+    gpu_slot = assign_gpu(int(resources.get("gpu", 0) or 0) > 0, Path(".snakemake") / "gpu-slots")
     t0 = time.time()
     _provenance.JOB_START = t0
     _provenance.CODE_DIGEST = getattr(smk.params, "code", None)
     logger.info(
-        "rule %s, wildcards %s, threads %s, torch threads %d",
+        "rule %s, wildcards %s, threads %s, torch threads %d%s",
         smk.rule,
         dict(smk.wildcards),
         smk.threads,
         torch.get_num_threads(),
+        "" if gpu_slot is None else f", GPU slot {gpu_slot} (CUDA_VISIBLE_DEVICES)",
     )
     try:
         yield RuleContext(logger, rule_config(smk.params, smk.wildcards), t0)
