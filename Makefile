@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # and our own sources may cache theirs even where the shell sets PYTHONDONTWRITEBYTECODE.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup venv env tools lock uv data figures unlock ablations report snapshot test bench lint format dryrun clean
+.PHONY: setup venv env tools lock uv data figures unlock ablations gpu-check report snapshot test bench lint format dryrun clean
 
 setup: env tools data
 
@@ -118,6 +118,12 @@ test: setup
 bench: data venv
 	$(UV) pip sync --quiet --python $(PY) --compile-bytecode $(BENCH_LOCK)
 	$(PY) benchmarks/suite.py $(BENCH_ARGS)
+
+# On a CUDA machine: the device benchmark rows, a GPU determinism check of one training
+# job and the paper-shaped smoke config on CUDA (benchmarks/gpu_check.py; a few minutes);
+# stops with a clear message where torch sees no GPU.
+gpu-check: setup
+	$(PY) benchmarks/gpu_check.py
 
 lint: env
 	$(VENV)/bin/ruff check .
