@@ -555,7 +555,8 @@ def test_tilting_and_shells_metrics_and_stores(workdir, test_config):
             for what in ("transfer_success_rate", "adaptive_success_rate", "retained_accuracy"):
                 assert 0 <= m[f"{pre}/{s}_{what}"]["mean"] <= 1
         ev = xr.open_zarr(workdir / f"results/shells/fashion_mnist/{base}/seed0/evaluation.zarr")
-        assert ev.sizes["point"] == n_points and list(ev.shell.values) == sh["shells"]
+        sweep = [f"mcn-d{f:g}" for f in sh.get("mcn_delta_factors", [])]
+        assert ev.sizes["point"] == n_points and list(ev.shell.values) == sh["shells"] + sweep
         assert bool((ev.base_pred == ev.label).all())  # correctly classified points only
         assert float(ev.base_adv_linf.max()) <= ev.attrs["eps"] + 1e-6
         assert float(ev.adaptive_linf.max()) <= ev.attrs["eps"] + 1e-6
@@ -573,9 +574,9 @@ def test_edit_shell_search_reruns_only_evaluations(workdir, test_config):
         "shells_evaluate", "shells_summary", "figure_shells", "claims", "gallery"
     }  # fmt: skip
     figs = {w["figure"] for r, w in jobs if r == "figure_shells"}
-    assert "shells_fashion_mnist_success" in figs and len(figs) == 1 + len(sh["bases"]) * len(
-        sh["shells"]
-    )
+    sweep = 1 if sh.get("mcn_delta_factors") else 0  # the sweep's shells are MCN's too
+    assert "shells_fashion_mnist_success" in figs
+    assert len(figs) == 1 + sweep + len(sh["bases"]) * len(sh["shells"])
     assert len([1 for r, _ in jobs if r == "shells_evaluate"]) == len(sh["bases"]) * len(
         sh["seeds"]
     )
@@ -627,8 +628,15 @@ def test_squiggles_metrics_and_stores(workdir, test_config):
     assert "latent PGD" in (workdir / "logs/squiggles_latent/sinenet-seed0.log").read_text()
     lowdim_logs = list((workdir / "logs/lowdim_train").glob("*.log"))
     assert lowdim_logs and "low-dim training (epochs)" in lowdim_logs[0].read_text()
-    # only the analysis variant gets noise-trained models
-    assert not (workdir / "results/squiggles/taylor/sigma0.08").exists()
+    # the other variant trains sigma 0 and its steering models only; one distance store
+    # per steering model, the attacked curves and more
+    steer = [f"{float(g):g}" for g in sq["distance"]["steering"]]
+    trained = {p.name for p in (workdir / "results/squiggles/taylor").glob("sigma*")}
+    assert trained == {f"sigma{g}" for g in ["0", *steer]}
+    for g in steer:
+        d = xr.open_zarr(workdir / f"results/squiggles/{v}/seed0/distance/steer-sigma{g}.zarr")
+        assert int(d["in_attack_set"].sum()) == n and d.sizes["sample"] >= n
+        assert float(d.attrs["steer_sigma"]) == float(g)
 
 
 def test_edit_squiggles_attack_reruns_no_training(workdir, test_config):
