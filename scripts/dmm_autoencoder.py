@@ -13,7 +13,9 @@ with rule_context(smk) as log:
     p = smk.params
     device = pick_device(p.device)
     data = open_store(smk.input[0])
-    model, kind, kwargs, store = fit_autoencoder(data, p.cfg, p.seed, device, log=log.info)
+    model, kind, kwargs, store = fit_autoencoder(
+        data, p.cfg, p.seed, device, log=log.info, resume=log.resume()
+    )
     prov = log.provenance(device, data_provenance=data.attrs["provenance"]["config"])
     log.info("test reconstruction L2 %.3f (mean)", float(store.test_l2.mean()))
     save_model(model, smk.output.model, kind, kwargs, provenance=prov)

@@ -20,6 +20,7 @@ with rule_context(smk) as log:
         adversarial=p.adversarial,
         noise=p.noise,
         log=log.info,
+        resume=log.resume(),
     )
     prov = log.provenance(device, data_provenance=data.attrs["provenance"]["config"])
     save_model(model, smk.output.model, kind, kwargs, provenance=prov)

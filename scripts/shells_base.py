@@ -14,7 +14,14 @@ with rule_context(smk) as log:
     data = open_store(smk.input[0])
     variant = "adversarial" if w.base == "linf_adv" else "clean"
     model, kind, kwargs, _, hist = fit_classifier(
-        data, p.cfg, variant, int(w.seed), device, adversarial=p.adversarial, log=log.info
+        data,
+        p.cfg,
+        variant,
+        int(w.seed),
+        device,
+        adversarial=p.adversarial,
+        log=log.info,
+        resume=log.resume(),
     )
     prov = log.provenance(device, data_provenance=data.attrs["provenance"]["config"])
     save_model(model, smk.output.model, kind, kwargs, provenance=prov)

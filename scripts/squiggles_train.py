@@ -45,6 +45,7 @@ with rule_context(smk) as log:
         name=name,
         evaluate=evaluate,
         log=log.info,
+        resume=log.resume(),
     )
     gen = se.generalization(model, tests)
     for v, r in gen.items():

@@ -7,8 +7,9 @@ workflow tests on config/test.yaml in temporary directories:
 * the whole Snakemake process group is killed with SIGKILL (a crashed node: Snakemake
   cannot clean up) during training, during an attack and while Zarr stores are being
   written; no output is left looking complete, Snakemake plans the jobs again (a job
-  killed after its checkpoint was saved is reported incomplete) and the rerun gives
-  outputs bitwise equal to an uninterrupted run;
+  killed after its checkpoint was saved is reported incomplete), a training killed
+  after it saved its state goes on from there, and the rerun gives outputs bitwise
+  equal to an uninterrupted run;
 * only the job's script process is killed: Snakemake reports the failed job;
 * a deleted and a corrupted chunk file of an input store make the consuming jobs fail
   with a message naming the store, and no output (figure) appears.
@@ -98,6 +99,19 @@ def _attack():  # inside PGD: at the 2nd gradient of the attack loss
     torch.autograd.grad = grad
 
 
+def _resume():  # a training loop: right after it saved its state for the first time
+    from pipeline_lib import resume
+
+    orig = resume.Resume.save
+
+    def save(self, *a, **k):
+        orig(self, *a, **k)
+        if self.path.is_file():
+            _hang("resume")
+
+    resume.Resume.save = save
+
+
 def _store():  # writing a store: before its first chunk file lands in <path>.tmp-*
     from zarr.storage import LocalStore
 
@@ -114,7 +128,7 @@ def _store():  # writing a store: before its first chunk file lands in <path>.tm
 for _item in filter(None, os.environ.get("FAULT_HANG", "").split(",")):
     _name, _point = _item.split(":")
     if _name == _script:
-        {"train": _train, "attack": _attack, "store": _store}[_point]()
+        {"train": _train, "attack": _attack, "store": _store, "resume": _resume}[_point]()
 """
 
 
@@ -248,6 +262,8 @@ def copy_sinenet_workflow(root: Path, wd: Path) -> Path:
     cfg = wd / "config" / "test.yaml"
     c = yaml.safe_load(cfg.read_text())
     c["squiggles"].update(variants=["taylor", "sinenet"], analysis_variants=["sinenet"])
+    # two epochs: a training killed after its first can resume from its saved state
+    c["squiggles"]["classifier"]["epochs"] = 2
     cfg.write_text(yaml.safe_dump(c))
     return wd
 
@@ -427,8 +443,16 @@ def test_killed_jobs_rerun_to_identical_outputs(reference, hook, tmp_path):
     smk(wd, "--unlock")
     assert not locks.stale_lock(wd)
 
+    # 1b. the node crashes right after the training saved its state (epoch 1 of 2): the
+    #     state stays for the rerun, under .snakemake/resume/
+    with snakemake_run(wd, hook, "squiggles_train:resume", MODEL) as r:
+        r.crash(r.wait_hang("squiggles_train.resume").values())
+    (state,) = (wd / ".snakemake" / "resume" / "squiggles_train").glob("*.pt")
+    assert not (wd / MODEL).exists()
+    smk(wd, "--unlock")
+
     # 2. the node crashes during the attack and while the training job writes its store
-    #    (its checkpoint is already saved)
+    #    (its checkpoint is already saved); the training went on from its saved state
     hang = "squiggles_train:store,squiggles_latent:attack"
     with snakemake_run(wd, hook, hang, *targets) as r:
         pids = r.wait_hang("squiggles_train.store", "squiggles_latent.attack")
@@ -449,10 +473,14 @@ def test_killed_jobs_rerun_to_identical_outputs(reference, hook, tmp_path):
     assert code != 0 and "IncompleteFilesException" in out, out[-4000:]
     assert MODEL in out.split("Incomplete files:")[1], out[-4000:]
     smk(wd, "--unlock")
+    assert "going on after epoch 1" in (wd / TRAIN_LOG).read_text()
+    assert state.is_file()  # the job did not succeed: its state is kept
 
     # 3. the rerun (the profile sets rerun-incomplete) completes; outputs bitwise equal
     _, out = smk(wd, "--cores", "2", *targets)
     assert "Forced execution" in planned(out, "squiggles_train")  # as incomplete
+    assert "going on after epoch 1" in (wd / TRAIN_LOG).read_text()
+    assert not state.exists()  # the job succeeded: its state removed
     assert_same_model(wd / MODEL, reference / MODEL)
     assert_same_store(wd / TRAINING, reference / TRAINING)
     assert_same_store(wd / LATENT, reference / LATENT)

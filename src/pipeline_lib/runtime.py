@@ -17,6 +17,7 @@ import torch
 
 from . import provenance as _provenance
 from .device import assign_gpu, set_threads
+from .resume import Resume, job_key, job_path
 
 # Rule params that are not part of what produced an output: ``code`` (recorded as the
 # provenance's ``code_digest``), the requested ``device`` (the device used is recorded as
@@ -65,10 +66,36 @@ class RuleContext(logging.LoggerAdapter):
     """The rule's logger (``info``, ``warning``, ``exception``, ...) that also knows the
     job: ``config`` (:func:`rule_config`), ``t0`` (start time) and :meth:`provenance`."""
 
-    def __init__(self, logger: logging.Logger, config: Mapping[str, Any], t0: float):
+    def __init__(
+        self, logger: logging.Logger, config: Mapping[str, Any], t0: float, smk: Any = None
+    ):
         super().__init__(logger, None)
         self.config = dict(config)
         self.t0 = t0
+        self._smk = smk
+        self._resumes: list[Resume] = []
+
+    def resume(self) -> Resume:
+        """This job's resumable training state (:mod:`pipeline_lib.resume`): saved every
+        ``checkpoint_every`` epochs of the config (0: off), keyed by the rule, all its
+        params (the code digest included), wildcards and inputs, and removed when the
+        job succeeds."""
+        smk = self._smk
+        wildcards = _named(smk.wildcards)
+        params = _named(smk.params)
+        every = int((getattr(smk, "config", None) or {}).get("checkpoint_every", 1))
+        r = Resume(
+            path=job_path(smk.rule, wildcards),
+            key=job_key(
+                smk.rule,
+                {"params": params, "wildcards": wildcards},
+                list(getattr(smk, "input", None) or []),
+            ),
+            every=every,
+            log=self.info,
+        )
+        self._resumes.append(r)
+        return r
 
     def wall_time(self) -> float:
         """Seconds since the job started, rounded to 0.01 s."""
@@ -115,7 +142,10 @@ def rule_context(smk: Any) -> Iterator[RuleContext]:
         "" if gpu_slot is None else f", GPU slot {gpu_slot} (CUDA_VISIBLE_DEVICES)",
     )
     try:
-        yield RuleContext(logger, rule_config(smk.params, smk.wildcards), t0)
+        ctx = RuleContext(logger, rule_config(smk.params, smk.wildcards), t0, smk)
+        yield ctx
+        for r in ctx._resumes:
+            r.finish()
         logger.info("done in %.1f s", time.time() - t0)
     except BaseException:
         logger.exception("failed after %.1f s", time.time() - t0)

@@ -20,6 +20,7 @@ from torch import nn
 from pipeline_lib import checkpoints
 from pipeline_lib.attacks import margin_loss, min_distance, pgd, subspace_projector
 from pipeline_lib.models import batched, build_model, frozen
+from pipeline_lib.resume import Resume
 from pipeline_lib.stats import dist_stat, finite_values, mean_finite, seed_stat
 from pipeline_lib.tangents import (
     finite_difference_jacobian,
@@ -105,9 +106,15 @@ def sgd_settings(cfg: dict) -> dict:
 
 
 def fit_autoencoder(
-    ds: xr.Dataset, cfg: dict, seed: int, device: torch.device, log: Log = _quiet
+    ds: xr.Dataset,
+    cfg: dict,
+    seed: int,
+    device: torch.device,
+    log: Log = _quiet,
+    resume: Resume | None = None,
 ) -> tuple[nn.Module, str, dict, xr.Dataset]:
-    """Train the autoencoder on the training split; per-image test reconstruction errors."""
+    """Train the autoencoder on the training split; per-image test reconstruction errors.
+    ``resume``: see :mod:`pipeline_lib.resume`."""
     x_tr, _, _ = split(ds, "train")
     x_te, _, ids = split(ds, "test")
     torch.manual_seed(seed)
@@ -126,6 +133,7 @@ def fit_autoencoder(
         batch_size=cfg["batch_size"],
         seed=seed,
         on_epoch=report,
+        resume=resume,
     )
     err = reconstruction_errors(model, x_te)
     out = xr.Dataset(
@@ -169,6 +177,7 @@ def fit_classifier(
     adversarial: dict | None = None,
     log: Log = _quiet,
     noise: dict | None = None,
+    resume: Resume | None = None,
 ) -> tuple[nn.Module, str, dict, list[dict], xr.Dataset]:
     """Train one classifier variant; keep a state dict after every epoch (epoch 0 = init).
 
@@ -177,7 +186,8 @@ def fit_classifier(
     shells' robust base model); ``random_labels``: labels drawn uniformly at random
     (seeded), the control for the clinging curve; ``noise``: Gaussian-noise training
     (App. A) with ``noise`` = {sigma}, fresh noise on every training batch (seeded;
-    not clipped to [0, 1]).
+    not clipped to [0, 1]). ``resume``: see :mod:`pipeline_lib.resume` (the per-epoch
+    states, history rows and noise generator are saved with the training state).
     """
     x_tr, y_tr, _ = split(ds, "train")
     x_te, y_te, _ = split(ds, "test")
@@ -203,6 +213,21 @@ def fit_classifier(
     trained = NoisyInput(model, noise["sigma"], 40_000 + seed) if variant == "noise" else model
     states: list[dict] = []
     rows: list[tuple[float, float, float]] = []
+    if resume is not None:
+
+        def extra_state() -> dict:
+            out: dict = {"states": states, "rows": rows}
+            if isinstance(trained, NoisyInput):
+                out["noise"] = trained.gen.get_state()
+            return out
+
+        def restore_extra(extra: dict) -> None:
+            states[:] = extra["states"]
+            rows[:] = [tuple(r) for r in extra["rows"]]
+            if isinstance(trained, NoisyInput):
+                trained.gen.set_state(extra["noise"])
+
+        resume.extra_state, resume.restore_extra = extra_state, restore_extra
 
     def on_epoch(epoch, m, stats):
         states.append({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
@@ -223,6 +248,7 @@ def fit_classifier(
         adversarial=adv,
         name=f"classifier ({variant}, seed {seed})",
         on_epoch=on_epoch,
+        resume=resume,
     )
     arr = np.asarray(rows, dtype=np.float64)
     hist = xr.Dataset(

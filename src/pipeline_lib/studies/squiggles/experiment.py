@@ -57,7 +57,8 @@ from pipeline_lib.attacks import LOSSES, margin_loss, pgd
 from pipeline_lib.invariants import check_ball, check_box, check_orthonormal
 from pipeline_lib.models import batched, build_model
 from pipeline_lib.progress import bar
-from pipeline_lib.training import check_finite
+from pipeline_lib.resume import Resume
+from pipeline_lib.training import check_finite, restore_training, save_training
 from pipeline_lib.zarr_io import var
 
 from . import generators as sq
@@ -91,11 +92,13 @@ def train_classifier(
     name: str = "classifier",
     evaluate: Callable[[nn.Module], dict] | None = None,
     log: Callable[[str], None] = print,
+    resume: Resume | None = None,
 ) -> xr.Dataset:
     """Adam (beta 0.9 / 0.999, eps 1e-8, Table 5) with cosine decay of the learning rate
     to 0 over all steps; every batch gets fresh Gaussian pixel noise of std
     ``noise_sigma`` (unclipped, Sec. 4.6) when it is > 0. ``evaluate(model)`` runs
-    after every epoch (e.g. test accuracy). Returns the per-epoch history."""
+    after every epoch (e.g. test accuracy). ``resume``: save the training state every
+    few epochs and go on from a saved one. Returns the per-epoch history."""
     dev = next(model.parameters()).device
     n = x.shape[0]
     per_epoch = math.ceil(n / batch_size)
@@ -105,7 +108,11 @@ def train_classifier(
     noise = torch.Generator().manual_seed(seed + 1_000_003)
     hist: dict[str, list[float]] = {"loss": [], "lr": []}
     evals: dict[str, list[float]] = {}
-    for epoch in range(1, epochs + 1):
+    state = {"hist": hist, "evals": evals}  # both in the saved history
+    gens = {"noise": noise}
+    start = restore_training(resume, model, opt, shuffle, state, sched, gens)
+    hist, evals = state["hist"], state["evals"]
+    for epoch in range(start, epochs + 1):
         model.train()
         perm = torch.randperm(n, generator=shuffle)
         total = 0.0
@@ -132,6 +139,7 @@ def train_classifier(
             f"{name} epoch {epoch}: loss {mean:.4f} "
             + " ".join(f"{k} {v:.4f}" for k, v in stats.items())
         )
+        save_training(resume, epoch, epochs, model, opt, shuffle, state, sched, gens)
     model.eval()
     data = {
         "loss": var(np.array(hist["loss"]), ("epoch",), "mean training cross-entropy"),

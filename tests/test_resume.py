@@ -1,0 +1,207 @@
+"""Resumable training (pipeline_lib.resume): every training loop, killed with SIGKILL
+right after it saved its state, goes on from that state when run again and ends bitwise
+equal to an uninterrupted run; a state saved for other settings is not used; the rule
+context keys the state by the job and removes it when the job succeeds."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from snakemake.iocontainers import InputFiles, Log, Params, Wildcards
+
+from pipeline_lib import resume as R
+from pipeline_lib.runtime import rule_context
+
+# The child trains one loop (argv: loop, state file, output file, epoch after whose save
+# it kills itself, 0 = never) with one torch thread, then saves the model and history.
+CHILD = r"""
+import os, signal, sys
+from pathlib import Path
+import numpy as np
+import torch
+import xarray as xr
+from pipeline_lib import resume as R
+
+torch.set_num_threads(1)
+loop, state, out, kill_after = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+if kill_after:
+    _save = R.Resume.save
+    def save(self, epoch, epochs, st):
+        _save(self, epoch, epochs, st)
+        if epoch == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+    R.Resume.save = save
+res = R.Resume(state, key="job", every=1, log=print)
+gen = torch.Generator().manual_seed(0)
+x = torch.rand(96, 1, 8, 8, generator=gen)
+y = (x.mean((1, 2, 3)) > x.mean()).long()
+torch.manual_seed(1)
+if loop in ("classifier", "autoencoder"):
+    from pipeline_lib import training
+    from pipeline_lib.models import build_model
+    if loop == "classifier":
+        model = build_model("mlp_classifier", in_shape=(1, 8, 8), n_classes=2)
+        adv = {"norm": "linf", "eps": 0.05, "step_size": 0.02, "steps": 2}
+        hist = training.train_classifier(
+            model, x, y, epochs=5, lr=0.1, weight_decay=1e-4, batch_size=16, seed=3,
+            momentum=0.9, adversarial=adv, resume=res)
+    else:
+        model = build_model("mlp_autoencoder", in_shape=(1, 8, 8), k=3, hidden=(16,))
+        hist = training.train_autoencoder(
+            model, x, epochs=5, lr=0.01, batch_size=16, seed=3, resume=res)
+elif loop == "squiggles":
+    from pipeline_lib.studies.squiggles import experiment as se
+    model, _, _ = se.build_classifier({"arch": "cnn", "width": 4, "blocks": 1}, 8)
+    hist = se.train_classifier(
+        model, x, y, epochs=5, lr=0.01, batch_size=16, noise_sigma=0.1, seed=3,
+        evaluate=lambda m: {"acc": float((m(x).argmax(1) == y).float().mean())},
+        log=print, resume=res)
+    hist = {k: hist[k].values.tolist() for k in hist.data_vars}
+else:  # the DMM classifier with noise training: its own per-epoch states and generator
+    from pipeline_lib.studies.dmm import experiment as de
+    n = x.shape[0]
+    ds = xr.Dataset(
+        {"image": (("sample", "channel", "row", "col"), x.numpy()),
+         "label": (("sample",), y.numpy())},
+        coords={"sample": np.arange(n),
+                "split": ("sample", np.array(["train"] * 64 + ["test"] * 32)),
+                "channel": [0], "row": np.arange(8), "col": np.arange(8),
+                "class_index": ("class_index", np.array([0, 1]))})
+    cfg = {"kind": "mlp", "epochs": 5, "lr": 0.1, "weight_decay": 1e-4, "batch_size": 16,
+           "momentum": 0.9}
+    model, _, _, states, hist = de.fit_classifier(
+        ds, cfg, "noise", 3, torch.device("cpu"), noise={"sigma": 0.2}, resume=res)
+    hist = {"states": states, **{k: hist[k].values.tolist() for k in hist.data_vars}}
+res.finish()
+torch.save({"model": model.state_dict(), "hist": hist, "resumed_from": res.resumed_from}, out)
+"""
+
+LOOPS = ("classifier", "autoencoder", "squiggles", "dmm_noise")
+
+
+def child(tmp_path: Path, loop: str, state: Path, out: Path, kill_after: int = 0):
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    return subprocess.run(
+        [sys.executable, str(script), loop, str(state), str(out), str(kill_after)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def assert_bitwise(a, b, where="result"):
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            assert_bitwise(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (u, v) in enumerate(zip(a, b, strict=True)):
+            assert_bitwise(u, v, f"{where}[{i}]")
+    else:  # floats compared as written: bitwise, NaN equal to NaN
+        assert repr(a) == repr(b), f"{where}: {a!r} != {b!r}"
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path, loop):
+    ref = child(tmp_path, loop, tmp_path / "ref-state.pt", tmp_path / "ref.pt")
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    assert not (tmp_path / "ref-state.pt").exists()  # finished: its state removed
+    state = tmp_path / "state.pt"
+    killed = child(tmp_path, loop, state, tmp_path / "out.pt", kill_after=2)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert state.is_file() and not (tmp_path / "out.pt").exists()
+    resumed = child(tmp_path, loop, state, tmp_path / "out.pt")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "going on after epoch 2" in resumed.stdout
+    a = torch.load(tmp_path / "ref.pt", weights_only=True)
+    b = torch.load(tmp_path / "out.pt", weights_only=True)
+    assert a["resumed_from"] is None and b["resumed_from"] == 2
+    assert_bitwise(a["model"], b["model"], "model")
+    assert_bitwise(a["hist"], b["hist"], "history")
+
+
+def test_a_state_of_other_settings_is_not_used(tmp_path):
+    path = tmp_path / "s.pt"
+    logs = []
+    R.Resume(path, key="old").save(1, 5, {"model": {}, "epoch": 1})
+    r = R.Resume(path, key="new", log=logs.append)
+    assert r.load() is None and r.resumed_from is None
+    assert not path.exists() and "other settings" in logs[0]
+    # an unreadable file: started over, said so
+    path.write_bytes(b"not a checkpoint")
+    assert R.Resume(path, key="new", log=logs.append).load() is None
+    assert not path.exists() and "unreadable" in logs[-1]
+
+
+def test_saving_follows_every_and_skips_the_last_epoch(tmp_path):
+    path = tmp_path / "s.pt"
+    r = R.Resume(path, key="k", every=2)
+    r.save(1, 5, {})
+    assert not path.exists()
+    r.save(2, 5, {})
+    assert path.exists() and R.Resume(path, key="k").load()["epoch"] == 2
+    r.save(4, 4, {})  # the last epoch: the job writes its outputs next
+    assert R.Resume(path, key="k").load()["epoch"] == 2
+    off = R.Resume(tmp_path / "off.pt", key="k", every=0)
+    off.save(2, 5, {})
+    assert not (tmp_path / "off.pt").exists() and off.load() is None
+
+
+def test_job_key_follows_params_wildcards_and_inputs(tmp_path):
+    f = tmp_path / "in.zarr"
+    f.mkdir()
+    (f / "c").write_bytes(b"1")
+    base = R.job_key("r", {"params": {"lr": 0.1}, "wildcards": {"seed": "0"}}, [f])
+    assert base == R.job_key("r", {"params": {"lr": 0.1}, "wildcards": {"seed": "0"}}, [f])
+    assert base != R.job_key("r", {"params": {"lr": 0.2}, "wildcards": {"seed": "0"}}, [f])
+    assert base != R.job_key("r", {"params": {"lr": 0.1}, "wildcards": {"seed": "1"}}, [f])
+    assert base != R.job_key("q", {"params": {"lr": 0.1}, "wildcards": {"seed": "0"}}, [f])
+    (f / "c").write_bytes(b"22")  # an input rewritten
+    assert base != R.job_key("r", {"params": {"lr": 0.1}, "wildcards": {"seed": "0"}}, [f])
+    p = R.job_path("squiggles_train", {"variant": "sinenet", "sigma": "0.08", "seed": "0"})
+    assert p == R.ROOT / "squiggles_train" / "variant-sinenet_sigma-0.08_seed-0.pt"
+    assert R.job_path("claims", {}).name == "all.pt"
+
+
+def _smk(tmp_path, code="digest-a", every=1):
+    return SimpleNamespace(
+        rule="unit_train",
+        threads=1,
+        params=Params(fromdict={"cfg": {"epochs": 3}, "code": code}),
+        wildcards=Wildcards(fromdict={"seed": "0"}),
+        input=InputFiles(fromdict={"data": str(tmp_path / "data.txt")}),
+        log=Log(fromdict={"log": str(tmp_path / "rule.log")}),
+        config={"checkpoint_every": every},
+    )
+
+
+def test_rule_context_keys_the_state_by_job_and_removes_it_on_success(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.txt").write_text("x")
+    with pytest.raises(RuntimeError), rule_context(_smk(tmp_path)) as log:
+        r = log.resume()
+        r.save(1, 3, {"model": {}})
+        raise RuntimeError("killed")
+    assert r.path.is_file()  # a failed job keeps its state
+    with rule_context(_smk(tmp_path)) as log:
+        assert log.resume().load()["epoch"] == 1
+    assert not r.path.exists()  # done: removed
+    # another code digest (a library change): the saved state is not used
+    with pytest.raises(RuntimeError), rule_context(_smk(tmp_path)) as log:
+        log.resume().save(1, 3, {})
+        raise RuntimeError("killed")
+    with rule_context(_smk(tmp_path, code="digest-b")) as log:
+        assert log.resume().load() is None
+    with rule_context(_smk(tmp_path, every=0)) as log:
+        assert log.resume().every == 0
