@@ -39,6 +39,7 @@ rule claims:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("claims"),
         mem_mb=2000,
     params:
         # every claim reads the config (deviations, evidence): any config change re-judges

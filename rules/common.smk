@@ -3,7 +3,7 @@
 
 from pathlib import Path
 
-from pipeline_lib import figures, ledger
+from pipeline_lib import costs, figures, ledger
 from pipeline_lib.studies import all_figures, all_metric_files
 from pipeline_lib.studies.ledger import all_claims
 from pipeline_lib.studies.dmm import registry as dmm
@@ -13,6 +13,13 @@ from pipeline_lib.studies.squiggles import registry as squiggles
 from pipeline_lib.studies.tilting import registry as tilting
 
 GPU = 0 if config["device"] == "cpu" else 1
+
+
+def runtime_of(rule):
+    """The rule's wall-time request in minutes, from the config (pipeline_lib.costs)."""
+    return costs.runtime(rule, config)
+
+
 # Every figure of this config, by name (= file stem), as its study's registry declares it.
 FIGURES = figures.index(all_figures(config))
 # Every claim of this config, as its study's claims registry declares it.

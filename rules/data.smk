@@ -12,6 +12,7 @@ rule natural_dataset:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("natural_dataset"),
         mem_mb=4000,
     params:
         spec=lookup(dpath="natural/{dataset}", within=config),
@@ -41,6 +42,7 @@ rule figure_natural_samples:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("figure_natural_samples"),
         mem_mb=1500,
     params:
         caption=figure_caption,

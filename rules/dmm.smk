@@ -17,6 +17,7 @@ rule dmm_autoencoder:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("dmm_autoencoder"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -45,6 +46,7 @@ rule dmm_tangents:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("dmm_tangents"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -71,6 +73,7 @@ rule dmm_classifier:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("dmm_classifier"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -106,6 +109,7 @@ rule dmm_distance:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("dmm_distance"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -132,6 +136,7 @@ rule dmm_attacks:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("dmm_attacks"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -166,6 +171,7 @@ rule dmm_controls:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("dmm_controls"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -199,6 +205,7 @@ rule dmm_mislabeled:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("dmm_mislabeled"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -224,6 +231,7 @@ rule dmm_summary:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("dmm_summary"),
         mem_mb=4000,
     params:
         variants=config["dmm"]["variants"],
@@ -255,6 +263,7 @@ rule figure_dmm:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("figure_dmm"),
         mem_mb=1500,
     params:
         caption=figure_caption,

@@ -26,6 +26,7 @@ rule dmm_ablation_autoencoder:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("dmm_ablation_autoencoder"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -60,6 +61,7 @@ rule dmm_ablation_tangents:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("dmm_ablation_tangents"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -90,6 +92,7 @@ rule dmm_ablation_attacks:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("dmm_ablation_attacks"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -126,6 +129,7 @@ rule dmm_ablation_classifier:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("dmm_ablation_classifier"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -154,6 +158,7 @@ rule dmm_ablation_distance:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("dmm_ablation_distance"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -177,6 +182,7 @@ rule dmm_ablation_summary:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("dmm_ablation_summary"),
         mem_mb=4000,
     params:
         settings=lambda w: [list(s) for s in dmm_abl.settings(config, w.dataset)],
@@ -207,6 +213,7 @@ rule figure_dmm_ablation:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("figure_dmm_ablation"),
         mem_mb=1500,
     params:
         caption=figure_caption,

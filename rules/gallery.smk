@@ -18,6 +18,7 @@ rule gallery:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("gallery"),
         mem_mb=1500,
     params:
         figures=[fig.gallery_entry() for fig in FIGURES.values()],

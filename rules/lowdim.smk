@@ -15,6 +15,7 @@ rule lowdim_dataset:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("lowdim_dataset"),
         mem_mb=1000,
     params:
         data=lookup(dpath="lowdim/data", within=config),
@@ -41,6 +42,7 @@ rule lowdim_train:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("lowdim_train"),
         mem_mb=2000,
         gpu=GPU,
     params:
@@ -72,6 +74,7 @@ rule lowdim_walls:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("lowdim_walls"),
         mem_mb=1500,
     params:
         res=lambda w: lowdim.grid_res(config, w.manifold),
@@ -95,6 +98,7 @@ rule lowdim_summary:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("lowdim_summary"),
         mem_mb=2000,
     params:
         separation=lookup(dpath="lowdim/separation", within=config),
@@ -122,6 +126,7 @@ rule lowdim_ablation_train:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("lowdim_ablation_train"),
         mem_mb=2000,
         gpu=GPU,
     params:
@@ -148,6 +153,7 @@ rule lowdim_ablation_summary:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("lowdim_ablation_summary"),
         mem_mb=2000,
     script:
         "../scripts/lowdim_ablation_summary.py"
@@ -173,6 +179,7 @@ rule figure_lowdim:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("figure_lowdim"),
         mem_mb=1500,
     params:
         caption=figure_caption,

@@ -19,6 +19,7 @@ rule shells_base:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("shells_base"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -49,6 +50,7 @@ rule shells_evaluate:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("shells_evaluate"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -75,6 +77,7 @@ rule shells_summary:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("shells_summary"),
         mem_mb=2000,
     params:
         bases=config["shells"]["bases"],
@@ -104,6 +107,7 @@ rule figure_shells:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("figure_shells"),
         mem_mb=1500,
     params:
         caption=figure_caption,

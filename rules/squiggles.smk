@@ -15,6 +15,7 @@ rule squiggles_dataset:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("squiggles_dataset"),
         mem_mb=lambda w: 2000
         + config["squiggles"][f"n_{w.split}"]
         * config["squiggles"]["resolution"] ** 2
@@ -50,6 +51,7 @@ rule squiggles_train:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("squiggles_train"),
         mem_mb=3000
         + config["squiggles"]["n_train"]
         * config["squiggles"]["resolution"] ** 2
@@ -80,6 +82,7 @@ rule squiggles_latent:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("squiggles_latent"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -114,6 +117,7 @@ rule squiggles_distance:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("squiggles_distance"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -143,6 +147,7 @@ rule squiggles_pixel:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("squiggles_pixel"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -184,6 +189,7 @@ rule squiggles_decomposition:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("squiggles_decomposition"),
         mem_mb=4000,
     params:
         sigmas=squiggles.sigmas(config),
@@ -219,6 +225,7 @@ rule squiggles_summary:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("squiggles_summary"),
         mem_mb=4000,
     params:
         variants=config["squiggles"]["variants"],
@@ -251,6 +258,7 @@ rule figure_squiggles:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("figure_squiggles"),
         mem_mb=1500,
     params:
         caption=figure_caption,
@@ -280,6 +288,7 @@ rule squiggles_latent_loss:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("squiggles_latent_loss"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -312,6 +321,7 @@ rule squiggles_pixel_loss:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("squiggles_pixel_loss"),
         mem_mb=4000,
         gpu=GPU,
     params:
@@ -340,6 +350,7 @@ rule squiggles_loss_summary:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("squiggles_loss_summary"),
         mem_mb=2000,
     params:
         variants=config["squiggles"]["analysis_variants"],

@@ -16,6 +16,7 @@ rule tilting_sweep:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("tilting_sweep"),
         mem_mb=4000,
     params:
         classes=lookup(dpath="tilting/{dataset}/classes", within=config),
@@ -42,6 +43,7 @@ rule tilting_bootstrap:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("tilting_bootstrap"),
         mem_mb=4000,
     params:
         classes=lookup(dpath="tilting/{dataset}/classes", within=config),
@@ -65,6 +67,7 @@ rule tilting_toy:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("tilting_toy"),
         mem_mb=1000,
     params:
         toy=config["tilting"]["toy"],
@@ -90,6 +93,7 @@ rule tilting_summary:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("tilting_summary"),
         mem_mb=2000,
     params:
         datasets=config["tilting"]["datasets"],
@@ -118,6 +122,7 @@ rule figure_tilting:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
+        runtime=runtime_of("figure_tilting"),
         mem_mb=1500,
     params:
         caption=figure_caption,
