@@ -14,6 +14,9 @@ P5  `snakemake -n` on the up-to-date default DAG <= 5 s; an edited attack parame
     reruns 0 training jobs
 P6  peak memory of the tangent stage, 2000 CIFAR-sized inputs (n 3072, k 128: 3 GB
     of bases): < 1 GB
+P7  Squiggles training on curves generated while training (one DataLoader worker) vs
+    the same curves from an in-memory set, same model and batch: >= 0.9x throughput;
+    and a training job's peak memory with 2^21 and 2^26 configured streamed curves
 P8  the Squiggles CNN (default width and depth) channels-last, as built, vs the same
     weights in NCHW: a training step and an attack's input gradient, >= 1.2x each
 
@@ -390,6 +393,68 @@ def bench_snakemake(args) -> list[dict]:
     ]
 
 
+# ----------------------------------------------------------------------------- P7
+
+
+def bench_stream(args, device) -> list[dict]:
+    """One epoch of the default Squiggles CNN on N curves, streamed (generated in one
+    DataLoader worker while the training runs one torch thread, as squiggles_train does)
+    vs stored in memory; then the peak memory at 2^21 and 2^26 configured curves."""
+    from pipeline_lib.studies.squiggles import experiment as se
+    from pipeline_lib.studies.squiggles import generators as gen
+
+    sq = DEFAULT["squiggles"]
+    cfg, res, n = sq["classifier"], sq["resolution"], args.n_stream
+    chunk = sq["stream"]["chunk"] // 4  # several chunks per measured epoch
+    x, y = gen.curve_chunk("sinenet", 0, "train", 0, n, res)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+
+    def epoch(stream):
+        torch.manual_seed(0)
+        model, _, _ = se.build_classifier(cfg, res)
+        model.to(device)
+        kw = dict(epochs=1, lr=cfg["lr"], batch_size=cfg["batch_size"], noise_sigma=0.0)
+        if stream:
+            s = se.CurveStream("sinenet", 0, n, res, chunk, 1)
+            return lambda: se.train_classifier(
+                model, None, None, seed=0, log=lambda m: None, stream=s, **kw
+            )
+        return lambda: se.train_classifier(model, x, y, seed=0, log=lambda m: None, **kw)
+
+    try:
+        t = interleaved({"streamed": epoch(True), "stored": epoch(False)}, args.repeats, device)
+    finally:
+        torch.set_num_threads(threads)
+    ts, tm = t["streamed"][0], t["stored"][0]
+    mem = {}
+    for p in (21, 26):
+        r = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "_stream_memory.py"), str(2**p)],
+            capture_output=True,
+            text=True,
+        )
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr[-3000:])
+        mem[p] = json.loads(r.stdout.strip().splitlines()[-1])
+    peak = {p: m["peak_rss_mb"] + m["worker_peak_rss_mb"] for p, m in mem.items()}
+    return [
+        row(
+            "P7",
+            f"Squiggles training, default CNN, batch {cfg['batch_size']}, {n} SineNet curves "
+            f"at {res}x{res}: generated in 1 worker (chunks of {chunk}) vs in memory",
+            f"{n / ts:,.0f} curves/s",
+            f"{n / tm:,.0f} curves/s",
+            tm / ts,
+            ">= 0.9x",
+            tm / ts >= 0.9,
+            f"1 training thread + 1 worker; peak memory of a streamed training job "
+            f"(training + worker process, {mem[21]['batches']} batches): 2^21 curves "
+            f"{peak[21]:,.0f} MB, 2^26 curves {peak[26]:,.0f} MB",
+        )
+    ]
+
+
 # ----------------------------------------------------------------------------- P8
 
 
@@ -498,7 +563,7 @@ def bench_memory(args) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", nargs="+", default=["P1", "P2", "P3", "P4", "P5", "P6", "P8"])
+    ap.add_argument("--rows", nargs="+", default=["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"])
     ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all CPUs)")
     ap.add_argument("--repeats", type=int, default=3)
@@ -510,6 +575,7 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=256, help="tangent bases per Jacobian chunk")
     ap.add_argument("--n-squiggles", type=int, default=1000)
     ap.add_argument("--n-memory", type=int, default=2000)
+    ap.add_argument("--n-stream", type=int, default=4096, help="P7: curves per timed epoch")
     ap.add_argument("--json", type=Path, default=ROOT / "results" / "bench" / "suite.json")
     args = ap.parse_args()
     warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", FutureWarning)
@@ -539,6 +605,8 @@ def main() -> None:
         rows += bench_snakemake(args)
     if "P6" in wanted:
         rows += bench_memory(args)
+    if "P7" in wanted:
+        rows += bench_stream(args, device)
     if "P8" in wanted:
         rows += bench_squiggle_cnn(args, device)
     print()

@@ -32,7 +32,8 @@ rule squiggles_dataset:
 
 rule squiggles_train:
     input:
-        train="results/squiggles/data/{variant}-train.zarr",
+        # a streamed training split has no store: the job generates its curves
+        train=squiggles.train_store(config),
         tests=expand(
             "results/squiggles/data/{v}-test.zarr", v=config["squiggles"]["variants"]
         ),
@@ -52,15 +53,13 @@ rule squiggles_train:
     threads: 1
     resources:
         runtime=runtime_of("squiggles_train"),
-        mem_mb=3000
-        + config["squiggles"]["n_train"]
-        * config["squiggles"]["resolution"] ** 2
-        * 8
-        // 2**20,
+        mem_mb=squiggles.train_mem_mb(config),
         gpu=GPU,
     params:
         cfg=config["squiggles"]["classifier"],
         variants=config["squiggles"]["variants"],
+        stream=squiggles.stream(config),
+        n_train=config["squiggles"]["n_train"],
         device=config["device"],
     script:
         "../scripts/squiggles_train.py"
@@ -203,11 +202,7 @@ rule squiggles_decomposition:
 
 rule squiggles_summary:
     input:
-        data=expand(
-            "results/squiggles/data/{variant}-{split}.zarr",
-            variant=config["squiggles"]["variants"],
-            split=["train", "test"],
-        ),
+        data=squiggles.data_stores(config),
         trainings=squiggles.trainings(config),
         analysis=[
             f

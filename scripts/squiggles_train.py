@@ -20,11 +20,23 @@ with rule_context(smk) as log:
     p, w = smk.params, smk.wildcards
     device = pick_device(p.device)
     seed, sigma = int(w.seed), float(w.sigma)
-    train = open_store(smk.input.train)
-    x, y = tensors(train)
     tests = {v: tensors(open_store(f)) for v, f in zip(p.variants, smk.input.tests, strict=True)}
+    own_store = open_store(smk.input.tests[p.variants.index(w.variant)])
+    resolution = own_store.attrs["resolution"]
+    stream = None
+    if p.stream:  # the training curves generated while training: no train store
+        x = y = None
+        stream = se.CurveStream(
+            w.variant, own_store.attrs["seed"], p.n_train, resolution,
+            p.stream["chunk"], p.stream["workers"],
+        )  # fmt: skip
+        data_prov = {"stream": dict(p.stream), "n_train": p.n_train, "seed": stream.seed}
+    else:
+        train = open_store(smk.input.train)
+        x, y = tensors(train)
+        data_prov = train.attrs["provenance"]["config"]
     torch.manual_seed(seed)
-    model, kind, kwargs = se.build_classifier(p.cfg, train.attrs["resolution"])
+    model, kind, kwargs = se.build_classifier(p.cfg, resolution)
     model = model.to(device)
     name = f"{w.variant} classifier (sigma {sigma:g}, seed {seed})"
     own = tests[w.variant]
@@ -46,14 +58,17 @@ with rule_context(smk) as log:
         evaluate=evaluate,
         log=log.info,
         resume=log.resume(),
+        stream=stream,
     )
     gen = se.generalization(model, tests)
     for v, r in gen.items():
         log.info("test on %s: accuracy %.4f, ROC-AUC %.4f", v, r["accuracy"], r["roc_auc"])
     hist = se.with_generalization(hist, gen)
+    n_train = p.n_train if stream is not None else int(x.shape[0])
     hist.attrs.update(
-        {"variant": w.variant, "sigma": sigma, "seed": seed, "n_train": int(x.shape[0])}
-    )
-    prov = log.provenance(device, data_provenance=train.attrs["provenance"]["config"])
+        {"variant": w.variant, "sigma": sigma, "seed": seed, "n_train": n_train,
+         "streamed": stream is not None}
+    )  # fmt: skip
+    prov = log.provenance(device, data_provenance=data_prov)
     save_model(model, smk.output.model, kind, kwargs, provenance=prov)
     write_store(hist, smk.output.store, f"training and test metrics of the {name}", prov)

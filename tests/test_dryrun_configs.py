@@ -70,6 +70,8 @@ CASES = {
     **{f"only_{s}": only(s) for s in STUDIES},
     **{f"{s}_off": [OFF[s]] for s in OFF},
     "everything_off": [*OFF.values(), LOWDIM_MIN, NO_NATURAL],
+    # the Squiggles training curves generated while training (as config/paper.yaml)
+    "squiggles_streamed": [*only("squiggles"), {"squiggles": {"stream": {"enabled": True}}}],
     # one variant of everything: clean models only, no noise models, no analysis
     "one_variant_clean": [
         {
@@ -235,7 +237,8 @@ def expected_jobs(cfg: dict) -> Counter:
         n["shells_summary"] += 1
     sq = cfg["squiggles"]
     analysed, sq_seeds = sq["analysis_variants"], sq["seeds"]
-    n["squiggles_dataset"] = 2 * len(sq["variants"])
+    # a streamed training split has no store: the test split's only
+    n["squiggles_dataset"] = (1 if sq["stream"]["enabled"] else 2) * len(sq["variants"])
     steer = {float(g) for g in sq["distance"]["steering"]}
     for v in sq["variants"]:
         trained = {0.0} | ({float(g) for g in sq["noise_sigmas"]} if v in analysed else set())

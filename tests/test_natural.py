@@ -1,40 +1,10 @@
 """Natural-image loading through torchvision, on small files the tests write."""
 
-import gzip
-import pickle
-import struct
-
 import numpy as np
 import pytest
+from fake_datasets import _idx_labels, write_cifar, write_idx
 
 from pipeline_lib.natural import DatasetError, load_arrays, make_natural_dataset
-
-
-def _idx_images(arr: np.ndarray) -> bytes:
-    n, h, w = arr.shape
-    return struct.pack(">IIII", 0x00000803, n, h, w) + arr.astype(np.uint8).tobytes()
-
-
-def _idx_labels(arr: np.ndarray) -> bytes:
-    return struct.pack(">II", 0x00000801, len(arr)) + arr.astype(np.uint8).tobytes()
-
-
-def write_idx(folder, n_train=40, n_test=20, gz=True, seed=0, n_classes=10):
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        labels = np.arange(n) % n_classes
-        images = rng.integers(0, 256, size=(n, 28, 28))
-        images[:, 0, 0] = labels  # a tag to check labels stay with their images
-        for name, blob in (
-            (f"{prefix}-images-idx3-ubyte", _idx_images(images)),
-            (f"{prefix}-labels-idx1-ubyte", _idx_labels(labels)),
-        ):
-            if gz:
-                (folder / f"{name}.gz").write_bytes(gzip.compress(blob))
-            else:
-                (folder / name).write_bytes(blob)
-    return folder
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -97,22 +67,8 @@ def test_too_few_samples(tmp_path):
         make_natural_dataset("mnist", [0, 1], 10, 4, 0, str(d), False, tmp_path / "cache")
 
 
-def _write_cifar(root, n_per_batch=6):
-    base = root / "cifar-10-batches-py"
-    base.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for name in names:
-        labels = [int(i % 10) for i in range(n_per_batch)]
-        data = rng.integers(0, 256, size=(n_per_batch, 3072), dtype=np.uint8)
-        with open(base / name, "wb") as fh:
-            pickle.dump({"data": data, "labels": labels}, fh)
-    with open(base / "batches.meta", "wb") as fh:
-        pickle.dump({"label_names": ["airplane", "automobile"] + [f"c{i}" for i in range(8)]}, fh)
-
-
 def test_cifar10_through_torchvision(tmp_path):
-    _write_cifar(tmp_path / "cifar")
+    write_cifar(tmp_path / "cifar", n_per_batch=6)
     ds = make_natural_dataset(
         "cifar10", [0, 1], 4, 2, 0, str(tmp_path / "cifar"), False, tmp_path / "cache"
     )
@@ -121,7 +77,7 @@ def test_cifar10_through_torchvision(tmp_path):
 
 
 def test_cifar10_corrupt_batch(tmp_path):
-    _write_cifar(tmp_path / "cifar")
+    write_cifar(tmp_path / "cifar", n_per_batch=6)
     (tmp_path / "cifar" / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"\x80\x04junk")
     with pytest.raises(DatasetError, match="could not be read"):
         load_arrays("cifar10", str(tmp_path / "cifar"), False, tmp_path / "cache")

@@ -62,6 +62,14 @@ elif loop == "squiggles":
         evaluate=lambda m: {"acc": float((m(x).argmax(1) == y).float().mean())},
         log=print, resume=res)
     hist = {k: hist[k].values.tolist() for k in hist.data_vars}
+elif loop == "squiggles_stream":  # the curves generated while training, in a worker
+    from pipeline_lib.studies.squiggles import experiment as se
+    model, _, _ = se.build_classifier({"arch": "cnn", "width": 4, "blocks": 1}, 12)
+    stream = se.CurveStream("sinenet", 0, n=160, resolution=12, chunk=48, workers=1)
+    hist = se.train_classifier(
+        model, None, None, epochs=5, lr=0.01, batch_size=16, noise_sigma=0.1, seed=3,
+        log=print, resume=res, stream=stream)
+    hist = {k: hist[k].values.tolist() for k in hist.data_vars}
 else:  # the DMM classifier with noise training: its own per-epoch states and generator
     from pipeline_lib.studies.dmm import experiment as de
     n = x.shape[0]
@@ -81,7 +89,7 @@ res.finish()
 torch.save({"model": model.state_dict(), "hist": hist, "resumed_from": res.resumed_from}, out)
 """
 
-LOOPS = ("classifier", "autoencoder", "squiggles", "dmm_noise")
+LOOPS = ("classifier", "autoencoder", "squiggles", "squiggles_stream", "dmm_noise")
 
 
 def child(tmp_path: Path, loop: str, state: Path, out: Path, kill_after: int = 0):

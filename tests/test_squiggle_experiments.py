@@ -441,3 +441,70 @@ def test_group_stores_by_kind_attribute_and_seed():
     by = se.group_stores(stores, "pixel", "sigma", ["0", "0.08", "0.5"])
     assert [s.attrs["seed"] for s in by["0.08"]] == [0, 1]
     assert len(by["0"]) == 1 and by["0.5"] == []
+
+
+# ----------------------------------------------------------------------------- streaming
+
+
+@pytest.mark.parametrize("variant", sq.VARIANTS)
+def test_streamed_chunks_are_the_stored_sets_rows(variant):
+    """Any chunk of a split, made alone, is the same rows of a stored set of that split:
+    latents, images and labels bitwise."""
+    ds = sq.make_dataset(variant, 700, 5, "train", 16)
+    z = sq.latent_rows(variant, 5, "train", 333, 250)
+    assert torch.equal(z, torch.as_tensor(ds.latent.values[333:583]))
+    x, y = sq.curve_chunk(variant, 5, "train", 333, 250, 16)
+    assert torch.equal(x, torch.as_tensor(ds.image.values[333:583]))
+    assert torch.equal(y, torch.as_tensor(ds.label.values[333:583]).long())
+    # the test split is another stream
+    xt, _ = sq.curve_chunk(variant, 5, "test", 333, 250, 16)
+    assert not torch.equal(xt, x)
+
+
+def _stream_batches(stream, batch, seed):
+    gen = torch.Generator().manual_seed(seed)
+    return list(se._streamed_batches(stream, batch, gen))
+
+
+def test_a_streamed_epoch_sees_every_curve_once_in_a_seeded_order():
+    stream = se.CurveStream("taylor", 0, n=300, resolution=12, chunk=100, workers=0)
+    ds = sq.make_dataset("taylor", 300, 0, "train", 12)
+    batches = _stream_batches(stream, 32, seed=1)  # chunks of 96: 4 chunks, last of 12
+    assert all(len(yb) <= 32 for _, yb in batches)
+    xs = torch.cat([xb for xb, _ in batches]).flatten(1)
+    stored = torch.as_tensor(ds.image.values).flatten(1)
+    # the same multiset of images (each stored image once), in another order
+    assert xs.shape == stored.shape
+    key = lambda t: sorted(map(tuple, t[:, :40].tolist()))  # noqa: E731
+    assert key(xs) == key(stored) and not torch.equal(xs, stored)
+    # seeded: the same seed the same order, another seed another; workers change nothing
+    again = _stream_batches(stream, 32, seed=1)
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again, strict=True))
+    other = _stream_batches(stream, 32, seed=2)
+    assert not torch.equal(torch.cat([b[0] for b in other]), torch.cat([b[0] for b in batches]))
+    worker = se.CurveStream("taylor", 0, n=300, resolution=12, chunk=100, workers=1)
+    viaw = _stream_batches(worker, 32, seed=1)
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, viaw, strict=True))
+
+
+def test_streamed_training_learns_and_matches_across_workers():
+    runs = []
+    for workers in (0, 1):
+        torch.manual_seed(1)
+        m, _, _ = se.build_classifier({"arch": "cnn", "width": 4, "blocks": 2}, 16)
+        stream = se.CurveStream("taylor", 0, n=256, resolution=16, chunk=64, workers=workers)
+        hist = se.train_classifier(
+            m, None, None, epochs=2, lr=0.01, batch_size=32, noise_sigma=0.05, seed=3,
+            log=lambda s: None, stream=stream,
+        )  # fmt: skip
+        runs.append((m, hist))
+    (m1, h1), (m2, h2) = runs
+    assert np.isfinite(h1["loss"].values).all() and h1.sizes["epoch"] == 2
+    np.testing.assert_array_equal(h1["loss"].values, h2["loss"].values)
+    for a, b in zip(m1.state_dict().values(), m2.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    x, y = torch.zeros(4, 1, 16, 16), torch.zeros(4, dtype=torch.long)
+    with pytest.raises(ValueError, match="not both"):
+        se.train_classifier(
+            m1, x, y, epochs=1, lr=0.01, batch_size=2, noise_sigma=0, seed=0, stream=stream
+        )

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -79,10 +80,71 @@ def build_classifier(cfg: dict, resolution: int) -> tuple[nn.Module, str, dict]:
     return build_model(kind, **kwargs), kind, kwargs
 
 
+@dataclass(frozen=True)
+class CurveStream:
+    """A training split generated while training instead of read from a store: the
+    first ``n`` curves of (variant, seed, "train") at ``resolution``, in chunks of
+    ``chunk`` curves (:func:`generators.curve_chunk`: the same curves a stored set of
+    that split holds), made by ``workers`` DataLoader worker processes ahead of the
+    training (0: in the training process). Memory is a few chunks, whatever ``n``."""
+
+    variant: str
+    seed: int
+    n: int
+    resolution: int
+    chunk: int = 8192
+    workers: int = 1
+
+
+class _EpochChunks(torch.utils.data.IterableDataset):
+    """One epoch of a :class:`CurveStream`: its chunks in ``order``, each shuffled by its
+    own generator (seeded from ``inner`` and the chunk index), cut into batches."""
+
+    def __init__(self, stream: CurveStream, chunk: int, order: list[int], inner: int, batch: int):
+        super().__init__()
+        self.stream, self.chunk, self.order, self.inner, self.batch = (
+            stream, chunk, order, inner, batch
+        )  # fmt: skip
+
+    def __iter__(self):
+        st = self.stream
+        for c in self.order:
+            start = c * self.chunk
+            m = min(self.chunk, st.n - start)
+            x, y = sq.curve_chunk(st.variant, st.seed, "train", start, m, st.resolution)
+            gen = torch.Generator().manual_seed((self.inner + c) % 2**63)
+            perm = torch.randperm(m, generator=gen)
+            for s in range(0, m, self.batch):
+                idx = perm[s : s + self.batch]
+                yield x[idx], y[idx]
+
+
+def _stored_batches(x: torch.Tensor, y: torch.Tensor, batch: int, shuffle: torch.Generator):
+    perm = torch.randperm(x.shape[0], generator=shuffle)
+    for s in range(0, x.shape[0], batch):
+        idx = perm[s : s + batch]
+        yield x[idx], y[idx]
+
+
+def _streamed_batches(stream: CurveStream, batch: int, shuffle: torch.Generator):
+    """One epoch's batches: the chunk order and the chunks' shuffling seeds are drawn
+    from ``shuffle`` here (so a resumed run draws the same), the curves are made by the
+    workers."""
+    chunk = batch * max(1, stream.chunk // batch)  # whole batches per chunk
+    order = torch.randperm(math.ceil(stream.n / chunk), generator=shuffle).tolist()
+    inner = int(torch.randint(0, 2**62, (1,), generator=shuffle))
+    epoch = _EpochChunks(stream, chunk, order, inner, batch)
+    workers = max(0, int(stream.workers))
+    loader = torch.utils.data.DataLoader(
+        epoch, batch_size=None, num_workers=workers, prefetch_factor=4 if workers else None
+    )
+    yield from loader
+
+
 def train_classifier(
     model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
+    x: torch.Tensor | None,
+    y: torch.Tensor | None,
     *,
     epochs: int,
     lr: float,
@@ -93,14 +155,20 @@ def train_classifier(
     evaluate: Callable[[nn.Module], dict] | None = None,
     log: Callable[[str], None] = print,
     resume: Resume | None = None,
+    stream: CurveStream | None = None,
+    max_batches: int | None = None,
 ) -> xr.Dataset:
     """Adam (beta 0.9 / 0.999, eps 1e-8, Table 5) with cosine decay of the learning rate
     to 0 over all steps; every batch gets fresh Gaussian pixel noise of std
     ``noise_sigma`` (unclipped, Sec. 4.6) when it is > 0. ``evaluate(model)`` runs
     after every epoch (e.g. test accuracy). ``resume``: save the training state every
-    few epochs and go on from a saved one. Returns the per-epoch history."""
+    few epochs and go on from a saved one. The training curves are ``x, y`` or, with
+    ``stream`` (x and y None), generated while training. ``max_batches`` stops each
+    epoch after that many batches (benchmarks). Returns the per-epoch history."""
+    if (stream is None) == (x is None):
+        raise ValueError("give the training curves x, y or a stream, not both")
     dev = next(model.parameters()).device
-    n = x.shape[0]
+    n = stream.n if stream is not None else x.shape[0]
     per_epoch = math.ceil(n / batch_size)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs * per_epoch))
@@ -114,20 +182,24 @@ def train_classifier(
     hist, evals = state["hist"], state["evals"]
     for epoch in range(start, epochs + 1):
         model.train()
-        perm = torch.randperm(n, generator=shuffle)
-        total = 0.0
-        for s in bar(range(0, n, batch_size), per_epoch, f"{name} epoch {epoch}/{epochs}"):
-            idx = perm[s : s + batch_size]
-            xb = x[idx]
+        if stream is None:
+            batches = _stored_batches(x, y, batch_size, shuffle)
+        else:
+            batches = _streamed_batches(stream, batch_size, shuffle)
+        total, seen = 0.0, 0
+        for i, (xb, yb) in enumerate(bar(batches, per_epoch, f"{name} epoch {epoch}/{epochs}")):
+            if max_batches is not None and i >= max_batches:
+                break
             if noise_sigma > 0:
                 xb = xb + noise_sigma * torch.randn(xb.shape, generator=noise)
-            loss = nn.functional.cross_entropy(model(xb.to(dev)), y[idx].to(dev))
+            loss = nn.functional.cross_entropy(model(xb.to(dev)), yb.to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            total += loss.item() * len(idx)
-        mean = total / n
+            total += loss.item() * len(yb)
+            seen += len(yb)
+        mean = total / max(1, seen)
         check_finite(mean, name, epoch)
         hist["loss"].append(mean)
         hist["lr"].append(sched.get_last_lr()[0])

@@ -395,15 +395,7 @@ def make_dataset(
     """
     ss = seed_sequence(variant, seed, split, shard)
     z = sample_latents(variant, n, ss)
-    dev = torch.device(device)
-    pts, imgs = [], []
-    with torch.no_grad():
-        for s in range(0, n, batch):
-            p = curve_points(variant, z[s : s + batch].to(dev), n_points)
-            imgs.append(render(p, resolution).cpu())
-            pts.append(p.cpu())
-    points = torch.cat(pts).numpy() if pts else np.zeros((0, n_points, 2), np.float32)
-    image = torch.cat(imgs).numpy() if imgs else np.zeros((0, 1, resolution, resolution))
+    points, image = _points_and_images(variant, z, resolution, n_points, device, batch)
     lab = labels(points)
     parts, terms = latent_names(variant)
     centres = pixel_centres(resolution).numpy()
@@ -461,6 +453,65 @@ def make_dataset(
             "label_names": list(LABEL_NAMES),
             "geos_version": shapely.geos_version_string,
         },
+    )
+
+
+def _points_and_images(
+    variant: str,
+    z: torch.Tensor,
+    resolution: int,
+    n_points: int,
+    device: str | torch.device,
+    batch: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Curve points and rendered images of latents ``z``, ``batch`` at a time on ``device``."""
+    dev = torch.device(device)
+    pts, imgs = [], []
+    with torch.no_grad():
+        for s in range(0, z.shape[0], batch):
+            p = curve_points(variant, z[s : s + batch].to(dev), n_points)
+            imgs.append(render(p, resolution).cpu())
+            pts.append(p.cpu())
+    points = torch.cat(pts).numpy() if pts else np.zeros((0, n_points, 2), np.float32)
+    image = torch.cat(imgs).numpy() if imgs else np.zeros((0, 1, resolution, resolution))
+    return points, image
+
+
+def latent_rows(
+    variant: str, seed: int, split: str, start: int, n: int, shard: int = 0
+) -> torch.Tensor:
+    """Rows ``start .. start + n`` of the latents :func:`make_dataset` draws for (variant,
+    seed, split, shard), without drawing the rows before them: the PCG64 stream is
+    advanced by ``start x latent_dim`` draws (each latent entry is one uniform double,
+    one 64-bit draw; see :func:`sample_latents`)."""
+    if start < 0 or n < 0:
+        raise ValueError(f"start and n must be >= 0, got {start}, {n}")
+    rng = np.random.default_rng(seed_sequence(variant, seed, split, shard))
+    rng.bit_generator.advance(int(start) * latent_dim(variant))
+    return sample_latents(variant, n, rng)
+
+
+def curve_chunk(
+    variant: str,
+    seed: int,
+    split: str,
+    start: int,
+    n: int,
+    resolution: int = 60,
+    *,
+    n_points: int = N_POINTS,
+    batch: int = 4096,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (n, 1, R, R) float32 and labels (n,) int64 of curves ``start .. start + n``
+    of a split, generated on the CPU: the same curves, images and labels as rows
+    ``start .. start + n`` of ``make_dataset(variant, N, seed, split, resolution)`` for
+    any N beyond them, so a training set can be streamed chunk by chunk instead of
+    stored (any chunk, any order, in any process)."""
+    z = latent_rows(variant, seed, split, start, n)
+    points, image = _points_and_images(variant, z, resolution, n_points, "cpu", batch)
+    return (
+        torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)),
+        torch.from_numpy(labels(points).astype(np.int64)),
     )
 
 

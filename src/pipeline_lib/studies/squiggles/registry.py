@@ -45,6 +45,35 @@ def data(variant: str, split: str) -> str:
     return f"{RES}/data/{variant}-{split}.zarr"
 
 
+def stream(cfg: Mapping) -> dict | None:
+    """The training split's stream settings where it is streamed (no train store), else
+    None (squiggles.stream)."""
+    st = cfg["squiggles"].get("stream") or {}
+    return dict(st) if st.get("enabled") else None
+
+
+def train_store(cfg: Mapping) -> str | list:
+    """squiggles_train's training-set input: the train store, or nothing when streamed."""
+    return [] if stream(cfg) else f"{RES}/data/{{variant}}-train.zarr"
+
+
+def data_stores(cfg: Mapping) -> list[str]:
+    """Every dataset store of the config: both splits of each variant (the test split
+    alone where the training split is streamed)."""
+    splits = ["test"] if stream(cfg) else ["train", "test"]
+    return [data(v, s) for v in cfg["squiggles"]["variants"] for s in splits]
+
+
+def train_mem_mb(cfg: Mapping) -> int:
+    """squiggles_train's memory: the training images in memory, or a few chunks of them
+    (a prefetch of 4 per worker and the one in training) when streamed."""
+    sq = cfg["squiggles"]
+    per_image = sq["resolution"] ** 2 * 4
+    st = stream(cfg)
+    images = sq["n_train"] * 2 if st is None else st["chunk"] * (4 * max(1, st["workers"]) + 2)
+    return 3000 + images * per_image // 2**20
+
+
 def run(variant: str, sig, seed, name: str) -> str:
     """A per-model file: model.pt, training.zarr, pixel.zarr."""
     return f"{RES}/{variant}/sigma{sig}/seed{seed}/{name}"
