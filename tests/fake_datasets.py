@@ -83,7 +83,7 @@ def write_smoke_data(root) -> None:
     """The files config/paper_smoke.yaml reads: ``<root>/mnist`` and ``<root>/cifar10``."""
     root = Path(root)
     write_idx(root / "mnist", n_train=200, n_test=100, structured=True)
-    write_cifar(root / "cifar10", n_per_batch=60, structured=True)
+    write_cifar(root / "cifar10", n_per_batch=200, structured=True)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ from snakemake.iocontainers import InputFiles, Log, Params, Wildcards
 from pipeline_lib import resume as R
 from pipeline_lib.runtime import rule_context
 
-# The child trains one loop (argv: loop, state file, output file, epoch after whose save
-# it kills itself, 0 = never) with one torch thread, then saves the model and history.
+# The child trains loops one after the other (argv: comma-separated loops, state folder,
+# output folder, epoch after whose save it kills itself, 0 = never) with one torch
+# thread, saving each loop's model and history as <output>/<loop>.pt.
 CHILD = r"""
 import os, signal, sys
 from pathlib import Path
@@ -28,7 +29,8 @@ import xarray as xr
 from pipeline_lib import resume as R
 
 torch.set_num_threads(1)
-loop, state, out, kill_after = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+loops, kill_after = sys.argv[1].split(","), int(sys.argv[4])
+state_dir, out_dir = Path(sys.argv[2]), Path(sys.argv[3])
 if kill_after:
     _save = R.Resume.save
     def save(self, epoch, epochs, st):
@@ -36,73 +38,92 @@ if kill_after:
         if epoch == kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
     R.Resume.save = save
-res = R.Resume(state, key="job", every=1, log=print)
-gen = torch.Generator().manual_seed(0)
-x = torch.rand(96, 1, 8, 8, generator=gen)
-y = (x.mean((1, 2, 3)) > x.mean()).long()
-torch.manual_seed(1)
-if loop in ("classifier", "autoencoder"):
-    from pipeline_lib import training
-    from pipeline_lib.models import build_model
-    if loop == "classifier":
-        model = build_model("mlp_classifier", in_shape=(1, 8, 8), n_classes=2)
-        adv = {"norm": "linf", "eps": 0.05, "step_size": 0.02, "steps": 2}
-        hist = training.train_classifier(
-            model, x, y, epochs=5, lr=0.1, weight_decay=1e-4, batch_size=16, seed=3,
-            momentum=0.9, adversarial=adv, resume=res)
-    else:
-        model = build_model("mlp_autoencoder", in_shape=(1, 8, 8), k=3, hidden=(16,))
-        hist = training.train_autoencoder(
-            model, x, epochs=5, lr=0.01, batch_size=16, seed=3, resume=res)
-elif loop == "squiggles":
-    from pipeline_lib.studies.squiggles import experiment as se
-    model, _, _ = se.build_classifier({"arch": "cnn", "width": 4, "blocks": 1}, 8)
-    hist = se.train_classifier(
-        model, x, y, epochs=5, lr=0.01, batch_size=16, noise_sigma=0.1, seed=3,
-        evaluate=lambda m: {"acc": float((m(x).argmax(1) == y).float().mean())},
-        log=print, resume=res)
-    hist = {k: hist[k].values.tolist() for k in hist.data_vars}
-elif loop == "squiggles_stream":  # the curves generated while training, in a worker
-    from pipeline_lib.studies.squiggles import experiment as se
-    model, _, _ = se.build_classifier({"arch": "cnn", "width": 4, "blocks": 1}, 12)
-    stream = se.CurveStream("sinenet", 0, n=160, resolution=12, chunk=48, workers=1)
-    hist = se.train_classifier(
-        model, None, None, epochs=5, lr=0.01, batch_size=16, noise_sigma=0.1, seed=3,
-        log=print, resume=res, stream=stream)
-    hist = {k: hist[k].values.tolist() for k in hist.data_vars}
-else:  # the DMM classifier with noise training: its own per-epoch states and generator
-    from pipeline_lib.studies.dmm import experiment as de
-    n = x.shape[0]
-    ds = xr.Dataset(
-        {"image": (("sample", "channel", "row", "col"), x.numpy()),
-         "label": (("sample",), y.numpy())},
-        coords={"sample": np.arange(n),
-                "split": ("sample", np.array(["train"] * 64 + ["test"] * 32)),
-                "channel": [0], "row": np.arange(8), "col": np.arange(8),
-                "class_index": ("class_index", np.array([0, 1]))})
-    cfg = {"kind": "mlp", "epochs": 5, "lr": 0.1, "weight_decay": 1e-4, "batch_size": 16,
-           "momentum": 0.9}
-    model, _, _, states, hist = de.fit_classifier(
-        ds, cfg, "noise", 3, torch.device("cpu"), noise={"sigma": 0.2}, resume=res)
-    hist = {"states": states, **{k: hist[k].values.tolist() for k in hist.data_vars}}
-res.finish()
-torch.save({"model": model.state_dict(), "hist": hist, "resumed_from": res.resumed_from}, out)
+for loop in loops:
+    res = R.Resume(state_dir / f"{loop}.pt", key="job", every=1, log=print)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(96, 1, 8, 8, generator=gen)
+    y = (x.mean((1, 2, 3)) > x.mean()).long()
+    torch.manual_seed(1)
+    if loop in ("classifier", "autoencoder"):
+        from pipeline_lib import training
+        from pipeline_lib.models import build_model
+        if loop == "classifier":
+            model = build_model("mlp_classifier", in_shape=(1, 8, 8), n_classes=2)
+            adv = {"norm": "linf", "eps": 0.05, "step_size": 0.02, "steps": 2}
+            hist = training.train_classifier(
+                model, x, y, epochs=5, lr=0.1, weight_decay=1e-4, batch_size=16, seed=3,
+                momentum=0.9, adversarial=adv, resume=res)
+        else:
+            model = build_model("mlp_autoencoder", in_shape=(1, 8, 8), k=3, hidden=(16,))
+            hist = training.train_autoencoder(
+                model, x, epochs=5, lr=0.01, batch_size=16, seed=3, resume=res)
+    elif loop == "squiggles":
+        from pipeline_lib.studies.squiggles import experiment as se
+        model, _, _ = se.build_classifier({"arch": "cnn", "width": 4, "blocks": 1}, 8)
+        hist = se.train_classifier(
+            model, x, y, epochs=5, lr=0.01, batch_size=16, noise_sigma=0.1, seed=3,
+            evaluate=lambda m: {"acc": float((m(x).argmax(1) == y).float().mean())},
+            log=print, resume=res)
+        hist = {k: hist[k].values.tolist() for k in hist.data_vars}
+    elif loop == "squiggles_stream":  # the curves generated while training, in a worker
+        from pipeline_lib.studies.squiggles import experiment as se
+        model, _, _ = se.build_classifier({"arch": "cnn", "width": 4, "blocks": 1}, 12)
+        stream = se.CurveStream("sinenet", 0, n=160, resolution=12, chunk=48, workers=1)
+        hist = se.train_classifier(
+            model, None, None, epochs=5, lr=0.01, batch_size=16, noise_sigma=0.1, seed=3,
+            log=print, resume=res, stream=stream)
+        hist = {k: hist[k].values.tolist() for k in hist.data_vars}
+    else:  # the DMM classifier with noise training: its own per-epoch states and generator
+        from pipeline_lib.studies.dmm import experiment as de
+        n = x.shape[0]
+        ds = xr.Dataset(
+            {"image": (("sample", "channel", "row", "col"), x.numpy()),
+             "label": (("sample",), y.numpy())},
+            coords={"sample": np.arange(n),
+                    "split": ("sample", np.array(["train"] * 64 + ["test"] * 32)),
+                    "channel": [0], "row": np.arange(8), "col": np.arange(8),
+                    "class_index": ("class_index", np.array([0, 1]))})
+        cfg = {"kind": "mlp", "epochs": 5, "lr": 0.1, "weight_decay": 1e-4, "batch_size": 16,
+               "momentum": 0.9}
+        model, _, _, states, hist = de.fit_classifier(
+            ds, cfg, "noise", 3, torch.device("cpu"), noise={"sigma": 0.2}, resume=res)
+        hist = {"states": states, **{k: hist[k].values.tolist() for k in hist.data_vars}}
+    res.finish()
+    out = {"model": model.state_dict(), "hist": hist, "resumed_from": res.resumed_from}
+    torch.save(out, out_dir / f"{loop}.pt")
 """
 
 LOOPS = ("classifier", "autoencoder", "squiggles", "squiggles_stream", "dmm_noise")
 
 
-def child(tmp_path: Path, loop: str, state: Path, out: Path, kill_after: int = 0):
+def child(tmp_path: Path, loops, states: Path, outs: Path, kill_after: int = 0):
     script = tmp_path / "child.py"
     script.write_text(CHILD)
+    states.mkdir(exist_ok=True)
+    outs.mkdir(exist_ok=True)
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     return subprocess.run(
-        [sys.executable, str(script), loop, str(state), str(out), str(kill_after)],
+        [sys.executable, str(script), ",".join(loops), str(states), str(outs), str(kill_after)],
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """All loops uninterrupted (one process); each loop killed after the save of epoch 2
+    of 5 (one process each); then all resumed (one process)."""
+    tmp = tmp_path_factory.mktemp("resume")
+    ref = child(tmp, LOOPS, tmp / "ref-states", tmp / "ref")
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    killed = {loop: child(tmp, [loop], tmp / "states", tmp / "out", kill_after=2) for loop in LOOPS}
+    states = {loop: (tmp / "states" / f"{loop}.pt").is_file() for loop in LOOPS}
+    outs = {loop: (tmp / "out" / f"{loop}.pt").exists() for loop in LOOPS}
+    resumed = child(tmp, LOOPS, tmp / "states", tmp / "out")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    return tmp, killed, states, outs, resumed
 
 
 def assert_bitwise(a, b, where="result"):
@@ -121,20 +142,16 @@ def assert_bitwise(a, b, where="result"):
 
 
 @pytest.mark.parametrize("loop", LOOPS)
-def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path, loop):
-    ref = child(tmp_path, loop, tmp_path / "ref-state.pt", tmp_path / "ref.pt")
-    assert ref.returncode == 0, ref.stderr[-3000:]
-    assert not (tmp_path / "ref-state.pt").exists()  # finished: its state removed
-    state = tmp_path / "state.pt"
-    killed = child(tmp_path, loop, state, tmp_path / "out.pt", kill_after=2)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    assert state.is_file() and not (tmp_path / "out.pt").exists()
-    resumed = child(tmp_path, loop, state, tmp_path / "out.pt")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "going on after epoch 2" in resumed.stdout
-    a = torch.load(tmp_path / "ref.pt", weights_only=True)
-    b = torch.load(tmp_path / "out.pt", weights_only=True)
+def test_killed_training_resumes_to_the_uninterrupted_result(runs, loop):
+    tmp, killed, states, outs, resumed = runs
+    assert not list((tmp / "ref-states").iterdir())  # finished: every state removed
+    assert killed[loop].returncode == -signal.SIGKILL, killed[loop].stderr[-3000:]
+    assert states[loop] and not outs[loop]  # killed after saving, before finishing
+    assert not (tmp / "states" / f"{loop}.pt").exists()  # resumed and finished
+    a = torch.load(tmp / "ref" / f"{loop}.pt", weights_only=True)
+    b = torch.load(tmp / "out" / f"{loop}.pt", weights_only=True)
     assert a["resumed_from"] is None and b["resumed_from"] == 2
+    assert "going on after epoch 2" in resumed.stdout
     assert_bitwise(a["model"], b["model"], "model")
     assert_bitwise(a["hist"], b["hist"], "history")
 

@@ -461,30 +461,39 @@ def test_streamed_chunks_are_the_stored_sets_rows(variant):
     assert not torch.equal(xt, x)
 
 
-def _stream_batches(stream, batch, seed):
-    gen = torch.Generator().manual_seed(seed)
-    return list(se._streamed_batches(stream, batch, gen))
+def _stream_batches(stream, batch, seed, epochs=(1,)):
+    return list(se.stream_batches(stream, batch, seed, list(epochs)))
+
+
+def _images(batches):
+    return torch.cat([xb for _, xb, _ in batches])
 
 
 def test_a_streamed_epoch_sees_every_curve_once_in_a_seeded_order():
     stream = se.CurveStream("taylor", 0, n=300, resolution=12, chunk=100, workers=0)
     ds = sq.make_dataset("taylor", 300, 0, "train", 12)
     batches = _stream_batches(stream, 32, seed=1)  # chunks of 96: 4 chunks, last of 12
-    assert all(len(yb) <= 32 for _, yb in batches)
-    xs = torch.cat([xb for xb, _ in batches]).flatten(1)
+    assert all(len(yb) <= 32 and e == 1 for e, _, yb in batches)
+    assert len(batches) == 10  # whole batches per chunk: ceil(300 / 32)
+    xs = _images(batches).flatten(1)
     stored = torch.as_tensor(ds.image.values).flatten(1)
     # the same multiset of images (each stored image once), in another order
     assert xs.shape == stored.shape
     key = lambda t: sorted(map(tuple, t[:, :40].tolist()))  # noqa: E731
     assert key(xs) == key(stored) and not torch.equal(xs, stored)
-    # seeded: the same seed the same order, another seed another; workers change nothing
-    again = _stream_batches(stream, 32, seed=1)
-    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again, strict=True))
-    other = _stream_batches(stream, 32, seed=2)
-    assert not torch.equal(torch.cat([b[0] for b in other]), torch.cat([b[0] for b in batches]))
-    worker = se.CurveStream("taylor", 0, n=300, resolution=12, chunk=100, workers=1)
-    viaw = _stream_batches(worker, 32, seed=1)
-    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, viaw, strict=True))
+    # seeded: the same seed the same order, another seed another; epochs differ
+    assert torch.equal(_images(_stream_batches(stream, 32, seed=1)), _images(batches))
+    assert not torch.equal(_images(_stream_batches(stream, 32, seed=2)), _images(batches))
+    two = _stream_batches(stream, 32, seed=1, epochs=(1, 2))
+    assert torch.equal(_images([b for b in two if b[0] == 1]), _images(batches))
+    assert not torch.equal(_images([b for b in two if b[0] == 2]), _images(batches))
+    # a resumed run asks for epoch 2 alone: the same batches as epoch 2 of the whole run
+    alone = _stream_batches(stream, 32, seed=1, epochs=(2,))
+    assert torch.equal(_images(alone), _images([b for b in two if b[0] == 2]))
+    # the number of workers changes nothing
+    for workers in (1, 2):
+        w = se.CurveStream("taylor", 0, n=300, resolution=12, chunk=100, workers=workers)
+        assert torch.equal(_images(_stream_batches(w, 32, seed=1, epochs=(1, 2))), _images(two))
 
 
 def test_streamed_training_learns_and_matches_across_workers():

@@ -43,6 +43,7 @@ Choices where the paper leaves room (each also in the README):
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,27 +97,40 @@ class CurveStream:
     workers: int = 1
 
 
-class _EpochChunks(torch.utils.data.IterableDataset):
-    """One epoch of a :class:`CurveStream`: its chunks in ``order``, each shuffled by its
-    own generator (seeded from ``inner`` and the chunk index), cut into batches."""
+def _stream_seed(*key: int) -> int:
+    """A 63-bit seed from integers (SeedSequence's hash of them)."""
+    return int(np.random.SeedSequence(list(key)).generate_state(1, np.uint64)[0] >> 1)
 
-    def __init__(self, stream: CurveStream, chunk: int, order: list[int], inner: int, batch: int):
+
+def chunk_order(stream: CurveStream, chunk: int, seed: int, epoch: int) -> list[int]:
+    """The order an epoch visits a stream's chunks: a permutation seeded by the training
+    seed and the epoch alone (so a resumed run, and any worker, draws the same)."""
+    gen = torch.Generator().manual_seed(_stream_seed(seed, epoch))
+    return torch.randperm(math.ceil(stream.n / chunk), generator=gen).tolist()
+
+
+class _StreamChunks(torch.utils.data.IterableDataset):
+    """Epochs ``epochs`` of a :class:`CurveStream`, chunk by chunk in each epoch's
+    :func:`chunk_order`: item ``g`` of the whole sequence is made by worker ``g mod W``,
+    which the DataLoader reads round robin, so the sequence is the same for any number
+    of workers. Items are (epoch, chunk index, images, labels)."""
+
+    def __init__(self, stream: CurveStream, chunk: int, seed: int, epochs: list[int]):
         super().__init__()
-        self.stream, self.chunk, self.order, self.inner, self.batch = (
-            stream, chunk, order, inner, batch
-        )  # fmt: skip
+        self.stream, self.chunk, self.seed, self.epochs = stream, chunk, seed, epochs
 
     def __iter__(self):
-        st = self.stream
-        for c in self.order:
-            start = c * self.chunk
-            m = min(self.chunk, st.n - start)
-            x, y = sq.curve_chunk(st.variant, st.seed, "train", start, m, st.resolution)
-            gen = torch.Generator().manual_seed((self.inner + c) % 2**63)
-            perm = torch.randperm(m, generator=gen)
-            for s in range(0, m, self.batch):
-                idx = perm[s : s + self.batch]
-                yield x[idx], y[idx]
+        info = torch.utils.data.get_worker_info()
+        k, w = (info.id, info.num_workers) if info is not None else (0, 1)
+        st, g = self.stream, 0
+        for e in self.epochs:
+            for c in chunk_order(st, self.chunk, self.seed, e):
+                if g % w == k:
+                    start = c * self.chunk
+                    m = min(self.chunk, st.n - start)
+                    x, y = sq.curve_chunk(st.variant, st.seed, "train", start, m, st.resolution)
+                    yield e, c, x, y
+                g += 1
 
 
 def _stored_batches(x: torch.Tensor, y: torch.Tensor, batch: int, shuffle: torch.Generator):
@@ -126,19 +140,23 @@ def _stored_batches(x: torch.Tensor, y: torch.Tensor, batch: int, shuffle: torch
         yield x[idx], y[idx]
 
 
-def _streamed_batches(stream: CurveStream, batch: int, shuffle: torch.Generator):
-    """One epoch's batches: the chunk order and the chunks' shuffling seeds are drawn
-    from ``shuffle`` here (so a resumed run draws the same), the curves are made by the
-    workers."""
+def stream_batches(stream: CurveStream, batch: int, seed: int, epochs: list[int]):
+    """The batches of ``epochs`` of a stream, as (epoch, images, labels): the chunks are
+    made by the stream's workers (started once for all the epochs, so only the first
+    chunk is waited for), each shuffled here by its own generator (training seed,
+    epoch, chunk) and cut into batches."""
     chunk = batch * max(1, stream.chunk // batch)  # whole batches per chunk
-    order = torch.randperm(math.ceil(stream.n / chunk), generator=shuffle).tolist()
-    inner = int(torch.randint(0, 2**62, (1,), generator=shuffle))
-    epoch = _EpochChunks(stream, chunk, order, inner, batch)
+    data = _StreamChunks(stream, chunk, seed, list(epochs))
     workers = max(0, int(stream.workers))
     loader = torch.utils.data.DataLoader(
-        epoch, batch_size=None, num_workers=workers, prefetch_factor=4 if workers else None
+        data, batch_size=None, num_workers=workers, prefetch_factor=2 if workers else None
     )
-    yield from loader
+    for e, c, x, y in loader:
+        gen = torch.Generator().manual_seed(_stream_seed(seed, e, c))
+        perm = torch.randperm(x.shape[0], generator=gen)
+        for s in range(0, x.shape[0], batch):
+            idx = perm[s : s + batch]
+            yield e, x[idx], y[idx]
 
 
 def train_classifier(
@@ -180,12 +198,16 @@ def train_classifier(
     gens = {"noise": noise}
     start = restore_training(resume, model, opt, shuffle, state, sched, gens)
     hist, evals = state["hist"], state["evals"]
+    if stream is not None:
+        if max_batches is not None and epochs > 1:
+            raise ValueError("max_batches with a stream: one epoch only")
+        streamed = stream_batches(stream, batch_size, seed, list(range(start, epochs + 1)))
     for epoch in range(start, epochs + 1):
         model.train()
         if stream is None:
             batches = _stored_batches(x, y, batch_size, shuffle)
-        else:
-            batches = _streamed_batches(stream, batch_size, shuffle)
+        else:  # this epoch's share of the one stream
+            batches = (b[1:] for b in itertools.islice(streamed, per_epoch))
         total, seen = 0.0, 0
         for i, (xb, yb) in enumerate(bar(batches, per_epoch, f"{name} epoch {epoch}/{epochs}")):
             if max_batches is not None and i >= max_batches:

@@ -66,11 +66,11 @@ def data_stores(cfg: Mapping) -> list[str]:
 
 def train_mem_mb(cfg: Mapping) -> int:
     """squiggles_train's memory: the training images in memory, or a few chunks of them
-    (a prefetch of 4 per worker and the one in training) when streamed."""
+    (two in flight per worker, the one in training and its shuffled copy) when streamed."""
     sq = cfg["squiggles"]
     per_image = sq["resolution"] ** 2 * 4
     st = stream(cfg)
-    images = sq["n_train"] * 2 if st is None else st["chunk"] * (4 * max(1, st["workers"]) + 2)
+    images = sq["n_train"] * 2 if st is None else st["chunk"] * (2 * max(1, st["workers"]) + 2)
     return 3000 + images * per_image // 2**20
 
 
