@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # and our own sources may cache theirs even where the shell sets PYTHONDONTWRITEBYTECODE.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup venv env tools lock uv data figures unlock ablations gpu-check report snapshot test test-paper bench lint format dryrun clean
+.PHONY: setup venv env tools lock uv data figures unlock ablations gpu-check report snapshot test test-long bench lint format dryrun clean
 
 setup: env tools data
 
@@ -110,13 +110,14 @@ dryrun: env
 	$(VENV)/bin/snakemake -n figures/ --configfile $(CONFIG)
 
 test: setup
-	UV="$(UV)" $(VENV)/bin/pytest -m "not paper" $(PYTEST_ARGS)
+	UV="$(UV)" $(VENV)/bin/pytest -m "not long" $(PYTEST_ARGS)
 
-# config/paper.yaml's whole DAG in miniature (config/paper_smoke.yaml: every rule and
-# wildcard of the paper config, tiny sizes, MNIST/CIFAR-10 files the test writes):
-# ~530 jobs, about 30 min on 2 cores, so apart from `make test`; CI runs both.
-test-paper: setup
-	UV="$(UV)" $(VENV)/bin/pytest -m paper $(PYTEST_ARGS)
+# What does not fit make test's 15 minutes on 2 cores, run by CI after it: config/paper.yaml's
+# whole DAG in miniature (config/paper_smoke.yaml: every rule and wildcard of the paper
+# config, tiny sizes, MNIST/CIFAR-10 files the test writes; ~530 jobs, ~30 min) and a
+# second whole run of config/test.yaml (bitwise determinism, no oversubscription; ~5 min).
+test-long: setup
+	UV="$(UV)" $(VENV)/bin/pytest -m long $(PYTEST_ARGS)
 
 # The performance suite (benchmarks/suite.py): rows P1-P6 and P8 side by side in one run,
 # one table + results/bench/suite.json; BENCH_ARGS e.g. "--rows P1 P3 --device cuda".

@@ -80,7 +80,7 @@ def test_smoke_plans_the_paper_dag(tmp_path, root):
     assert datasets == {("split=test", "variant=sinenet"), ("split=test", "variant=taylor")}
 
 
-@pytest.mark.paper
+@pytest.mark.long
 def test_smoke_run_completes_with_contract_and_verdicts(smoke):
     wd, out = smoke
     stores = sorted((wd / "results").rglob("*.zarr"))

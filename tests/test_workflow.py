@@ -671,6 +671,7 @@ def test_snakemake_report_has_every_figure_with_its_caption(workdir):
         assert caption in page
 
 
+@pytest.mark.long  # a second whole run: make test-long
 def test_two_runs_give_bitwise_identical_results(workdir, second_run):
     """Determinism on CPU: every Zarr store (all variables and coordinates, bitwise),
     every checkpoint, every metrics file and the verdicts equal between two runs in
@@ -723,6 +724,7 @@ def _job_spans(logs: Path) -> list[tuple[float, float, str]]:
     return spans
 
 
+@pytest.mark.long  # reads the second run
 def test_more_cores_than_cpus_does_not_oversubscribe(second_run, root):
     """--cores 8 on a smaller machine: Snakemake is given the CPUs there are, every job
     runs torch with its rule's threads, and no more jobs run at once than CPUs."""
