@@ -1,14 +1,25 @@
-"""Helpers shared by the benchmark scripts: timing with CUDA sync and a plain-text table."""
+"""Helpers shared by the benchmark scripts: timing with CUDA sync, a plain-text table, and
+a process's peak resident memory."""
 
 from __future__ import annotations
 
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
 from pipeline_lib.device import pick_device, set_threads
+
+
+def vm_hwm_mb() -> float:
+    """This process's peak resident memory in MB (VmHWM: ru_maxrss would include the
+    parent's peak inherited through fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def timed(

@@ -17,15 +17,9 @@ from pathlib import Path
 
 import torch
 import yaml
+from _bench_common import vm_hwm_mb
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def vm_hwm_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def main() -> None:

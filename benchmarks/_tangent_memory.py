@@ -18,13 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import xarray as xr
-
-
-def vm_hwm_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+from _bench_common import vm_hwm_mb
 
 
 def main() -> None:
