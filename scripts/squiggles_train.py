@@ -20,8 +20,9 @@ with rule_context(smk) as log:
     p, w = smk.params, smk.wildcards
     device = pick_device(p.device)
     seed, sigma = int(w.seed), float(w.sigma)
-    tests = {v: tensors(open_store(f)) for v, f in zip(p.variants, smk.input.tests, strict=True)}
-    own_store = open_store(smk.input.tests[p.variants.index(w.variant)])
+    stores = {v: open_store(f) for v, f in zip(p.variants, smk.input.tests, strict=True)}
+    tests = {v: tensors(ds) for v, ds in stores.items()}
+    own_store = stores[w.variant]
     resolution = own_store.attrs["resolution"]
     stream = None
     if p.stream:  # the training curves generated while training: no train store

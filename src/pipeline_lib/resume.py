@@ -99,10 +99,14 @@ class Resume:
         self.log(f"resume: going on after epoch {self.resumed_from} (state in {self.path})")
         return state
 
+    def due(self, epoch: int, epochs: int) -> bool:
+        """Whether to save after ``epoch``: every ``every`` epochs, never after the last
+        (the job is about to write its outputs)."""
+        return self.every > 0 and epoch < epochs and epoch % self.every == 0
+
     def save(self, epoch: int, epochs: int, state: dict) -> None:
-        """Save ``state`` after ``epoch`` when it is due (every ``every`` epochs, never
-        after the last: the job is about to write its outputs)."""
-        if self.every <= 0 or epoch >= epochs or epoch % self.every:
+        """Save ``state`` after ``epoch`` when it is :meth:`due`."""
+        if not self.due(epoch, epochs):
             return
         extra = self.extra_state() if self.extra_state is not None else {}
         checkpoints.save({**state, "key": self.key, "epoch": int(epoch), "extra": extra}, self.path)

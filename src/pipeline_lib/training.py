@@ -4,6 +4,7 @@ adversarial with the project's PGD) and autoencoders (Adam, MSE)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -90,7 +91,8 @@ def train_classifier(
     opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=weight_decay, momentum=momentum)
     gen = torch.Generator().manual_seed(seed)
     hist: dict[str, list[float]] = {"loss": [], "train_accuracy": []}
-    start = restore_training(resume, model, opt, gen, hist)
+    training = TrainingState(model, opt, gen, hist)
+    start = training.restore(resume)
     if on_epoch is not None and start == 1:
         on_epoch(0, model, {"loss": float("nan"), "train_accuracy": accuracy(model, x, y)})
 
@@ -109,65 +111,59 @@ def train_classifier(
         hist["train_accuracy"].append(stats["train_accuracy"])
         if on_epoch is not None:
             on_epoch(epoch, model, stats)
-        save_training(resume, epoch, epochs, model, opt, gen, hist)
+        training.save(resume, epoch, epochs)
     model.eval()
     return hist
 
 
-def restore_training(
-    resume: Resume | None,
-    model: nn.Module,
-    opt: torch.optim.Optimizer,
-    gen: torch.Generator,
-    hist: dict | list,
-    sched: torch.optim.lr_scheduler.LRScheduler | None = None,
-    gens: dict[str, torch.Generator] | None = None,
-) -> int:
-    """Put a saved training state back (model, optimiser, scheduler, generators,
-    history); the first epoch still to run (1 without a saved state)."""
-    state = resume.load() if resume is not None else None
-    if state is None:
-        return 1
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["opt"])
-    if sched is not None:
-        sched.load_state_dict(state["sched"])
-    gen.set_state(state["gen"])
-    for k, g in (gens or {}).items():
-        g.set_state(state["gens"][k])
-    set_rng_state(state["rng"])
-    if isinstance(hist, dict):
-        hist.update(state["hist"])
-    else:
-        hist[:] = state["hist"]
-    return int(state["epoch"]) + 1
+@dataclass
+class TrainingState:
+    """What a training loop must save to go on where it stopped: model, optimiser,
+    shuffling generator, history, and optionally a scheduler and further generators.
+    The torch global generator is saved and restored with them."""
 
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    gen: torch.Generator
+    hist: dict | list
+    sched: torch.optim.lr_scheduler.LRScheduler | None = None
+    gens: dict[str, torch.Generator] = field(default_factory=dict)
 
-def save_training(
-    resume: Resume | None,
-    epoch: int,
-    epochs: int,
-    model: nn.Module,
-    opt: torch.optim.Optimizer,
-    gen: torch.Generator,
-    hist: dict | list,
-    sched: torch.optim.lr_scheduler.LRScheduler | None = None,
-    gens: dict[str, torch.Generator] | None = None,
-) -> None:
-    """Save the training state after ``epoch`` when ``resume`` says it is due."""
-    if resume is None or resume.every <= 0 or epoch >= epochs or epoch % resume.every:
-        return
-    state = {
-        "model": model.state_dict(),
-        "opt": opt.state_dict(),
-        "gen": gen.get_state(),
-        "gens": {k: g.get_state() for k, g in (gens or {}).items()},
-        "rng": rng_state(),
-        "hist": hist,
-    }
-    if sched is not None:
-        state["sched"] = sched.state_dict()
-    resume.save(epoch, epochs, state)
+    def restore(self, resume: Resume | None) -> int:
+        """Put ``resume``'s saved state back; the first epoch still to run (1 without
+        a saved state)."""
+        state = resume.load() if resume is not None else None
+        if state is None:
+            return 1
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        if self.sched is not None:
+            self.sched.load_state_dict(state["sched"])
+        self.gen.set_state(state["gen"])
+        for k, g in self.gens.items():
+            g.set_state(state["gens"][k])
+        set_rng_state(state["rng"])
+        if isinstance(self.hist, dict):
+            self.hist.update(state["hist"])
+        else:
+            self.hist[:] = state["hist"]
+        return int(state["epoch"]) + 1
+
+    def save(self, resume: Resume | None, epoch: int, epochs: int) -> None:
+        """Save the state after ``epoch`` when ``resume`` says it is due."""
+        if resume is None or not resume.due(epoch, epochs):
+            return
+        state = {
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict(),
+            "gen": self.gen.get_state(),
+            "gens": {k: g.get_state() for k, g in self.gens.items()},
+            "rng": rng_state(),
+            "hist": self.hist,
+        }
+        if self.sched is not None:
+            state["sched"] = self.sched.state_dict()
+        resume.save(epoch, epochs, state)
 
 
 def train_autoencoder(
@@ -188,7 +184,8 @@ def train_autoencoder(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     hist: list[float] = []
-    start = restore_training(resume, model, opt, gen, hist)
+    training = TrainingState(model, opt, gen, hist)
+    start = training.restore(resume)
     model.train()
 
     def batch_loss(idx: torch.Tensor) -> torch.Tensor:
@@ -200,7 +197,7 @@ def train_autoencoder(
         hist.append(mean)
         if on_epoch is not None:
             on_epoch(epoch, mean)
-        save_training(resume, epoch, epochs, model, opt, gen, hist)
+        training.save(resume, epoch, epochs)
     model.eval()
     return hist
 

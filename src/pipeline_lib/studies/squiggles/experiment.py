@@ -60,7 +60,7 @@ from pipeline_lib.invariants import check_ball, check_box, check_orthonormal
 from pipeline_lib.models import batched, build_model
 from pipeline_lib.progress import bar
 from pipeline_lib.resume import Resume
-from pipeline_lib.training import check_finite, restore_training, save_training
+from pipeline_lib.training import TrainingState, check_finite
 from pipeline_lib.zarr_io import var
 
 from . import generators as sq
@@ -195,8 +195,8 @@ def train_classifier(
     hist: dict[str, list[float]] = {"loss": [], "lr": []}
     evals: dict[str, list[float]] = {}
     state = {"hist": hist, "evals": evals}  # both in the saved history
-    gens = {"noise": noise}
-    start = restore_training(resume, model, opt, shuffle, state, sched, gens)
+    training = TrainingState(model, opt, shuffle, state, sched, {"noise": noise})
+    start = training.restore(resume)
     hist, evals = state["hist"], state["evals"]
     if stream is not None:
         if max_batches is not None and epochs > 1:
@@ -233,7 +233,7 @@ def train_classifier(
             f"{name} epoch {epoch}: loss {mean:.4f} "
             + " ".join(f"{k} {v:.4f}" for k, v in stats.items())
         )
-        save_training(resume, epoch, epochs, model, opt, shuffle, state, sched, gens)
+        training.save(resume, epoch, epochs)
     model.eval()
     data = {
         "loss": var(np.array(hist["loss"]), ("epoch",), "mean training cross-entropy"),
