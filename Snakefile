@@ -2,6 +2,7 @@ import os
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 # The library next to this Snakefile is the one the rules run and the one their code
@@ -16,7 +17,7 @@ if (_SRC / "pipeline_lib").is_dir():
         )
     )
 
-from pipeline_lib import codedigest
+from pipeline_lib import codedigest, datafiles
 from pipeline_lib.config import check_config
 from pipeline_lib.resources import limit_local_cores
 
@@ -36,6 +37,26 @@ _checked = check_config(config, Path(workflow.basedir) / "config" / "schema.yaml
 config.clear()
 config.update(_checked)
 validate(config, "config/schema.yaml")
+# Datasets whose store is still to be made and whose files are missing: every call says
+# so (a dry run still lists the jobs), and a real run stops before its first job with
+# what to put where (natural_dataset's own message, without waiting for the jobs before).
+_MISSING_DATA = []
+if workflow.is_main_process:
+    _MISSING_DATA = datafiles.config_problems(
+        config, lambda name: Path(f"results/data/{name}.zarr").is_dir()
+    )
+    for _msg in _MISSING_DATA:
+        print(f"note: a run stops before its first job: {_msg}", file=sys.stderr)
+
+
+onstart:
+    if _MISSING_DATA:
+        raise WorkflowError(
+            "missing dataset files:\n"
+            + "\n".join(f"  - {m}" for m in _MISSING_DATA)
+        )
+
+
 # Locally, never more busy threads than CPUs (a --cores above them is lowered).
 limit_local_cores(workflow, lambda msg: print(f"note: {msg}", file=sys.stderr))
 

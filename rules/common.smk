@@ -28,7 +28,7 @@ CLAIMS = all_claims(config)
 
 wildcard_constraints:
     seed=r"\d+",
-    dataset="fashion_mnist|mnist|cifar10",
+    dataset="fashion_mnist|mnist|cifar10|imagenet",
     split="train|test",
     sigma=r"\d+(\.\d+)?",
 

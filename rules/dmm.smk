@@ -50,7 +50,8 @@ rule dmm_tangents:
         mem_mb=4000,
         gpu=GPU,
     params:
-        n_samples=config["dmm"]["n_samples"],
+        n_samples=lambda w: dmm.n_samples(config, w.dataset),
+        classes=lookup(dpath="dmm/{dataset}/autoencoder/classes", within=config),
         device=config["device"],
     script:
         "../scripts/dmm_tangents.py"
@@ -93,6 +94,30 @@ rule dmm_classifier:
         "../scripts/dmm_classifier.py"
 
 
+rule dmm_pretrained:
+    input:
+        data="results/data/{dataset}.zarr",
+        weights=lambda w: dmm.pretrained_weights(config, w.dataset),
+    output:
+        "results/dmm/{dataset}/pretrained/seed0/model.pt",
+    log:
+        "logs/dmm_pretrained/{dataset}.log",
+    benchmark:
+        "results/benchmarks/dmm_pretrained/{dataset}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        runtime=runtime_of("dmm_pretrained"),
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        cfg=lookup(dpath="dmm/{dataset}/pretrained", within=config),
+        device=config["device"],
+    script:
+        "../scripts/dmm_pretrained.py"
+
+
 rule dmm_distance:
     input:
         data="results/data/{dataset}.zarr",
@@ -131,7 +156,7 @@ rule dmm_attacks:
     benchmark:
         "results/benchmarks/dmm_attacks/{dataset}-{variant}-seed{seed}.tsv"
     wildcard_constraints:
-        variant="clean|adversarial|noise",
+        variant="clean|adversarial|noise|pretrained",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -166,7 +191,7 @@ rule dmm_controls:
     benchmark:
         "results/benchmarks/dmm_controls/{dataset}-{variant}-seed{seed}.tsv"
     wildcard_constraints:
-        variant="clean|adversarial|noise",
+        variant="clean|adversarial|noise|pretrained",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -234,10 +259,12 @@ rule dmm_summary:
         runtime=runtime_of("dmm_summary"),
         mem_mb=4000,
     params:
-        variants=config["dmm"]["variants"],
-        attack_variants=dmm.attack_variants(config),
-        seeds=config["dmm"]["seeds"],
-        schemes=config["dmm"]["mislabeled"]["schemes"],
+        variants=lambda w: dmm.summary_params(config, w.dataset)["variants"],
+        attack_variants=lambda w: dmm.summary_params(config, w.dataset)[
+            "attack_variants"
+        ],
+        seeds=lambda w: dmm.summary_params(config, w.dataset)["seeds"],
+        schemes=lambda w: dmm.summary_params(config, w.dataset)["schemes"],
     script:
         "../scripts/dmm_summary.py"
 

@@ -65,7 +65,8 @@ rule dmm_ablation_tangents:
         mem_mb=4000,
         gpu=GPU,
     params:
-        n_samples=config["dmm"]["n_samples"],
+        n_samples=lambda w: dmm.n_samples(config, w.dataset),
+        classes=lookup(dpath="dmm/{dataset}/autoencoder/classes", within=config),
         projection=config["dmm"]["ablations"]["projection"],
         device=config["device"],
     script:
@@ -124,7 +125,7 @@ rule dmm_ablation_classifier:
     benchmark:
         "results/benchmarks/dmm_ablation_classifier/{dataset}-{arch}-seed{seed}.tsv"
     wildcard_constraints:
-        arch="mlp|convnet",
+        arch="mlp|convnet|resnet",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -153,7 +154,7 @@ rule dmm_ablation_distance:
     benchmark:
         "results/benchmarks/dmm_ablation_distance/{dataset}-{arch}-seed{seed}.tsv"
     wildcard_constraints:
-        arch="mlp|convnet",
+        arch="mlp|convnet|resnet",
     conda:
         "../envs/pipeline.yaml"
     threads: 1

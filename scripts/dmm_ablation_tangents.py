@@ -13,7 +13,14 @@ with rule_context(smk) as log:
     device = pick_device(p.device)
     data = open_store(smk.input.data, load=False)
     store = location_tangent_store(
-        data, load_model(smk.input.model), p.n_samples, device, w.at, p.projection, log=log.info
+        data,
+        load_model(smk.input.model),
+        p.n_samples,
+        device,
+        w.at,
+        p.projection,
+        log=log.info,
+        classes=p.classes,
     )
     log.info(
         "mean |x - p| %.3f (p at %s), mean |x - decode(encode(x))| %.3f",

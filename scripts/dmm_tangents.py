@@ -25,6 +25,7 @@ with rule_context(smk) as log:
         # called after the last chunk, so the wall time covers the whole computation
         lambda: log.provenance(device),
         log=log.info,
+        classes=p.classes,
     )
     fd_min = float(open_store(path, load=False).fd_min_cosine.min())
     log.info("finite-difference check: min principal cosine %.4f", fd_min)

@@ -16,6 +16,8 @@ with rule_context(smk) as log:
         data_dir=spec["data_dir"],
         download=spec["download"],
         cache_dir=smk.params.cache,
+        image_size=spec.get("image_size"),
+        resize=spec.get("resize"),
     )
     log.info("%s: %s", name, dict(ds.sizes))
     write_store(

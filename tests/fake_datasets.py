@@ -1,5 +1,6 @@
 """Tiny stand-ins for the datasets this machine cannot download, in their real file
-formats, for the real loading code: MNIST-style IDX files and CIFAR-10's python pickles.
+formats, for the real loading code: MNIST-style IDX files, CIFAR-10's python pickles and
+an ImageNet-style image folder (with a ResNet state dict that classifies it).
 With ``structured`` the images carry their class (a bright band whose position is the
 class, on noise), so small models learn them and attacks have correct points to start
 from; otherwise they are noise with the label tagged in one pixel.
@@ -79,11 +80,80 @@ def write_cifar(folder, n_per_batch=10, seed=0, structured=False):
     return Path(folder)
 
 
+def write_imagenet(folder, n_classes=3, n_train=8, n_val=4, size=(80, 72), seed=0, structured=True):
+    """An ImageNet-style folder (torchvision's ImageFolder layout): ``train/<wnid>/`` and
+    ``val/<wnid>/`` with ``n_classes`` fake WordNet ids sorted in class order, JPEG
+    images of ``size`` (width, height), each class a band at its own height."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    w, h = size
+    for part, n in (("train", n_train), ("val", n_val)):
+        for c in range(n_classes):
+            d = folder / part / f"n{c:08d}"
+            d.mkdir(parents=True, exist_ok=True)
+            img = _images(rng, np.full(n, c), (3, h, w), structured).astype(np.uint8)
+            for i in range(n):
+                Image.fromarray(img[i].transpose(1, 2, 0)).save(d / f"img_{c}_{i}.JPEG")
+    return folder
+
+
+def write_resnet_weights(
+    path, images_dir, classes=(1, 2), depth=50, size=64, resize=64, seed=0, steps=300
+):
+    """A torchvision ResNet state dict, randomly initialised (seeded) except for its last
+    layer: a linear probe on the network's random features of ``images_dir/train`` that
+    tells ``classes`` apart (every other class's bias far below), so a "pretrained"
+    classifier classifies the fake images and the attacks have correct points."""
+    import torch
+    from torchvision import datasets as tvd
+    from torchvision import models as tvm
+    from torchvision import transforms as tvt
+
+    torch.manual_seed(seed)
+    net = getattr(tvm, f"resnet{depth}")(weights=None).eval()
+    tf = tvt.Compose([tvt.Resize(resize), tvt.CenterCrop(size), tvt.ToTensor()])
+    ds = tvd.ImageFolder(Path(images_dir) / "train", transform=tf)
+    x = torch.stack([ds[i][0] for i in range(len(ds))])
+    y = torch.as_tensor(ds.targets)
+    keep = torch.isin(y, torch.as_tensor(classes))
+    x, y = x[keep], y[keep]
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    fc = net.fc
+    net.fc = torch.nn.Identity()
+    with torch.no_grad():
+        feats = net((x - mean) / std)
+    mu, sd = feats.mean(0), feats.std(0) + 1e-6
+    feats = (feats - mu) / sd
+    probe = torch.nn.Linear(feats.shape[1], len(classes))
+    opt = torch.optim.Adam(probe.parameters(), lr=0.01)
+    target = torch.searchsorted(torch.as_tensor(sorted(classes)), y)
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(probe(feats), target).backward()
+        opt.step()
+    with torch.no_grad():
+        fc.weight.zero_()
+        fc.bias.fill_(-1e3)
+        for j, c in enumerate(sorted(classes)):
+            fc.weight[c] = probe.weight[j] / sd
+            fc.bias[c] = probe.bias[j] - (probe.weight[j] * mu / sd).sum()
+    net.fc = fc
+    torch.save(net.state_dict(), path)
+    return path
+
+
 def write_smoke_data(root) -> None:
-    """The files config/paper_smoke.yaml reads: ``<root>/mnist`` and ``<root>/cifar10``."""
+    """The files config/paper_smoke.yaml and config/paper_imagenet.yaml read:
+    ``<root>/mnist``, ``<root>/cifar10`` and ``<root>/imagenet`` (with the classifier's
+    weights ``<root>/imagenet/resnet50.pth``)."""
     root = Path(root)
     write_idx(root / "mnist", n_train=200, n_test=100, structured=True)
     write_cifar(root / "cifar10", n_per_batch=200, structured=True)
+    write_imagenet(root / "imagenet", n_classes=3, n_train=12, n_val=8)
+    write_resnet_weights(root / "imagenet" / "resnet50.pth", root / "imagenet")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Bad or missing data at the workflow level: the data rule fails with a message that
-says what is wrong and how to fix it, and nothing downstream runs.
+says what is wrong and how to fix it, and nothing downstream runs. Missing files stop
+the run before its first job, with the same message.
 
 (The loader's own checks are unit-tested in test_natural.py; here the whole path from
 config to a failed Snakemake job is exercised, one small run per fault.)"""
@@ -84,6 +85,12 @@ def test_bad_data_fails_in_the_data_rule_only(workflow, tmp_path, case):
     )
     out = res.stdout + res.stderr
     assert res.returncode != 0, out[-3000:]
+    if case == "missing files":  # known before any job: no job runs, not even the data rule
+        assert "missing dataset files" in out and not (wd / "logs").exists(), out[-3000:]
+        for msg in messages:
+            assert msg in out, out[-3000:]
+        assert not (wd / "results").exists()
+        return
     assert "Error in rule natural_dataset" in out, out[-3000:]
     log = (wd / "logs/natural_dataset/fashion_mnist.log").read_text()
     assert "DatasetError" in log

@@ -44,7 +44,7 @@ BAD = [
     ({"lowdim": {"seeds": []}}, "lowdim.seeds", "at least 1"),
     ({"lowdim": {"seeds": [1, 1]}}, "lowdim.seeds", "no duplicates"),
     ({"lowdim": {"manifolds": ["torus"]}}, "lowdim.manifolds[0]", "'line', 'diagonal', 'plane'"),
-    ({"natural": {"datasets": ["imagenet"]}}, "natural.datasets[0]", "'fashion_mnist'"),
+    ({"natural": {"datasets": ["svhn"]}}, "natural.datasets[0]", "'fashion_mnist'"),
     ({"natural": {"fashion_mnist": {"classes": [0, 10]}}}, "fashion_mnist.classes[1]", "<= 9"),
     ({"natural": {"fashion_mnist": {"classes": []}}}, "fashion_mnist.classes", "at least 2"),
     ({"natural": {"mnist": {"n_train": 0}}}, "natural.mnist.n_train", ">= 1"),

@@ -36,7 +36,9 @@ def test_config_reference_lists_every_schema_key():
     ):
         assert f"| `{key}` |" in text, key
     # per-dataset defaults that differ from the shared definition are named
-    assert "`16` (cifar10: `128`)" in text and "`[2, 4]` (mnist: `[2, 3]`)" in text
+    assert (
+        "`16` (cifar10: `128`; imagenet: `3584`)" in text and "`[2, 4]` (mnist: `[2, 3]`)" in text
+    )
 
 
 @pytest.mark.parametrize("name", CONFIGS)

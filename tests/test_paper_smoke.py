@@ -1,6 +1,7 @@
 """config/paper.yaml in miniature (config/paper_smoke.yaml): the paper's whole DAG runs on
-this CPU, on tiny MNIST and CIFAR-10 files this test writes in their real formats (and
-the real Fashion-MNIST, shrunk).
+this CPU, on tiny MNIST, CIFAR-10 and ImageNet files this test writes in their real
+formats (and the real Fashion-MNIST, shrunk), with config/paper_imagenet.yaml's ImageNet
+path and a ResNet-50 state dict the test saves.
 
 * The jobs are exactly those `snakemake -n` lists for config/paper.yaml: the same rules
   with the same wildcards (only sizes differ), the streamed Squiggles training set (no
@@ -26,8 +27,8 @@ from pipeline_lib import checkpoints
 pytestmark = pytest.mark.slow
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-PAPER = ("--configfile", "config/paper.yaml")
-SMOKE = ("--configfile", "config/paper.yaml", "config/paper_smoke.yaml")
+PAPER = ("--configfile", "config/paper.yaml", "config/paper_imagenet.yaml")
+SMOKE = (*PAPER, "config/paper_smoke.yaml")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 
 
@@ -64,6 +65,10 @@ def smoke(tmp_path_factory, root):
 
 def test_smoke_plans_the_paper_dag(tmp_path, root):
     wd = copy_workflow(root, tmp_path / "wf")
+    write_smoke_data(wd / "data" / "smoke")
+    # the paper's ImageNet weights file, as the pretrained classifier's job input
+    (wd / "data" / "imagenet").mkdir(parents=True)
+    (wd / "data" / "imagenet" / "resnet50.pth").write_bytes(b"")
     paper = jobs(smk(wd, "-n", "figures/", *PAPER))
     small = jobs(smk(wd, "-n", "figures/", *SMOKE))
     assert sum(paper.values()) > 400
@@ -78,6 +83,17 @@ def test_smoke_plans_the_paper_dag(tmp_path, root):
     assert {"dmm_autoencoder", "shells_evaluate", "squiggles_train", "tilting_bootstrap"} <= rules
     datasets = {w for r, w in paper if r == "squiggles_dataset"}
     assert datasets == {("split=test", "variant=sinenet"), ("split=test", "variant=taylor")}
+    # 10-class CIFAR-10: the shells with their adversarially trained ResNet base, Fig. 6
+    # with ResNet-50 (the architecture ablation); ImageNet with its pretrained classifier
+    assert ("base=linf_adv", "dataset=cifar10", "seed=0") in {
+        w for r, w in paper if r == "shells_base"
+    }
+    assert ("arch=resnet", "dataset=cifar10", "seed=0") in {
+        w for r, w in paper if r == "dmm_ablation_distance"
+    }
+    assert paper[("dmm_pretrained", ("dataset=imagenet",))] == 1
+    assert paper[("dmm_attacks", ("dataset=imagenet", "seed=0", "variant=pretrained"))] == 1
+    assert not {w for r, w in paper if r == "dmm_classifier" and "dataset=imagenet" in w}
 
 
 @pytest.mark.long
@@ -95,11 +111,27 @@ def test_smoke_run_completes_with_contract_and_verdicts(smoke):
     for p in sorted((wd / "results").rglob("*.pt")):
         assert checkpoints.load(p)["provenance"]["config"], p
     # the paper's datasets were read from the tiny files, at the smoke's sizes
-    for name, n in (("mnist", 160), ("cifar10", 70)):
+    for name, n in (("mnist", 160), ("cifar10", 300), ("imagenet", 40)):
         ds = xr.open_zarr(wd / "results" / "data" / f"{name}.zarr")
         assert ds.sizes["sample"] == n, name
     cifar = xr.open_zarr(wd / "results/dmm/cifar10/clean/seed0/training.zarr")
     assert cifar.attrs["provenance"]["config"]["cfg"]["kind"] == "convnet"
+    assert cifar.attrs["n_classes"] == 10
+    # the manifold model and the attacked images: CIFAR-10's plane and car only, under
+    # the 10-class classifier, whose adversarial classes may be any of the ten
+    data = xr.open_zarr(wd / "results/data/cifar10.zarr")
+    label = dict(zip(data.sample.values, data.label.values, strict=True))
+    tangents = xr.open_zarr(wd / "results/dmm/cifar10/tangents.zarr")
+    assert {label[s] for s in tangents.sample.values} <= {0, 1}
+    ae = xr.open_zarr(wd / "results/dmm/cifar10/autoencoder.zarr")
+    assert {label[s] for s in ae.sample.values} == {0, 1}
+    resnet = checkpoints.load(wd / "results/shells/cifar10/linf_adv/seed0/model.pt")
+    assert resnet["kind"] == "resnet" and resnet["kwargs"]["depth"] == 50
+    # ImageNet: the pretrained ResNet-50 read from the local file, its attacks and metrics
+    pre = checkpoints.load(wd / "results/dmm/imagenet/pretrained/seed0/model.pt")
+    assert pre["kind"] == "pretrained_resnet" and pre["kwargs"]["n_out"] == 1000
+    metrics = json.loads((wd / "results/dmm/imagenet/metrics.json").read_text())
+    assert metrics["dmm_natural/imagenet-pretrained/analysed_images"]["mean"] >= 1
     sq = xr.open_zarr(wd / "results/squiggles/sinenet/sigma0/seed0/training.zarr")
     assert sq.attrs["streamed"] and sq.attrs["n_train"] == 256
     claims = json.loads((wd / "results/claims/claims.json").read_text())

@@ -141,6 +141,11 @@ def _cross_checks(cfg: Mapping) -> list[str]:
                 f"config key 'natural.{name}.data_dir' is an empty string; "
                 "allowed: a directory path or null"
             )
+        if name == "imagenet" and ds.get("download"):
+            errs.append(
+                "config key 'natural.imagenet.download': ImageNet cannot be downloaded "
+                "(its licence needs a login); allowed: false, with the files in data_dir"
+            )
     for study in STUDIES:
         errs += importlib.import_module(f"pipeline_lib.studies.{study}.checks").errors(cfg)
     return errs

@@ -25,6 +25,36 @@ SAFETY = 3.0  # measured cost x this: a slower node, a busier file system
 PIXELS = {"fashion_mnist": 784, "mnist": 784, "cifar10": 3072, "imagenet": 3 * 224 * 224}
 
 
+# multiply-adds of one forward pass, for ResNets relative to the MLP the per-unit costs
+# were measured with (784-256-256-10: 0.27 M): torchvision's numbers at 224 pixels, the
+# small-image stem (3x3, no max pool) at 32; scaled by image area
+MLP_MACS = 0.27e6
+RESNET_MACS_224 = {18: 1.8e9, 34: 3.6e9, 50: 4.1e9}
+RESNET_MACS_32 = {18: 0.56e9, 34: 1.16e9, 50: 1.3e9}
+
+
+def _pixels(cfg: Mapping, ds: str) -> int:
+    if ds == "imagenet":
+        return 3 * int(cfg["natural"]["imagenet"].get("image_size", 224)) ** 2
+    return PIXELS.get(ds, 784)
+
+
+def _model_scale(cfg: Mapping, ds: str, variant: str | None = None) -> float:
+    """How much more one forward pass of the dataset's DMM classifier costs than the
+    measured MLP's: 1 for the MLP and conv nets (measured), the ResNets' MACs otherwise."""
+    d = cfg["dmm"].get(ds, {})
+    if variant == "pretrained":
+        depth = int(d.get("pretrained", {}).get("depth", 50))
+    elif d.get("classifier", {}).get("kind") == "resnet":
+        depth = int(d["classifier"].get("depth", 50))
+    else:
+        return 1.0
+    side = math.sqrt(_pixels(cfg, ds) / 3)
+    if side < 64:
+        return RESNET_MACS_32[depth] * (side / 32) ** 2 / MLP_MACS
+    return RESNET_MACS_224[depth] * (side / 224) ** 2 / MLP_MACS
+
+
 def _w(w: Any, name: str, default: Any = None) -> Any:
     if isinstance(w, Mapping):
         return w.get(name, default)
@@ -38,9 +68,13 @@ def _nat(cfg: Mapping, ds: str) -> tuple[int, int]:
 
 def _classifier_work(ccfg: Mapping, ds: str, cfg: Mapping, adv: Mapping | None) -> float:
     n_train, _ = _nat(cfg, ds)
-    width = 1.0 if ccfg.get("kind", "mlp") == "mlp" else float(ccfg.get("width", 32)) / 4
+    kind = ccfg.get("kind", "mlp")
+    if kind == "resnet":  # the conv net of width 32 (factor 8) is ~130x cheaper
+        width = 8.0 * RESNET_MACS_32[int(ccfg.get("depth", 50))] / 10e6
+    else:
+        width = 1.0 if kind == "mlp" else float(ccfg.get("width", 32)) / 4
     steps = 1 + (int(adv["steps"]) if adv else 0)
-    return float(ccfg["epochs"]) * n_train * PIXELS.get(ds, 784) * width * steps
+    return float(ccfg["epochs"]) * n_train * _pixels(cfg, ds) * width * steps
 
 
 def _lowdim_train(cfg: Mapping, w: Any) -> float:
@@ -68,20 +102,35 @@ def _dmm_classifier(cfg: Mapping, w: Any) -> float:
 def _dmm_autoencoder(cfg: Mapping, w: Any) -> float:
     ds = _w(w, "dataset")
     n_train, _ = _nat(cfg, ds)
-    return float(_dmm(cfg, w)["autoencoder"]["epochs"]) * n_train * PIXELS.get(ds, 784)
+    return float(_dmm(cfg, w)["autoencoder"]["epochs"]) * n_train * _pixels(cfg, ds)
 
 
 def _dmm_distance(cfg: Mapping, w: Any) -> float:
     c = _dmm(cfg, w)
     d = c["distance"]
     epochs = int(c["classifier"]["epochs"]) + 1
-    return float(cfg["dmm"]["distance_samples"]) * epochs * (int(d["steps"]) + int(d["bisections"]))
+    scale = _model_scale(cfg, _w(w, "dataset"))
+    return (
+        float(cfg["dmm"]["distance_samples"])
+        * epochs
+        * (int(d["steps"]) + int(d["bisections"]))
+        * scale
+    )
 
 
 def _dmm_attacks(cfg: Mapping, w: Any) -> float:
     c = _dmm(cfg, w)
     steps = int(c["attack"]["steps"]) + int(c["constrained"]["steps"]) + int(c["linf"]["steps"])
-    return float(cfg["dmm"]["n_samples"]) * steps
+    scale = _model_scale(cfg, _w(w, "dataset"), _w(w, "variant"))
+    own = cfg["dmm"][_w(w, "dataset")].get("n_samples")
+    n = own if own is not None else cfg["dmm"]["n_samples"]
+    return float(n) * steps * scale
+
+
+def _dmm_pretrained(cfg: Mapping, w: Any) -> float:
+    # one evaluation of the test split: a hundredth of an attack step per image
+    _, n_test = _nat(cfg, _w(w, "dataset"))
+    return float(n_test) * _model_scale(cfg, _w(w, "dataset"), "pretrained") / 100
 
 
 def _dmm_mislabeled(cfg: Mapping, w: Any) -> float:
@@ -186,7 +235,7 @@ def _tilting_bootstrap(cfg: Mapping, w: Any) -> float:
 
 def _natural_dataset(cfg: Mapping, w: Any) -> float:
     ds = _w(w, "dataset")
-    return float(sum(_nat(cfg, ds))) * PIXELS.get(ds, 784)
+    return float(sum(_nat(cfg, ds))) * _pixels(cfg, ds)
 
 
 UNITS: dict[str, Callable[[Mapping, Any], float]] = {
@@ -196,6 +245,7 @@ UNITS: dict[str, Callable[[Mapping, Any], float]] = {
     "dmm_classifier": _dmm_classifier,
     "dmm_distance": _dmm_distance,
     "dmm_attacks": _dmm_attacks,
+    "dmm_pretrained": _dmm_pretrained,
     "dmm_controls": _dmm_attacks,
     "dmm_mislabeled": _dmm_mislabeled,
     "dmm_tangents": _dmm_tangents,
@@ -221,6 +271,7 @@ SECONDS_PER_UNIT: dict[str, float] = {
     "dmm_controls": 7e-05,
     "dmm_distance": 0.000257,
     "dmm_mislabeled": 0.000413,
+    "dmm_pretrained": 6.15e-05,  # an attack step's (not measured: no default job)
     "dmm_tangents": 0.00138,
     "lowdim_train": 7.94e-09,
     "natural_dataset": 7.93e-07,

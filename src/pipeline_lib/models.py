@@ -89,9 +89,12 @@ class MLPAutoencoder(nn.Module):
 
 class VGGAutoencoder(nn.Module):
     """VGG-style conv autoencoder with plain (nearest) upsampling, no unpooling indices
-    (DMM App. D.3 / G.2: k = 128 for CIFAR-10); works for 28x28 and 32x32 inputs."""
+    (DMM App. D.3 / G.2: k = 128 for CIFAR-10); works for 28x28 and 32x32 inputs.
+    ``stages``: conv blocks each followed by a 2x2 max pool, channels ``width * 2**i``
+    (at most 8 * width); 2 for 28-32 pixels, 5 for ImageNet's 224 (7x7 before the code,
+    as VGG-16)."""
 
-    def __init__(self, in_shape=(3, 32, 32), k=128, width=32):
+    def __init__(self, in_shape=(3, 32, 32), k=128, width=32, stages=2):
         super().__init__()
         c, h, w = in_shape
         self.in_shape = tuple(in_shape)
@@ -104,16 +107,23 @@ class VGGAutoencoder(nn.Module):
                 nn.ReLU(),
             ]
 
-        self.encoder_conv = nn.Sequential(
-            *block(c, width), nn.MaxPool2d(2), *block(width, 2 * width), nn.MaxPool2d(2)
-        )
-        self.hq, self.wq = h // 4, w // 4
-        flat = 2 * width * self.hq * self.wq
+        chans = [width * 2 ** min(i, 3) for i in range(stages)]
+        enc: list[nn.Module] = []
+        for i, o in enumerate(chans):
+            enc += [*block(c if i == 0 else chans[i - 1], o), nn.MaxPool2d(2)]
+        self.encoder_conv = nn.Sequential(*enc)
+        self.hq, self.wq = h // 2**stages, w // 2**stages
+        if min(self.hq, self.wq) < 1:
+            raise ValueError(f"{stages} pooling stages reduce {h}x{w} images to nothing")
+        self.code_channels = chans[-1]
+        flat = self.code_channels * self.hq * self.wq
         self.encoder_fc = nn.Linear(flat, k)
         self.decoder_fc = nn.Sequential(nn.Linear(k, flat), nn.ReLU())
+        dec: list[nn.Module] = []
+        for i in range(stages - 1, 0, -1):
+            dec += [nn.Upsample(scale_factor=2, mode="nearest"), *block(chans[i], chans[i - 1])]
         self.decoder_conv = nn.Sequential(
-            nn.Upsample(scale_factor=2, mode="nearest"),
-            *block(2 * width, width),
+            *dec,
             nn.Upsample(size=(h, w), mode="nearest"),
             nn.Conv2d(width, width, 3, padding=1),
             nn.ReLU(),
@@ -126,7 +136,7 @@ class VGGAutoencoder(nn.Module):
         return self.encoder_fc(self.encoder_conv(x).flatten(1))
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
-        z = self.decoder_fc(code).reshape(-1, 2 * self.width, self.hq, self.wq)
+        z = self.decoder_fc(code).reshape(-1, self.code_channels, self.hq, self.wq)
         return self.decoder_conv(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -180,8 +190,114 @@ class ResNet34Gray(nn.Module):
         return self.net(x)
 
 
+class TorchvisionResNet(nn.Module):
+    """torchvision's ResNet-18/34/50 (DMM Fig. 6's ResNet-50, a CIFAR-10 shell base) for
+    ``in_shape`` images. Inputs under 64 pixels a side get the usual small-image stem (a
+    3x3 stride-1 first conv, no max pool) so that 32x32 CIFAR images are not reduced to
+    1x1 before the last stage; 224x224 ImageNet images keep torchvision's stem, so a
+    torchvision state dict (``net.*``) loads into it unchanged."""
+
+    DEPTHS = (18, 34, 50)
+
+    def __init__(self, in_shape=(3, 32, 32), n_classes=10, depth=50, small_stem=None):
+        super().__init__()
+        from torchvision import models as tvm
+
+        if depth not in self.DEPTHS:
+            raise ValueError(f"ResNet depth must be one of {self.DEPTHS}, got {depth}")
+        self.net = getattr(tvm, f"resnet{depth}")(weights=None, num_classes=n_classes)
+        c, h, w = in_shape
+        if small_stem is None:
+            small_stem = min(h, w) < 64
+        if small_stem:
+            self.net.conv1 = nn.Conv2d(c, 64, 3, stride=1, padding=1, bias=False)
+            self.net.maxpool = nn.Identity()
+        elif c != 3:
+            self.net.conv1 = nn.Conv2d(c, 64, 7, stride=2, padding=3, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Normalized(nn.Module):
+    """``model((x - mean) / std)`` for images in [0, 1]: the input normalisation a
+    pretrained torchvision network expects, inside the model, so attacks and projections
+    work in pixel space."""
+
+    def __init__(self, model: nn.Module, mean, std):
+        super().__init__()
+        self.model = model
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model((x - self.mean) / self.std)
+
+
+class ClassSubset(nn.Module):
+    """A classifier over all of its training classes with its logits reordered so that
+    ``classes`` (original indices, e.g. ImageNet's goldfish and white shark) come first,
+    in order, and every other class after them: a dataset store holding only
+    ``classes`` labels its images 0..C-1 (class positions), and ``argmax == position``
+    still means "predicted that class" against all of the network's classes."""
+
+    def __init__(self, model: nn.Module, classes, n_out: int):
+        super().__init__()
+        self.model = model
+        first = [int(c) for c in classes]
+        if len(set(first)) != len(first) or not all(0 <= c < n_out for c in first):
+            raise ValueError(f"classes {first} are not distinct indices below {n_out}")
+        rest = [c for c in range(n_out) if c not in set(first)]
+        self.register_buffer("order", torch.as_tensor(first + rest, dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x).index_select(1, self.order)
+
+
+class PretrainedClassifier(nn.Module):
+    """A torchvision ResNet with weights read from a local file (no download at run
+    time), input normalisation inside, logits reordered to a dataset's classes
+    (:class:`ClassSubset`). Built by :func:`build_model` from its kwargs and loaded
+    from the checkpoint's state dict like any other model."""
+
+    def __init__(
+        self,
+        in_shape=(3, 224, 224),
+        depth=50,
+        n_out=1000,
+        classes=(0, 1),
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+    ):
+        super().__init__()
+        base = TorchvisionResNet(in_shape, n_out, depth, small_stem=False)
+        self.net = ClassSubset(Normalized(base, mean, std), classes, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def load_torchvision(self, path: str | Path) -> None:
+        """Weights of a torchvision ResNet (its ``state_dict()`` saved with
+        ``torch.save``) from ``path``, read with ``weights_only=True``."""
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        resnet = self.net.model.model.net
+        try:
+            missing, unexpected = resnet.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # shapes that do not match
+            raise ValueError(f"{path} does not fit this ResNet: {exc}") from None
+        if missing or unexpected:
+            raise ValueError(
+                f"{path} is not a state dict of this torchvision ResNet: missing keys "
+                f"{missing[:5]}, unexpected keys {unexpected[:5]}"
+            )
+
+
 MODELS: dict[str, type[nn.Module]] = {
     "squiggle_cnn": SquiggleCNN,
+    "resnet": TorchvisionResNet,
+    "pretrained_resnet": PretrainedClassifier,
     "resnet34_gray": ResNet34Gray,
     "mlp_classifier": MLPClassifier,
     "small_convnet": SmallConvNet,

@@ -1,9 +1,11 @@
 """Natural-image datasets through torchvision's dataset classes.
 
 Files are looked for in the configured ``data_dir``, then in the standard places
-(Debian's ``dataset-fashion-mnist`` package for Fashion-MNIST, ``data/<name>``),
-and downloaded by torchvision only when the config allows it. A missing or broken
-dataset stops with a message that says what was looked for and how to get it.
+(:mod:`pipeline_lib.datafiles`: Debian's ``dataset-fashion-mnist`` package for
+Fashion-MNIST, ``data/<name>``), and downloaded by torchvision only when the config
+allows it. A missing or broken dataset stops with a message that says what was looked
+for and how to get it. ImageNet is read from torchvision's ImageFolder layout (only the
+configured classes' folders are scanned), resized and centre-cropped.
 """
 
 from __future__ import annotations
@@ -18,15 +20,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 from torchvision import datasets as tvd
+from torchvision import transforms as tvt
 
+from .datafiles import IDX_FILES, SOURCES, candidates, find_idx, has_files
 from .zarr_io import var
 
-IDX_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
+__all__ = ["IDX_FILES", "DatasetError", "SPECS", "load_arrays", "make_natural_dataset"]
 
 
 class DatasetError(RuntimeError):
@@ -51,25 +50,60 @@ class _LocalCIFAR10(tvd.CIFAR10):
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
 
+class _SomeClassesFolder(tvd.ImageFolder):
+    """torchvision's ImageFolder that scans only the folders of ``keep`` (class indices
+    = positions among all class folders, sorted, as torchvision's ImageNet numbers them)."""
+
+    def __init__(self, root, keep, transform):
+        self._keep = [int(c) for c in keep]
+        super().__init__(root, transform=transform)
+
+    def find_classes(self, directory):
+        folders = sorted(e.name for e in Path(directory).iterdir() if e.is_dir())
+        bad = [c for c in self._keep if c >= len(folders)]
+        if bad:
+            raise DatasetError(
+                f"classes {bad} requested but {directory} holds {len(folders)} class folders"
+            )
+        self.all_folders = folders
+        return folders, {folders[c]: c for c in self._keep}
+
+
+def _imagenet_categories() -> tuple[str, ...]:
+    # the 1000 class names torchvision ships with its weights' metadata (no download)
+    from torchvision.models import ResNet50_Weights
+
+    return tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
 @dataclass(frozen=True)
 class NaturalSpec:
     name: str
-    title: str
     tv_class: type
-    folder: str  # torchvision's folder under root
     classes: tuple[str, ...]
     shape: tuple[int, int, int]
-    standard_dirs: tuple[str, ...] = ()
-    how_to_get: str = ""
-    kind: str = "idx"
+
+    @property
+    def title(self) -> str:
+        return SOURCES[self.name].title
+
+    @property
+    def folder(self) -> str:
+        return SOURCES[self.name].folder
+
+    @property
+    def kind(self) -> str:
+        return SOURCES[self.name].kind
+
+    @property
+    def how_to_get(self) -> str:
+        return SOURCES[self.name].how_to_get
 
 
 SPECS: dict[str, NaturalSpec] = {
     "fashion_mnist": NaturalSpec(
         "fashion_mnist",
-        "Fashion-MNIST",
         tvd.FashionMNIST,
-        "FashionMNIST",
         (
             "T-shirt/top",
             "Trouser",
@@ -83,51 +117,25 @@ SPECS: dict[str, NaturalSpec] = {
             "Ankle boot",
         ),
         (1, 28, 28),
-        ("/usr/share/datasets/fashion-mnist", "data/fashion_mnist"),
-        "install Debian's package (apt-get install dataset-fashion-mnist, files land in "
-        "/usr/share/datasets/fashion-mnist), or set natural.fashion_mnist.data_dir to a folder "
-        "holding the four IDX files (train-images-idx3-ubyte[.gz], ...), or set "
-        "natural.fashion_mnist.download: true to let torchvision download them",
     ),
-    "mnist": NaturalSpec(
-        "mnist",
-        "MNIST",
-        tvd.MNIST,
-        "MNIST",
-        tuple(str(i) for i in range(10)),
-        (1, 28, 28),
-        ("data/mnist",),
-        "put the four IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
-        "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]) in data/mnist or in the "
-        "folder named by natural.mnist.data_dir, or set natural.mnist.download: true",
-    ),
+    "mnist": NaturalSpec("mnist", tvd.MNIST, tuple(str(i) for i in range(10)), (1, 28, 28)),
     "cifar10": NaturalSpec(
         "cifar10",
-        "CIFAR-10",
         _LocalCIFAR10,
-        "cifar-10-batches-py",
         ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
         (3, 32, 32),
-        ("data/cifar10",),
-        "put the extracted 'cifar-10-batches-py' folder (from cifar-10-python.tar.gz) in "
-        "data/cifar10 or in the folder named by natural.cifar10.data_dir, or set "
-        "natural.cifar10.download: true",
-        kind="cifar",
     ),
+    # classes: filled from torchvision's metadata on first use (see _spec)
+    "imagenet": NaturalSpec("imagenet", _SomeClassesFolder, (), (3, 224, 224)),
 }
 
 
-def _find_idx(directory: Path, folder: str) -> dict[str, Path] | None:
-    for base in (directory, directory / folder / "raw", directory / "raw"):
-        found = {}
-        for name in IDX_FILES:
-            for cand in (base / name, base / f"{name}.gz"):
-                if cand.is_file():
-                    found[name] = cand
-                    break
-        if len(found) == len(IDX_FILES):
-            return found
-    return None
+def _spec(name: str, image_size: int | None = None) -> NaturalSpec:
+    spec = SPECS[name]
+    if spec.kind != "imagefolder":
+        return spec
+    size = image_size or spec.shape[1]
+    return NaturalSpec(name, spec.tv_class, _imagenet_categories(), (3, size, size))
 
 
 def _stage_idx(files: dict[str, Path], root: Path, folder: str) -> None:
@@ -149,12 +157,6 @@ def _stage_idx(files: dict[str, Path], root: Path, folder: str) -> None:
             ) from exc
 
 
-def _candidates(spec: NaturalSpec, data_dir: str | None) -> list[Path]:
-    if data_dir is not None:
-        return [Path(data_dir)]
-    return [Path(d) for d in spec.standard_dirs]
-
-
 def load_arrays(
     name: str, data_dir: str | None, download: bool, cache_dir: str | Path
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -163,7 +165,7 @@ def load_arrays(
         raise DatasetError(f"unknown dataset {name!r}; allowed: {sorted(SPECS)}")
     spec = SPECS[name]
     cache_dir = Path(cache_dir)
-    looked = _candidates(spec, data_dir)
+    looked = candidates(name, data_dir)
     if data_dir is not None and not Path(data_dir).is_dir():
         raise DatasetError(
             f"{spec.title}: natural.{name}.data_dir = {data_dir!r} is not a directory; "
@@ -173,7 +175,7 @@ def load_arrays(
     staged = None
     for cand in looked:
         if spec.kind == "idx":
-            files = _find_idx(cand, spec.folder)
+            files = find_idx(cand, spec.folder)
             if files is not None:
                 # torchvision wants uncompressed files under <root>/<Folder>/raw: stage
                 # them in a temporary folder that is removed once the arrays are read
@@ -185,7 +187,7 @@ def load_arrays(
                     shutil.rmtree(staged, ignore_errors=True)
                     raise
                 break
-        elif (cand / spec.folder).is_dir():
+        elif has_files(name, cand):
             root = cand
             break
     if root is None:
@@ -239,6 +241,42 @@ def _read_splits(spec: NaturalSpec, root: Path, download: bool) -> dict:
     return out
 
 
+def _folder_parts(spec: NaturalSpec, data_dir: str | None, classes, resize: int) -> dict:
+    """Per split, a reader of uint8 images (N, 3, S, S) by index and the labels, from the
+    ImageFolder layout (train/, val/ as the test split); only ``classes``' folders are
+    scanned, and only the images asked for are decoded."""
+    looked = candidates(spec.name, data_dir)
+    root = next((d for d in looked if has_files(spec.name, d)), None)
+    if root is None:
+        raise DatasetError(
+            f"{spec.title} not found (looked in: {', '.join(map(str, looked))}). "
+            f"To get it: {spec.how_to_get}"
+        )
+    size = spec.shape[1]
+    tf = tvt.Compose([tvt.Resize(resize), tvt.CenterCrop(size)])
+    out = {}
+    for part, sub in (("train", "train"), ("test", "val")):
+        try:
+            ds = _SomeClassesFolder(root / sub, classes, tf)
+        except (FileNotFoundError, DatasetError) as exc:
+            raise DatasetError(f"{spec.title} ({part} split, {root / sub}): {exc}") from None
+
+        def read(idx, ds=ds, part=part):
+            out = np.empty((len(idx), 3, size, size), dtype=np.uint8)
+            for j, i in enumerate(idx):
+                try:
+                    img = ds[int(i)][0].convert("RGB")
+                except OSError as exc:
+                    raise DatasetError(
+                        f"{spec.title} ({part}): cannot decode {ds.samples[int(i)][0]}: {exc}"
+                    ) from None
+                out[j] = np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
+            return out
+
+        out[part] = (read, np.asarray(ds.targets, dtype=np.int64))
+    return out
+
+
 def stratified_subset(labels: np.ndarray, classes: list[int], n: int, rng) -> np.ndarray:
     """Indices of ``n`` samples from ``classes``, as equal per class as possible."""
     per = np.full(len(classes), n // len(classes))
@@ -264,21 +302,30 @@ def make_natural_dataset(
     data_dir: str | None,
     download: bool,
     cache_dir: str | Path,
+    image_size: int | None = None,
+    resize: int | None = None,
 ) -> xr.Dataset:
-    spec = SPECS[name]
+    """A seeded stratified subset of ``classes`` as a labelled store. ``image_size`` and
+    ``resize`` (ImageNet only): the centre crop's side and the shorter side it is taken
+    from (torchvision's Resize + CenterCrop; the paper's 224 from 256)."""
+    spec = _spec(name, image_size)
     bad = [c for c in classes if not 0 <= c < len(spec.classes)]
     if bad:
         raise DatasetError(f"{spec.title} has classes 0..{len(spec.classes) - 1}; got {bad}")
-    arrays = load_arrays(name, data_dir, download, cache_dir)
     rng = np.random.default_rng(seed)
     imgs, labs, split = [], [], []
+    if spec.kind == "imagefolder":
+        parts = _folder_parts(spec, data_dir, classes, resize or spec.shape[1])
+    else:
+        arrays = load_arrays(name, data_dir, download, cache_dir)
+        parts = {k: (lambda idx, a=a: a[0][idx], a[1]) for k, a in arrays.items()}
     for part, n in (("train", n_train), ("test", n_test)):
-        images, labels = arrays[part]
+        read, labels = parts[part]
         try:
             idx = stratified_subset(labels, classes, n, rng)
         except DatasetError as exc:
             raise DatasetError(f"{spec.title} {part} split: {exc}") from None
-        imgs.append(images[idx])
+        imgs.append(read(idx))
         labs.append(labels[idx])
         split.append(np.full(len(idx), part))
     images = np.concatenate(imgs).astype(np.float32) / 255.0

@@ -19,7 +19,7 @@ from .ablation_names import setting_name
 PREFIX = "dmm_ablation"
 ATTACK_COLORS = {"regular": "k", "on": "tab:green", "off": "tab:red"}
 LOCATION_NAMES = {"reconstruction": "at x' = D(E(x))", "projected": "at D(z*) (nearest x)"}
-ARCH_NAMES = {"mlp": "MLP", "convnet": "conv net"}
+ARCH_NAMES = {"mlp": "MLP", "convnet": "conv net", "resnet": "ResNet"}
 
 
 def _stat(metrics: Mapping, key: str) -> tuple[float, float]:

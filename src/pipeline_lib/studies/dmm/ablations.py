@@ -172,12 +172,14 @@ def location_tangent_store(
     fd_h: float = 1e-3,
     chunk: int = 64,
     log: Log = _quiet,
+    classes=None,
 ) -> xr.Dataset:
     """The tangent store (the variables :func:`.experiment.attack_store` reads, plus the
-    distances from x to the point used) of the first ``n_samples`` test images, with the
-    bases taken at ``at``: ``reconstruction`` (x' = D(E(x)), as the paper) or
-    ``projected`` (D(z*), the decoder's point nearest x, ``projection`` = {steps, lr})."""
-    x, y, ids = split_head(ds, "test", n_samples)
+    distances from x to the point used) of the first ``n_samples`` test images (of the
+    manifold's ``classes``, None: all), with the bases taken at ``at``:
+    ``reconstruction`` (x' = D(E(x)), as the paper) or ``projected`` (D(z*), the
+    decoder's point nearest x, ``projection`` = {steps, lr})."""
+    x, y, ids = split_head(ds, "test", n_samples, classes)
     shape = image_shape(ds)
     ae = ae.to(device).eval()
     for p in ae.parameters():

@@ -14,8 +14,26 @@ def errors(cfg: Mapping) -> list[str]:
     dmm = cfg.get("dmm", {})
     nat = cfg.get("natural", {})
     errs += figure_seed_errors("dmm", dmm)
-    for name in dmm.get("datasets", []):
+    for name in dmm.get("pretrained_datasets", []):
         if name not in nat.get("datasets", []):
+            errs.append(
+                f"config key 'dmm.pretrained_datasets': {name!r} is not prepared; allowed: "
+                f"datasets listed in natural.datasets {nat.get('datasets', [])}"
+            )
+        if name in dmm.get("datasets", []):
+            errs.append(
+                f"config key 'dmm.pretrained_datasets': {name!r} is also in dmm.datasets; "
+                "allowed: a dataset in one of the two (trained classifiers or a pretrained one)"
+            )
+        if not (dmm.get(name, {}).get("pretrained") or {}).get("weights"):
+            errs.append(
+                f"config key 'dmm.{name}.pretrained.weights' is not set; allowed: the path of "
+                "the pretrained network's state dict (torch.save(model.state_dict(), path))"
+            )
+    for name in [*dmm.get("datasets", []), *dmm.get("pretrained_datasets", [])]:
+        if name not in nat.get("datasets", []):
+            if name in dmm.get("pretrained_datasets", []):
+                continue
             errs.append(
                 f"config key 'dmm.datasets': {name!r} is not prepared; allowed: datasets "
                 f"listed in natural.datasets {nat.get('datasets', [])}"
@@ -23,11 +41,32 @@ def errors(cfg: Mapping) -> list[str]:
             continue
         spec = nat.get(name, {})
         n_test = spec.get("n_test")
-        for key in ("n_samples", "distance_samples"):
-            if n_test is not None and dmm.get(key, 0) > n_test:
+        have = list(spec.get("classes", []))
+        manifold = (dmm.get(name, {}).get("autoencoder") or {}).get("classes")
+        if manifold is not None:
+            missing = [c for c in manifold if have and c not in have]
+            if missing:
                 errs.append(
-                    f"config key 'dmm.{key}': {dmm[key]} is more than natural.{name}.n_test "
-                    f"({n_test}); allowed: 1..{n_test}"
+                    f"config key 'dmm.{name}.autoencoder.classes': classes {missing} are not "
+                    f"in natural.{name}.classes; allowed: a subset of {have}"
+                )
+        # stratified subsets: each class holds about n_test / len(classes) test images;
+        # the attacked samples come from the manifold classes, the distance samples from all
+        n_manifold = n_test
+        if manifold is not None and n_test is not None and have:
+            n_manifold = n_test * len(manifold) // len(have)
+        own = dmm.get(name, {}).get("n_samples")
+        for key, n_have in (("n_samples", n_manifold), ("distance_samples", n_test)):
+            want, where = dmm.get(key, 0), f"dmm.{key}"
+            if key == "n_samples" and own is not None:
+                want, where = own, f"dmm.{name}.n_samples"
+            if name in dmm.get("pretrained_datasets", []) and key == "distance_samples":
+                continue  # no Fig. 6 for a pretrained classifier
+            if n_have is not None and want > n_have:
+                errs.append(
+                    f"config key '{where}': {want} is more than the {n_have} test images "
+                    f"of {name} the DMM analyses (natural.{name}.n_test, of its manifold "
+                    f"classes where dmm.{name}.autoencoder.classes is set); allowed: 1..{n_have}"
                 )
         two = dmm.get("mislabeled", {}).get("two_classes", [])
         many = len(spec.get("classes", [])) > 2

@@ -40,7 +40,7 @@ from pipeline_lib.zarr_io import table_dataset, var, write_store_stream
 Log = Callable[..., None]
 
 AUTOENCODERS = {"mlp": "mlp_autoencoder", "vgg": "vgg_autoencoder"}
-CLASSIFIERS = {"mlp": "mlp_classifier", "convnet": "small_convnet"}
+CLASSIFIERS = {"mlp": "mlp_classifier", "convnet": "small_convnet", "resnet": "resnet"}
 ATTACKS = ("regular", "on", "off")
 PATHS = ("full", "on", "off")
 # batch sizes of the batched inference (models.batched): part of the stores' bitwise
@@ -75,6 +75,21 @@ def split(ds: xr.Dataset, part: str) -> tuple[torch.Tensor, torch.Tensor, np.nda
     return x, y.long(), ds.sample.values[sel]
 
 
+def manifold_subset(ds: xr.Dataset, classes) -> xr.Dataset:
+    """The samples of ``classes`` (original indices; None: all), the class_index kept
+    whole: the manifold model of App. D.3 covers two classes of a 10-class dataset, and
+    its images keep their positions among all ten classes."""
+    if classes is None:
+        return ds
+    missing = [int(c) for c in classes if int(c) not in ds.class_index.values]
+    if missing:
+        raise ValueError(
+            f"manifold classes {missing} are not in the dataset's classes "
+            f"{ds.class_index.values.tolist()}"
+        )
+    return ds.isel(sample=np.flatnonzero(np.isin(ds.label.values, np.asarray(classes))))
+
+
 def image_shape(ds: xr.Dataset) -> tuple[int, int, int]:
     return (ds.sizes["channel"], ds.sizes["row"], ds.sizes["col"])
 
@@ -89,6 +104,8 @@ def build_autoencoder(cfg: dict, in_shape) -> tuple[nn.Module, str, dict]:
         kwargs["hidden"] = tuple(cfg["hidden"])
     else:
         kwargs["width"] = cfg["width"]
+        if cfg.get("stages", 2) != 2:  # two stages: the checkpoints' kwargs as before
+            kwargs["stages"] = int(cfg["stages"])
     return build_model(kind, **kwargs), kind, kwargs
 
 
@@ -97,6 +114,8 @@ def build_classifier(cfg: dict, in_shape, n_classes: int) -> tuple[nn.Module, st
     kwargs: dict = {"in_shape": tuple(in_shape), "n_classes": int(n_classes)}
     if cfg["kind"] == "convnet":
         kwargs["width"] = cfg["width"]
+    elif cfg["kind"] == "resnet":
+        kwargs["depth"] = int(cfg.get("depth", 50))
     return build_model(kind, **kwargs), kind, kwargs
 
 
@@ -113,8 +132,10 @@ def fit_autoencoder(
     log: Log = _quiet,
     resume: Resume | None = None,
 ) -> tuple[nn.Module, str, dict, xr.Dataset]:
-    """Train the autoencoder on the training split; per-image test reconstruction errors.
+    """Train the autoencoder on the training split of ``cfg["classes"]`` (all classes
+    when absent or null); per-image test reconstruction errors of those classes.
     ``resume``: see :mod:`pipeline_lib.resume`."""
+    ds = manifold_subset(ds, cfg.get("classes"))
     x_tr, _, _ = split(ds, "train")
     x_te, _, ids = split(ds, "test")
     torch.manual_seed(seed)
@@ -263,6 +284,41 @@ def fit_classifier(
     return model.cpu().eval(), kind, kwargs, states, hist
 
 
+def pretrained_classifier(
+    ds: xr.Dataset, cfg: dict, weights, device: torch.device, log: Log = _quiet
+) -> tuple[nn.Module, str, dict, float]:
+    """A dataset's pretrained classifier (DMM App. G.3: torchvision's ResNet-50 on
+    ImageNet): the ResNet of ``cfg["depth"]`` with the state dict in the local file
+    ``weights``, ``cfg``'s input normalisation inside, and its logits reordered so that
+    the store's classes come first (:class:`~pipeline_lib.models.ClassSubset`), so the
+    store's class positions are its labels. Returns the model, its kind and kwargs (for
+    :func:`~pipeline_lib.models.save_model`) and its accuracy on the test split,
+    against all of the network's classes."""
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict) or "fc.weight" not in state:
+        raise ValueError(
+            f"{weights} is not a torchvision ResNet state dict (no 'fc.weight'); save one "
+            "with torch.save(model.state_dict(), path)"
+        )
+    kwargs = {
+        "in_shape": image_shape(ds),
+        "depth": int(cfg["depth"]),
+        "n_out": int(state["fc.weight"].shape[0]),
+        "classes": [int(c) for c in ds.class_index.values],
+        "mean": [float(v) for v in cfg["mean"]],
+        "std": [float(v) for v in cfg["std"]],
+    }
+    model = build_model("pretrained_resnet", **kwargs)
+    model.load_torchvision(weights)
+    model = model.to(device).eval()
+    x_te, y_te, _ = split(ds, "test")
+    acc = accuracy(model, x_te.to(device), y_te.to(device), batch_size=50)
+    log(f"pretrained ResNet-{kwargs['depth']} ({kwargs['n_out']} classes): test accuracy {acc:.3f}")
+    return model.cpu().eval(), "pretrained_resnet", kwargs, acc
+
+
 def save_checkpoints(path, kind: str, kwargs: dict, states: list[dict], **extra) -> None:
     """All per-epoch state dicts in one file (``epoch i`` = after i epochs, 0 = init)."""
     checkpoints.save({"kind": kind, "kwargs": kwargs, "states": states, **extra}, path)
@@ -296,11 +352,16 @@ def iter_checkpoints(path, map_location: str = "cpu"):
 # ----------------------------------------------------------------------------- tangents
 
 
-def split_head(ds: xr.Dataset, part: str, n: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    """``split(ds, part)`` cut to its first ``n`` samples, reading only those images:
-    ``ds`` may be a lazily opened store (``open_store(path, load=False)``) whose
-    images need not fit in memory."""
-    idx = np.flatnonzero(ds.split.values == part)[:n]
+def split_head(
+    ds: xr.Dataset, part: str, n: int, classes=None
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """``split(ds, part)`` cut to its first ``n`` samples (of ``classes``, original
+    indices, when given), reading only those images: ``ds`` may be a lazily opened
+    store (``open_store(path, load=False)``) whose images need not fit in memory."""
+    sel = ds.split.values == part
+    if classes is not None:
+        sel &= np.isin(ds.label.values, np.asarray(classes))
+    idx = np.flatnonzero(sel)[:n]
     x = torch.as_tensor(np.asarray(ds.image.isel(sample=idx).values, dtype=np.float32))
     y = torch.as_tensor(class_positions(ds.label.values[idx], ds.class_index.values))
     return x, y.long(), ds.sample.values[idx]
@@ -375,13 +436,15 @@ def tangent_parts(
     fd_h: float = 1e-3,
     chunk: int | None = None,
     log: Log = _quiet,
+    classes=None,
 ) -> Iterator[xr.Dataset]:
     """The tangent store of :func:`tangent_store` as pieces of ``chunk`` samples along
     ``sample`` (each with every variable, coordinate and attr), computed one at a time:
     encode, decode, Jacobian bases and the finite-difference check per chunk. Only
     the first ``n_samples`` test images are read from ``ds`` (see :func:`split_head`).
-    ``chunk=None`` picks it from a memory budget (:func:`tangent_chunk`)."""
-    x, y, ids = split_head(ds, "test", n_samples)
+    ``chunk=None`` picks it from a memory budget (:func:`tangent_chunk`). ``classes``:
+    the manifold model's classes (original indices; None: all)."""
+    x, y, ids = split_head(ds, "test", n_samples, classes)
     shape = image_shape(ds)
     ae = ae.to(device).eval()
     if chunk is None:
@@ -401,12 +464,15 @@ def tangent_store(
     fd_h: float = 1e-3,
     chunk: int = 64,
     log: Log = _quiet,
+    classes=None,
 ) -> xr.Dataset:
     """Orthonormal tangent bases of the autoencoder's manifold at encode(x) for the first
     ``n_samples`` test images (App. D.2), with the finite-difference check per image:
     the pieces of :func:`tangent_parts` concatenated in memory (small runs and tests;
     the workflow streams them to Zarr with :func:`write_tangent_store`)."""
-    parts = list(tangent_parts(ds, ae, n_samples, device, fd_h=fd_h, chunk=chunk, log=log))
+    parts = list(
+        tangent_parts(ds, ae, n_samples, device, fd_h=fd_h, chunk=chunk, log=log, classes=classes)
+    )
     return xr.concat(parts, "sample", data_vars="minimal", coords="minimal", join="exact")
 
 
@@ -421,11 +487,14 @@ def write_tangent_store(
     fd_h: float = 1e-3,
     chunk: int | None = None,
     log: Log = _quiet,
+    classes=None,
 ) -> Path:
     """The tangent store of :func:`tangent_store` written to ``path`` chunk by chunk
     (:func:`~pipeline_lib.zarr_io.write_store_stream`): peak memory is one chunk's
     bases, not all of them (2000 CIFAR images with k = 128 are 3 GB of bases)."""
-    parts = tangent_parts(ds, ae, n_samples, device, fd_h=fd_h, chunk=chunk, log=log)
+    parts = tangent_parts(
+        ds, ae, n_samples, device, fd_h=fd_h, chunk=chunk, log=log, classes=classes
+    )
     return write_store_stream(parts, path, description, provenance, append_dim="sample")
 
 

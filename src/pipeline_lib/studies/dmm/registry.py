@@ -79,19 +79,58 @@ def mislabeled(dataset: str, scheme: str, seed) -> str:
     return f"{RES}/{dataset}/mislabeled/{scheme}/seed{seed}.zarr"
 
 
+def pretrained_datasets(cfg: Mapping) -> list[str]:
+    """Datasets attacked with a pretrained classifier only (DMM App. G.3, ImageNet)."""
+    return list(cfg["dmm"].get("pretrained_datasets", []))
+
+
+def pretrained_weights(cfg: Mapping, dataset: str) -> str:
+    """The local weights file of a pretrained dataset's classifier (an input of the job,
+    so a missing file stops the run before it starts)."""
+    weights = cfg["dmm"][dataset]["pretrained"]["weights"]
+    if not weights:
+        raise ValueError(
+            f"config key 'dmm.{dataset}.pretrained.weights' is not set; a dataset in "
+            "dmm.pretrained_datasets needs its classifier's state dict file"
+        )
+    return str(weights)
+
+
+def n_samples(cfg: Mapping, dataset: str) -> int:
+    """Test images of ``dataset`` the attacks analyse: its own ``n_samples`` where set,
+    else ``dmm.n_samples``."""
+    own = cfg["dmm"].get(dataset, {}).get("n_samples")
+    return int(own if own is not None else cfg["dmm"]["n_samples"])
+
+
+def summary_params(cfg: Mapping, dataset: str) -> dict:
+    """The groups of one dataset's summary: classifier variants, attacked variants,
+    seeds and Sec. 5.2 schemes; a pretrained dataset has one attacked classifier
+    ("pretrained", seed 0) and no training, Fig. 6 or Sec. 5.2."""
+    dmm = cfg["dmm"]
+    if dataset in pretrained_datasets(cfg):
+        return {"variants": [], "attack_variants": ["pretrained"], "seeds": [0], "schemes": []}
+    return {
+        "variants": list(dmm["variants"]),
+        "attack_variants": attack_variants(cfg),
+        "seeds": list(dmm["seeds"]),
+        "schemes": list(dmm["mislabeled"]["schemes"]),
+    }
+
+
 def summary_inputs(cfg: Mapping, dataset: str) -> dict:
     """Every store of one dataset's DMM experiments, grouped (variant- or scheme-major,
     then seed) in the order the summary expects."""
-    dmm, d = cfg["dmm"], dataset
-    seeds, variants = dmm["seeds"], dmm["variants"]
+    d, p = dataset, summary_params(cfg, dataset)
+    seeds, variants, attacked = p["seeds"], p["variants"], p["attack_variants"]
     return {
         "autoencoder": f"{RES}/{d}/autoencoder.zarr",
         "tangents": f"{RES}/{d}/tangents.zarr",
         "trainings": [run(d, v, s, "training.zarr") for v in variants for s in seeds],
         "distances": [run(d, v, s, "distance.zarr") for v in variants for s in seeds],
-        "attacks": [run(d, v, s, "attacks.zarr") for v in attack_variants(cfg) for s in seeds],
-        "controls": [run(d, v, s, "controls.zarr") for v in attack_variants(cfg) for s in seeds],
-        "mislabeled": [mislabeled(d, m, s) for m in dmm["mislabeled"]["schemes"] for s in seeds],
+        "attacks": [run(d, v, s, "attacks.zarr") for v in attacked for s in seeds],
+        "controls": [run(d, v, s, "controls.zarr") for v in attacked for s in seeds],
+        "mislabeled": [mislabeled(d, m, s) for m in p["schemes"] for s in seeds],
     }
 
 
@@ -211,25 +250,27 @@ def kinds(cfg: Mapping) -> list[str]:
 
 def metric_files(cfg: Mapping) -> list[str]:
     """The metrics.json files of this study (the gallery merges them)."""
-    return [f"{RES}/{d}/metrics.json" for d in cfg["dmm"]["datasets"]]
+    return [f"{RES}/{d}/metrics.json" for d in [*cfg["dmm"]["datasets"], *pretrained_datasets(cfg)]]
+
+
+# the figures of a pretrained dataset: no training curves, no second classifier variant
+PRETRAINED_KINDS = ("autoencoder", "ratios", "projections", "onoff", "linf_l2", "controls")
 
 
 def figures(cfg: Mapping) -> list[Figure]:
     dmm = cfg["dmm"]
-    params = {
-        "variants": list(dmm["variants"]),
-        "attack_variants": attack_variants(cfg),
-        "seeds": list(dmm["seeds"]),
-        "schemes": list(dmm["mislabeled"]["schemes"]),
-        "figure_seed": dmm["figure_seed"],
-        "gallery_samples": dmm["gallery_samples"],
-    }
     out = []
-    for d in dmm["datasets"]:
+    for d in [*dmm["datasets"], *pretrained_datasets(cfg)]:
         full = summary_inputs(cfg, d)
+        pretrained = d in pretrained_datasets(cfg)
+        params = {
+            **summary_params(cfg, d),
+            "figure_seed": 0 if pretrained else dmm["figure_seed"],
+            "gallery_samples": dmm["gallery_samples"],
+        }
         # only the metrics of this dataset: dmm_natural/<d>/... and dmm_natural/<d>-<run>/...
         scope = rf"^(?=dmm_natural/{re.escape(d)}[/-]).*"
-        for kind in kinds(cfg):
+        for kind in PRETRAINED_KINDS if pretrained else kinds(cfg):
             paper, caption, keys, patterns = _FIGURES[kind]
             out.append(
                 Figure(
