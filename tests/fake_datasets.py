@@ -37,9 +37,13 @@ def _images(rng, labels: np.ndarray, shape: tuple[int, ...], structured: bool) -
     img = rng.normal(60, 25, size=(n, *shape))
     rows = shape[-2]
     band = max(1, rows // 12)
+    colour = len(shape) == 3 and shape[0] == 3
     for i, c in enumerate(labels):
         r = 1 + int(c) * band
-        img[i, ..., r : r + band, 2:-2] += 150
+        if colour:  # a band of its own colour and thickness: seen through global pooling too
+            img[i, int(c) % 3, r : r + band * (1 + int(c) // 3), 2:-2] += 150
+        else:
+            img[i, ..., r : r + band, 2:-2] += 150
     return np.clip(img, 0, 255)
 
 

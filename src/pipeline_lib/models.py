@@ -199,24 +199,52 @@ class TorchvisionResNet(nn.Module):
 
     DEPTHS = (18, 34, 50)
 
-    def __init__(self, in_shape=(3, 32, 32), n_classes=10, depth=50, small_stem=None):
+    def __init__(self, in_shape=(3, 32, 32), n_classes=10, depth=50, small_stem=None, width=64):
         super().__init__()
         from torchvision import models as tvm
 
         if depth not in self.DEPTHS:
             raise ValueError(f"ResNet depth must be one of {self.DEPTHS}, got {depth}")
-        self.net = getattr(tvm, f"resnet{depth}")(weights=None, num_classes=n_classes)
+        if width == 64:
+            self.net = getattr(tvm, f"resnet{depth}")(weights=None, num_classes=n_classes)
+        else:  # every stage's channels scaled by width / 64 (small test configs)
+            self.net = _scaled_resnet(depth, n_classes, int(width))
         c, h, w = in_shape
         if small_stem is None:
             small_stem = min(h, w) < 64
         if small_stem:
-            self.net.conv1 = nn.Conv2d(c, 64, 3, stride=1, padding=1, bias=False)
+            self.net.conv1 = nn.Conv2d(c, width, 3, stride=1, padding=1, bias=False)
             self.net.maxpool = nn.Identity()
         elif c != 3:
-            self.net.conv1 = nn.Conv2d(c, 64, 7, stride=2, padding=3, bias=False)
+            self.net.conv1 = nn.Conv2d(c, width, 7, stride=2, padding=3, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+def _scaled_resnet(depth: int, n_classes: int, width: int) -> nn.Module:
+    """torchvision's ResNet-``depth`` with ``width`` stem channels instead of 64 and every
+    stage scaled alike (torchvision builds its stages from 64 channels; its own
+    ``_make_layer`` builds the blocks here too)."""
+    from torchvision.models import resnet as tvr
+
+    block, layers = {
+        18: (tvr.BasicBlock, [2, 2, 2, 2]),
+        34: (tvr.BasicBlock, [3, 4, 6, 3]),
+        50: (tvr.Bottleneck, [3, 4, 6, 3]),
+    }[depth]
+
+    class Scaled(tvr.ResNet):
+        def _make_layer(self, block, planes, blocks, stride=1, dilate=False):
+            if planes == 64:  # the first stage: it starts from the stem's channels
+                self.inplanes = width
+            return super()._make_layer(block, planes * width // 64, blocks, stride, dilate)
+
+    net = Scaled(block, layers, num_classes=n_classes)
+    net.conv1 = nn.Conv2d(3, width, 7, stride=2, padding=3, bias=False)
+    net.bn1 = nn.BatchNorm2d(width)
+    net.fc = nn.Linear(8 * width * block.expansion, n_classes)
+    return net
 
 
 class Normalized(nn.Module):

@@ -274,7 +274,7 @@ def claims(cfg: Mapping) -> list[Claim]:
     if not reg.active(cfg):
         return []
     out = []
-    for ds in cfg["dmm"]["datasets"]:
+    for ds in reg.datasets(cfg):
         out += _manifold_claims(cfg, ds)
         out += _boundary_claims(cfg, ds)
     return out

@@ -44,6 +44,13 @@ def settings(cfg: Mapping, dataset: str) -> list[tuple[int, int, str]]:
     return [(k, e, at) for k in a["k"] for e in epochs_list(cfg, dataset) for at in a["locations"]]
 
 
+def datasets(cfg: Mapping) -> list[str]:
+    """The datasets the ablations run on (``dmm.ablations.datasets``, null: all of
+    ``dmm.datasets``)."""
+    chosen = ablations(cfg).get("datasets")
+    return list(cfg["dmm"]["datasets"] if chosen is None else chosen)
+
+
 def archs(cfg: Mapping) -> list[str]:
     return list(ablations(cfg)["archs"])
 
@@ -110,7 +117,7 @@ def metric_files(cfg: Mapping) -> list[str]:
     """The metrics.json files of the configured ablations (none when none is configured)."""
     if not active(cfg):
         return []
-    return [metrics_file(d) for d in cfg["dmm"]["datasets"]]
+    return [metrics_file(d) for d in datasets(cfg)]
 
 
 def kinds(cfg: Mapping) -> list[str]:
@@ -161,7 +168,7 @@ def figures(cfg: Mapping) -> list[Figure]:
     if not active(cfg):
         return []
     out = []
-    for d in cfg["dmm"]["datasets"]:
+    for d in datasets(cfg):
         inputs: dict = {"metrics": metrics_file(d)}
         if archs(cfg):
             inputs["distances"] = summary_inputs(cfg, d)["distances"]

@@ -14,6 +14,12 @@ def errors(cfg: Mapping) -> list[str]:
     dmm = cfg.get("dmm", {})
     nat = cfg.get("natural", {})
     errs += figure_seed_errors("dmm", dmm)
+    for name in (dmm.get("ablations") or {}).get("datasets") or []:
+        if name not in dmm.get("datasets", []):
+            errs.append(
+                f"config key 'dmm.ablations.datasets': {name!r} is not in dmm.datasets; "
+                f"allowed: datasets of dmm.datasets {dmm.get('datasets', [])}"
+            )
     for name in dmm.get("pretrained_datasets", []):
         if name not in nat.get("datasets", []):
             errs.append(

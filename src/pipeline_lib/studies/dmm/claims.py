@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from pipeline_lib.ledger import NO_CONTROL, Claim, Deviation, Evidence, dataset_deviation
 
@@ -77,7 +78,22 @@ _CIFAR = {
     "attack": {"eps": 0.5, "step": 0.04, "steps": 50},
     "constrained": {"eps": 3.0, "step": 0.12, "steps": 1000, "on_step_factor": 10},
 }
-_PROTOCOL = {"fashion_mnist": _MNIST, "mnist": _MNIST, "cifar10": _CIFAR}
+_IMAGENET = {
+    "autoencoder": {
+        "arch": "the CIFAR-10 VGG16-based autoencoder (App. G.3)",
+        "k": 3584,
+        "epochs": 325,
+        "lr": 0.0001,
+        "batch_size": 32,
+    },
+    "classifier": {"arch": "torchvision's pre-trained ResNet50", "depth": 50},
+    "classes": [1, 2],
+    "n_train": 2600,  # not stated: the two classes' training images
+    "n_test": 100,
+    "attack": {"eps": 2.0, "step": 0.8, "steps": 50},
+    "constrained": {"eps": 5.0, "step": 0.01, "steps": 1000, "on_step_factor": 10},
+}
+_PROTOCOL = {"fashion_mnist": _MNIST, "mnist": _MNIST, "cifar10": _CIFAR, "imagenet": _IMAGENET}
 # App. G: mean L2 distance between test images and their reconstructions
 _RECONSTRUCTION_L2 = {"mnist": 2.1, "cifar10": 7.88, "imagenet": 38.7601}
 
@@ -106,9 +122,24 @@ def _key(ds: str, run: str | None, name: str) -> str:
     return f"{PREFIX}/{ds}-{run}/{name}" if run else f"{PREFIX}/{ds}/{name}"
 
 
-def _datasets(cfg: Mapping, paper_datasets: tuple[str, ...]) -> list[tuple[str, bool]]:
-    """(dataset, configured): the config's datasets, then the paper's others."""
+def _pretrained(cfg: Mapping, ds: str) -> bool:
+    return ds in registry.pretrained_datasets(cfg)
+
+
+def _run(cfg: Mapping, ds: str, variant: str = "clean") -> str:
+    """The classifier run a clean-classifier claim reads: "pretrained" on a dataset
+    attacked with a pretrained network (ImageNet), else ``variant``."""
+    return "pretrained" if _pretrained(cfg, ds) and variant == "clean" else variant
+
+
+def _datasets(
+    cfg: Mapping, paper_datasets: tuple[str, ...], pretrained: bool = False
+) -> list[tuple[str, bool]]:
+    """(dataset, configured): the config's datasets (with ``pretrained``, those attacked
+    with a pretrained classifier too), then the paper's others."""
     conf = list(_dmm(cfg)["datasets"])
+    if pretrained:
+        conf += registry.pretrained_datasets(cfg)
     return [(d, True) for d in conf] + [(d, False) for d in paper_datasets if d not in conf]
 
 
@@ -116,13 +147,15 @@ def _absent(ds: str) -> str:
     if ds == "imagenet":
         return (
             "needs ImageNet (224x224 images, a pre-trained ResNet50, a 3584-dim "
-            "autoencoder), which this pipeline does not prepare (dmm.datasets allows "
-            "fashion_mnist, mnist, cifar10)"
+            "autoencoder): add config/paper_imagenet.yaml (dmm.pretrained_datasets) with "
+            "ImageNet's files and the ResNet50 weights in place"
         )
     return f"needs {NAMES[ds]} in dmm.datasets, which this config does not run"
 
 
-def _needs_variants(cfg: Mapping, *variants: str) -> str:
+def _needs_variants(cfg: Mapping, *variants: str, ds: str = "") -> str:
+    if ds and _pretrained(cfg, ds) and set(variants) <= {"clean"}:
+        return ""  # the pretrained classifier stands in for the clean one
     missing = [v for v in variants if v not in _dmm(cfg)["variants"]]
     if not missing:
         return ""
@@ -141,8 +174,13 @@ def _seeds(cfg: Mapping) -> list:
     return list(_dmm(cfg)["seeds"])
 
 
+def _seeds_of(cfg: Mapping, ds: str) -> list:
+    return [0] if _pretrained(cfg, ds) else _seeds(cfg)
+
+
 def _attack_paths(cfg: Mapping, ds: str, variant: str) -> tuple[str, ...]:
-    return tuple(registry.run(ds, variant, s, "attacks.zarr") for s in _seeds(cfg))
+    v = _run(cfg, ds, variant)
+    return tuple(registry.run(ds, v, s, "attacks.zarr") for s in _seeds_of(cfg, ds))
 
 
 def _distance_paths(cfg: Mapping, ds: str, variant: str) -> tuple[str, ...]:
@@ -168,6 +206,15 @@ def _finite(*cols):
     for c in cols:
         ok &= np.isfinite(c)
     return [c[ok] for c in cols]
+
+
+def _variant_of(paths) -> str:
+    """The classifier run of per-classifier store paths (clean, pretrained, ...)."""
+    return Path(paths[0]).parts[-3] if paths else "clean"
+
+
+def _paths_note(n: int, what: str, paths) -> str:
+    return _pool_note(n, what, _variant_of(paths), len(paths))
 
 
 def _pool_note(n: int, what: str, variant: str, n_seeds: int) -> str:
@@ -228,11 +275,14 @@ def _data_devs(cfg: Mapping, ds: str) -> list[Deviation]:
                 "CPU budget of this config (natural.<ds>.n_train)",
             )
         )
-    if ds == "cifar10" and list(nat["classes"]) != p["classes"]:
+    manifold = _dmm(cfg)[ds]["autoencoder"].get("classes") or list(nat["classes"])
+    if "classes" in p and list(manifold) != p["classes"]:
         out.append(
             Deviation(
-                f"classes {list(nat['classes'])} instead of plane and car (0, 1)",
-                "the config's choice; the paper's CIFAR-10 autoencoder knows two classes",
+                f"manifold model and attacked images of classes {list(manifold)} instead of "
+                f"the paper's {p['classes']}",
+                "the config's choice (dmm.<dataset>.autoencoder.classes, else "
+                "natural.<dataset>.classes)",
             )
         )
     return out
@@ -272,9 +322,20 @@ def _manifold_devs(cfg: Mapping, ds: str) -> list[Deviation]:
 
 
 def _classifier_devs(cfg: Mapping, ds: str) -> list[Deviation]:
-    c = _dmm(cfg)[ds]["classifier"]
     p = _PROTOCOL[ds]["classifier"]
     out = []
+    if _pretrained(cfg, ds):
+        pre = _dmm(cfg)[ds]["pretrained"]
+        if ds != "imagenet" or int(pre["depth"]) != p["depth"]:
+            out.append(
+                Deviation(
+                    f"classifier: a pretrained torchvision ResNet-{pre['depth']} instead of "
+                    f"{p['arch']}",
+                    "the config's choice (dmm.<dataset>.pretrained)",
+                )
+            )
+        return out
+    c = _dmm(cfg)[ds]["classifier"]
     if ds == "cifar10":
         out.append(
             Deviation(
@@ -336,7 +397,7 @@ def _attack_devs(cfg: Mapping, ds: str, which: str) -> list[Deviation]:
 
 
 def _samples_dev(cfg: Mapping, ds: str) -> list[Deviation]:
-    n = _dmm(cfg)["n_samples"]
+    n = registry.n_samples(cfg, ds)
     if n >= _PROTOCOL[ds]["n_test"]:
         return []
     return [
@@ -494,8 +555,8 @@ def _make(
 
 def _table1(cfg: Mapping) -> list[Claim]:
     out = []
-    for ds, conf in _datasets(cfg, ("mnist", "cifar10", "imagenet")):
-        needs = _needs_variants(cfg, "clean") if conf else ""
+    for ds, conf in _datasets(cfg, ("mnist", "cifar10", "imagenet"), pretrained=True):
+        needs = _needs_variants(cfg, "clean", ds=ds) if conf else ""
         paths = _attack_paths(cfg, ds, "clean") if conf else ()
 
         def devs(ds=ds):
@@ -510,21 +571,21 @@ def _table1(cfg: Mapping) -> list[Claim]:
                 _attack_devs(cfg, ds, "attack"),
             )
 
-        k = lambda name, ds=ds: _key(ds, "clean", name)  # noqa: E731
+        k = lambda name, ds=ds: _key(ds, _run(cfg, ds), name)  # noqa: E731
 
         def ev_ratio(ctx, paths=paths, control="ratio_random_vector"):
             r, c = _finite(*_pooled(ctx, paths, lambda s: (s.ratio.values, s[control].values)))
-            note = _pool_note(len(r), "successfully attacked images", "clean", len(paths))
+            note = _paths_note(len(r), "successfully attacked images", paths)
             return Evidence(ours=r, control=c, paired=True, note=note + "; paired per image")
 
         def ev_ratio_const(ctx, paths=paths):
             (r,) = _finite(*_pooled(ctx, paths, lambda s: (s.ratio.values,)))
-            note = _pool_note(len(r), "successfully attacked images", "clean", len(paths))
+            note = _paths_note(len(r), "successfully attacked images", paths)
             return Evidence(ours=r, control=math.sqrt(2), note=note)
 
         def ev_effect(ctx, paths=paths, ref=TINY_EFFECT):
             (e,) = _finite(*_pooled(ctx, paths, lambda s: (s.on_effect.values,)))
-            note = _pool_note(len(e), "successfully attacked images", "clean", len(paths))
+            note = _paths_note(len(e), "successfully attacked images", paths)
             return Evidence(ours=e, control=ref, note=note)
 
         base = {
@@ -658,8 +719,8 @@ def _table1(cfg: Mapping) -> list[Claim]:
 
 def _fig7(cfg: Mapping) -> list[Claim]:
     out = []
-    for ds, conf in _datasets(cfg, ("mnist", "cifar10", "imagenet")):
-        needs = _needs_variants(cfg, "clean") if conf else ""
+    for ds, conf in _datasets(cfg, ("mnist", "cifar10", "imagenet"), pretrained=True):
+        needs = _needs_variants(cfg, "clean", ds=ds) if conf else ""
         paths = _attack_paths(cfg, ds, "clean") if conf else ()
 
         def devs(ds=ds):
@@ -674,7 +735,7 @@ def _fig7(cfg: Mapping) -> list[Claim]:
                 _attack_devs(cfg, ds, "attack"),
             )
 
-        k = lambda name, ds=ds: _key(ds, "clean", name)  # noqa: E731
+        k = lambda name, ds=ds: _key(ds, _run(cfg, ds), name)  # noqa: E731
 
         def ev_on_flip(ctx, paths=paths):
             import numpy as np
@@ -684,7 +745,7 @@ def _fig7(cfg: Mapping) -> list[Claim]:
                 return (np.asarray(s.path_flips.sel(path="on").values, dtype=float)[ok],)
 
             (f,) = _pooled(ctx, paths, fn)
-            note = _pool_note(len(f), "successfully attacked images", "clean", len(paths))
+            note = _paths_note(len(f), "successfully attacked images", paths)
             return Evidence(ours=f, control=ALMOST_NONE, note=note)
 
         def ev_off_gap(ctx, paths=paths):
@@ -710,7 +771,7 @@ def _fig7(cfg: Mapping) -> list[Claim]:
                 return (np.where(ok & (total > 0), frac, np.nan),)
 
             (f,) = _finite(*_pooled(ctx, paths, fn))
-            note = _pool_note(len(f), "successfully attacked images", "clean", len(paths))
+            note = _paths_note(len(f), "successfully attacked images", paths)
             return Evidence(ours=f, control=ALMOST_ADVERSARIAL, note=note)
 
         base = {
@@ -807,8 +868,8 @@ def _fig7(cfg: Mapping) -> list[Claim]:
 
 def _table2(cfg: Mapping) -> list[Claim]:
     out = []
-    for ds, conf in _datasets(cfg, ("mnist", "cifar10", "imagenet")):
-        needs = _needs_variants(cfg, "clean") if conf else ""
+    for ds, conf in _datasets(cfg, ("mnist", "cifar10", "imagenet"), pretrained=True):
+        needs = _needs_variants(cfg, "clean", ds=ds) if conf else ""
         paths = _attack_paths(cfg, ds, "clean") if conf else ()
 
         def devs(ds=ds):
@@ -823,9 +884,9 @@ def _table2(cfg: Mapping) -> list[Claim]:
                 _attack_devs(cfg, ds, "constrained"),
             )
 
-        k = lambda name, ds=ds: _key(ds, "clean", name)  # noqa: E731
+        k = lambda name, ds=ds: _key(ds, _run(cfg, ds), name)  # noqa: E731
 
-        def ev_ratio(ctx, num, den, ref, paths=paths, variant="clean"):
+        def ev_ratio(ctx, num, den, ref, paths=paths):
             def fn(s):
                 d = s.c_distance
                 return (d.sel(attack=num).values, d.sel(attack=den).values)
@@ -834,7 +895,10 @@ def _table2(cfg: Mapping) -> list[Claim]:
             n_all = len(a)
             a, b = _finite(a, b)
             note = _pool_note(
-                len(a), f"images with both {num} and {den} PGD successful", variant, len(paths)
+                len(a),
+                f"images with both {num} and {den} PGD successful",
+                _variant_of(paths),
+                len(paths),
             )
             note += f" ({n_all - len(a)} of {n_all} left out: an attack failed within eps)"
             return Evidence(ours=a / b, control=ref, note=note)
@@ -1436,7 +1500,7 @@ def _sec52(cfg: Mapping) -> list[Claim]:
 
 def _appg(cfg: Mapping) -> list[Claim]:
     out = []
-    for ds, conf in _datasets(cfg, ("mnist", "cifar10", "imagenet")):
+    for ds, conf in _datasets(cfg, ("mnist", "cifar10", "imagenet"), pretrained=True):
         ref_ds = "mnist" if ds == "fashion_mnist" else ds
         ref = _RECONSTRUCTION_L2[ref_ds]
         path = registry.summary_inputs(cfg, ds)["autoencoder"] if conf else ""
@@ -1487,8 +1551,8 @@ def _appg(cfg: Mapping) -> list[Claim]:
 def _apph(cfg: Mapping) -> list[Claim]:
     out = []
     paper_data = "ImageNet (a pre-trained ResNet50)"
-    for ds, conf in _datasets(cfg, ("imagenet",)):
-        needs = _needs_variants(cfg, "clean") if conf else ""
+    for ds, conf in _datasets(cfg, ("imagenet",), pretrained=True):
+        needs = _needs_variants(cfg, "clean", ds=ds) if conf else ""
         paths = _attack_paths(cfg, ds, "clean") if conf else ()
 
         def devs(ds=ds):
@@ -1505,10 +1569,10 @@ def _apph(cfg: Mapping) -> list[Claim]:
 
         def ev_pair(ctx, a, b, paths=paths):
             x, y = _finite(*_pooled(ctx, paths, lambda s: (s[a].values, s[b].values)))
-            note = _pool_note(len(x), "images with the attack(s) successful", "clean", len(paths))
+            note = _paths_note(len(x), "images with the attack(s) successful", paths)
             return Evidence(ours=x, control=y, paired=True, note=note + "; paired per image")
 
-        k = lambda name, ds=ds: _key(ds, "clean", name)  # noqa: E731
+        k = lambda name, ds=ds: _key(ds, _run(cfg, ds), name)  # noqa: E731
         base = {
             "location": "App. H (Fig. 25-28)",
             "unit": "images (pooled over seeds)",
@@ -1595,18 +1659,19 @@ def _apph(cfg: Mapping) -> list[Claim]:
 
 
 def _control_paths(cfg: Mapping, ds: str, variant: str) -> tuple[str, ...]:
-    return tuple(registry.run(ds, variant, s, "controls.zarr") for s in _seeds(cfg))
+    v = _run(cfg, ds, variant)
+    return tuple(registry.run(ds, v, s, "controls.zarr") for s in _seeds_of(cfg, ds))
 
 
 def _controls(cfg: Mapping) -> list[Claim]:
     """Issue 19's controls: a random subspace for the constrained attacks (Table 2), a
     random start for the Table 1 attack, the clipped uniform baseline of App. H."""
     out = []
-    for ds, conf in _datasets(cfg, ("mnist", "cifar10", "imagenet")):
-        needs = _needs_variants(cfg, "clean") if conf else ""
+    for ds, conf in _datasets(cfg, ("mnist", "cifar10", "imagenet"), pretrained=True):
+        needs = _needs_variants(cfg, "clean", ds=ds) if conf else ""
         attacks = _attack_paths(cfg, ds, "clean") if conf else ()
         controls = _control_paths(cfg, ds, "clean") if conf else ()
-        k = lambda name, ds=ds: _key(ds, "clean", name)  # noqa: E731
+        k = lambda name, ds=ds: _key(ds, _run(cfg, ds), name)  # noqa: E731
 
         def devs(ds=ds, which="constrained", random_start=False):
             att = _attack_devs(cfg, ds, which)
@@ -1625,7 +1690,7 @@ def _controls(cfg: Mapping) -> list[Claim]:
             import numpy as np
 
             x, y = _finite(*_pooled(ctx, paths, lambda s: (s[a].values, s[b].values)))
-            note = _pool_note(len(x), what, "clean", len(paths)) + "; paired per image"
+            note = _paths_note(len(x), what, paths) + "; paired per image"
             if log:
                 x, y = np.log(x), np.log(y)
                 note += "; natural logs of the ratios"
@@ -1641,7 +1706,7 @@ def _controls(cfg: Mapping) -> list[Claim]:
             import numpy as np
 
             x, y = _finite(np.concatenate(xs or [[]]), np.concatenate(ys or [[]]))
-            note = _pool_note(len(x), "successfully attacked images", "clean", len(attacks))
+            note = _paths_note(len(x), "successfully attacked images", attacks)
             return Evidence(ours=x, control=y, paired=True, note=note + "; paired per image")
 
         out.append(

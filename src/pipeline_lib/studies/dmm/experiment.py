@@ -116,6 +116,8 @@ def build_classifier(cfg: dict, in_shape, n_classes: int) -> tuple[nn.Module, st
         kwargs["width"] = cfg["width"]
     elif cfg["kind"] == "resnet":
         kwargs["depth"] = int(cfg.get("depth", 50))
+        if cfg.get("base_width", 64) != 64:  # torchvision's own network unless narrowed
+            kwargs["width"] = int(cfg["base_width"])
     return build_model(kind, **kwargs), kind, kwargs
 
 

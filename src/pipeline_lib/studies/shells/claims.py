@@ -190,9 +190,18 @@ def _deviations(cfg: Mapping, d: str, b: str, s: str | None) -> tuple[Deviation,
     sh = cfg["shells"]
     dc = sh[d]
     kind = dc["classifier"].get("kind", "the configured classifier")
+    if kind == "resnet":
+        kind = f"torchvision ResNet-{dc['classifier'].get('depth', 50)}"
     out: list[Deviation] = []
     if d != PAPER_DATASET:
         out += dataset_deviation(d, "CIFAR-10")
+    elif len(cfg["natural"][d]["classes"]) < 10:
+        out.append(
+            Deviation(
+                f"CIFAR-10 classes {list(cfg['natural'][d]['classes'])} only (the paper: all ten)",
+                "the config's natural.cifar10.classes (config/paper.yaml keeps all ten)",
+            )
+        )
     if b == "linf_adv":
         at = dc["adversarial_training"]
         out.append(
