@@ -8,9 +8,10 @@
    cuDNN benchmark off), which must agree bitwise, and twice without them (the
    pipeline's default), whose largest parameter difference is reported; and the
    deterministic GPU run against the same training on the CPU (float tolerance only).
-3. The paper config in miniature (``config/paper.yaml`` overlaid by
-   ``config/paper_smoke.yaml``, on the tiny MNIST / CIFAR-10 files of
-   ``tests/fake_datasets.py``) run on CUDA in a scratch directory.
+3. The paper config in miniature (``config/paper.yaml`` with ``config/paper_imagenet.yaml``,
+   overlaid by ``config/paper_smoke.yaml``, on the tiny MNIST / CIFAR-10 / ImageNet
+   files and ResNet-50 weights of ``tests/fake_datasets.py``) run on CUDA in a scratch
+   directory.
 
 Fails with a clear message and exit status 2 where torch sees no CUDA device. Writes
 ``results/bench/gpu_check.json`` (the settings recorded with the results).
@@ -138,11 +139,12 @@ def main() -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             wd = copy_workflow(ROOT, Path(tmp) / "wf")
-            write_smoke_data(wd / "data" / "smoke")  # the MNIST / CIFAR-10 stand-ins
+            write_smoke_data(wd / "data" / "smoke")  # MNIST, CIFAR-10, ImageNet stand-ins
             t0 = time.perf_counter()
             res = subprocess.run(
                 [str(Path(sys.executable).parent / "snakemake"), "--cores", "all", "figures/",
-                 "--configfile", "config/paper.yaml", "config/paper_smoke.yaml",
+                 "--configfile", "config/paper.yaml", "config/paper_imagenet.yaml",
+                 "config/paper_smoke.yaml",
                  "--config", "device=cuda"],
                 cwd=wd, capture_output=True, text=True,
             )  # fmt: skip

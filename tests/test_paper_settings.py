@@ -147,6 +147,24 @@ def test_resnet_stems_and_shapes():
     assert model(torch.rand(1, 3, 32, 32)).shape == (1, 10)
 
 
+def test_narrow_resnets_scale_every_stage():
+    full = TorchvisionResNet((3, 32, 32), 10, 50)
+    narrow = TorchvisionResNet((3, 32, 32), 10, 50, width=8)
+    assert narrow.net.conv1.out_channels == 8 and narrow.net.fc.in_features == 8 * 8 * 4
+    n_full = sum(p.numel() for p in full.parameters())
+    n_narrow = sum(p.numel() for p in narrow.parameters())
+    assert 30 < n_full / n_narrow < 100  # channels / 8: parameters / ~64
+    assert narrow(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    _, _, kwargs = build_classifier(
+        {"kind": "resnet", "depth": 18, "base_width": 16}, (1, 28, 28), 10
+    )
+    assert kwargs["width"] == 16
+    _, _, kwargs = build_classifier(
+        {"kind": "resnet", "depth": 18, "base_width": 64}, (1, 28, 28), 10
+    )
+    assert "width" not in kwargs  # torchvision's own network: the kwargs as before
+
+
 def test_vgg_stages_reach_imagenet_sizes():
     five = VGGAutoencoder((3, 64, 64), k=7, width=4, stages=5)
     assert (five.hq, five.code_channels) == (2, 32)
@@ -254,6 +272,14 @@ def test_dmm_checks_name_the_key(root):
     bad = copy.deepcopy(cfg)
     bad["dmm"]["imagenet"]["pretrained"]["weights"] = None
     assert any("dmm.imagenet.pretrained.weights" in e for e in dmm_checks.errors(bad))
+    bad = copy.deepcopy(cfg)
+    bad["dmm"]["ablations"]["datasets"] = ["mnist", "cifar10", "imagenet"]
+    errs = dmm_checks.errors(bad)
+    assert any("dmm.ablations.datasets" in e and "'imagenet'" in e for e in errs)
+    from pipeline_lib.studies.dmm import ablation_registry
+
+    assert ablation_registry.datasets(cfg) == ["cifar10"]
+    assert ablation_registry.metric_files(cfg) == ["results/dmm/cifar10/ablations/metrics.json"]
     bad = copy.deepcopy(cfg)
     bad["natural"]["imagenet"]["download"] = True
     with pytest.raises(Exception, match="ImageNet cannot be downloaded"):
