@@ -78,11 +78,36 @@ rule tilting_toy:
         "../scripts/tilting_toy.py"
 
 
+rule tilting_fig3:
+    output:
+        directory("results/tilting/fig3.zarr"),
+    log:
+        "logs/tilting_fig3.log",
+    benchmark:
+        "results/benchmarks/tilting_fig3.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        runtime=runtime_of("tilting_fig3"),
+        mem_mb=1000,
+    params:
+        fig3=config["tilting"]["fig3"],
+        toy={
+            k: config["tilting"]["toy"][k]
+            for k in ("n_per_class", "n_dims", "gap", "bar_length", "noise_std")
+        },
+        seed=config["seed"],
+    script:
+        "../scripts/tilting_fig3.py"
+
+
 rule tilting_summary:
     input:
         sweeps=expand(tilting.sweep("{dataset}"), dataset=config["tilting"]["datasets"]),
         bootstraps=tilting.bootstraps(config),
         toy=tilting.TOY,
+        fig3=tilting.FIG3,
     output:
         "results/tilting/metrics.json",
     log:

@@ -12,6 +12,8 @@ from pipeline_lib.studies.tilting.experiment import (
     SWEEP_TABLE,
     centroid_direction,
     check_probe_index,
+    fig3_metrics,
+    fig3_panels,
     fit_linear_svm,
     lambda_grid,
     make_toy_bars,
@@ -259,6 +261,38 @@ def test_toy_tilts_only_with_spare_dimensions_and_low_regularisation():
         assert v.attrs.get("description"), name
 
 
+def test_fig3_high_dimension_neither_necessary_nor_sufficient():
+    ds = fig3_panels(n_per_class=30, n_dims=200, seed=0)
+    d = ds.distance
+    # every boundary separates the test draw; the tilt is most of the largest separating one
+    assert bool(ds.correct.all())
+    assert 60.0 < ds.attrs["tilt_deg"] < 90.0
+    # not necessary: in 2-D the tilted boundary lies far closer to the data
+    ratio = d.sel(space="2d", boundary="tilted") / d.sel(space="2d", boundary="untilted")
+    assert float(np.median(ratio)) < 0.3
+    # not sufficient: the untilted boundary in 200-D is as far as in 2-D (same segments)
+    np.testing.assert_allclose(
+        d.sel(space="highdim", boundary="untilted"),
+        d.sel(space="2d", boundary="untilted"),
+        rtol=0.02,
+    )
+    # the untilted distance is |coordinate 0 - the centroids' midpoint|: about half the
+    # gap at least (the midpoint is a sample estimate)
+    assert float(d.sel(space="2d", boundary="untilted").min()) > 0.4
+    # the boundary line in coordinates 0, 1 separates the training points of the 2-D draw
+    lab = ds.train_label.values
+    u, v = ds.train_points.sel(space="2d").values.T
+    a, c, e = ds.boundary_line.sel(space="2d", boundary="tilted").values
+    assert np.all(np.sign(a * u + c * v + e) == lab)
+    # thicker segments leave less room to tilt
+    thick = fig3_panels(n_per_class=30, n_dims=20, thickness=0.2, seed=0)
+    assert thick.attrs["tilt_deg"] < ds.attrs["tilt_deg"]
+    m = fig3_metrics(ds)
+    assert m["fig3/highdim/n_features"] == 200 and m["fig3/2d-tilted/test_accuracy"] == 1.0
+    for name, var_ in ds.data_vars.items():
+        assert var_.attrs.get("description"), name
+
+
 # ----------------------------------------------------------------------------- study helpers
 
 
@@ -331,13 +365,15 @@ def test_study_metrics_keys():
         "cifar10": sweep(x, y, x_te, y_te, [1e-2], probe_index=2),
     }
     toy = toy_2d_vs_highdim(n_per_class=10, n_dims=20, seed=0)
-    m = study_metrics(sweeps, toy)
+    fig3 = fig3_panels(n_per_class=10, n_dims=20, seed=0)
+    m = study_metrics(sweeps, toy, None, fig3)
     expected = {}
     for ds, store in sweeps.items():
         expected |= {f"tilting/{ds}/{k}": v for k, v in tilting_metrics(store).items()}
     for key, value in toy_metrics(toy).items():
         parts = key.split("/")
         expected[f"tilting/{'-'.join(['toy', *parts[:-1]])}/{parts[-1]}"] = value
+    expected |= {f"tilting/{k}": v for k, v in fig3_metrics(fig3).items()}
     assert list(m) == list(expected) and m == expected
     assert m["tilting/toy-highdim-low_reg/tilting_angle_deg"] > 0
     assert "tilting/toy-2d/n_features" in m and "tilting/toy/reference_tilt_deg" in m

@@ -254,6 +254,22 @@ def test_toy_figure(toy):
     plt.close(fig)
 
 
+def test_fig3_figure():
+    from pipeline_lib.studies.tilting.experiment import fig3_panels
+
+    store = fig3_panels(n_per_class=15, n_dims=30, seed=0)
+    fig = tilting_plots.fig3_figure(store)
+    titles = [ax.get_title() for ax in fig.axes]
+    tilt = f"({store.attrs['tilt_deg']:.1f}°)"
+    assert sum(tilt in t for t in titles) == 2 and sum("(0°)" in t for t in titles) == 2
+    assert sum("d = 30" in t for t in titles) == 2
+    scatter = [ax for ax in fig.axes if "boundary" in ax.get_title()]
+    assert all(ax.get_aspect() == 1.0 for ax in scatter)  # equal scales: the tilt is visible
+    strip = fig.axes[-1]
+    assert len(strip.get_yticklabels()) == 4  # every space x boundary
+    plt.close(fig)
+
+
 # ----------------------------------------------------------------------------- bootstrap
 
 

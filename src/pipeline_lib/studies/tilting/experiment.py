@@ -30,7 +30,7 @@ import scipy.stats
 import xarray as xr
 
 from pipeline_lib.stats import seed_stat
-from pipeline_lib.zarr_io import table_dataset
+from pipeline_lib.zarr_io import table_dataset, var
 
 PLANE_AXES = ("z_hat", "n_hat")
 BOUNDARY_COEFS = ("u", "v", "const")
@@ -1067,6 +1067,150 @@ def toy_2d_vs_highdim(
     )
 
 
+# ----------------------------------------------------------------------------- Fig. 3 panels
+
+FIG3_SPACES = ("2d", "highdim")
+FIG3_BOUNDARIES = ("untilted", "tilted")
+
+
+def make_fig3_segments(
+    n_per_class: int,
+    n_dims: int,
+    *,
+    gap: float,
+    bar_length: float,
+    thickness: float,
+    noise_std: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fig. 3's data: each class a thin segment *along* the class direction, the two
+    end to end (class -1 on coordinate 0 in ``[-gap/2 - bar_length, -gap/2]``, class +1
+    mirrored), coordinate 1 ``N(0, thickness^2)`` and the ``n_dims - 2`` others
+    ``N(0, noise_std^2)``: a data manifold flat across the class direction in 2-D
+    already, so a boundary can tilt towards coordinate 1 and still separate the classes
+    (the article's left panel). The draws do not depend on ``n_dims`` (the same segments
+    in 2-D and embedded in ``n_dims``)."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat([-1.0, 1.0], n_per_class)
+    along = 0.5 * gap + rng.uniform(0.0, bar_length, size=y.size)
+    across = rng.standard_normal(y.size) * thickness
+    noise = rng.standard_normal((y.size, max(0, n_dims - 2))) * noise_std
+    return np.concatenate([(y * along)[:, None], across[:, None], noise], axis=1), y
+
+
+def fig3_panels(
+    *,
+    n_per_class: int = 50,
+    n_dims: int = 785,
+    gap: float = 1.0,
+    bar_length: float = 4.0,
+    noise_std: float = 0.05,
+    thickness: float = 0.01,
+    tilt_fraction: float = 0.95,
+    seed: int = 0,
+) -> xr.Dataset:
+    """The article's Fig. 3/4 as stated: "high dimensionality is neither necessary nor
+    sufficient". The same two classes (:func:`make_fig3_segments`) in 2-D and in
+    ``n_dims``-D, each with two boundaries through the centroids' midpoint: ``untilted``
+    (``w`` = the centroid difference z_hat, "bisects the classes perfectly") and
+    ``tilted`` (``w`` rotated from z_hat towards coordinate 1, across the segments, by
+    ``tilt_fraction`` of the largest angle that still classifies every training point of
+    the 2-D draw correctly: it separates the classes but lies close to the data).
+
+    Per space and boundary: every test point's (a second draw, ``seed + 1``) L2 distance
+    to the boundary (the norm of its minimal adversarial perturbation) and whether it is
+    classified correctly; for the figure, the training points' coordinates 0 and 1 (the
+    plane both boundaries live in) and the boundary ``w0 u + w1 v + b = 0`` there. Not
+    necessary: the tilted 2-D boundary is close to the test points. Not sufficient: the
+    untilted ``n_dims``-D boundary is as far from them as in 2-D."""
+    n = 2 * n_per_class
+    kw = dict(gap=gap, bar_length=bar_length, thickness=thickness, noise_std=noise_std)
+    shape = (len(FIG3_SPACES), len(FIG3_BOUNDARIES))
+    dist = np.full(shape + (n,), math.nan)
+    correct = np.zeros(shape + (n,), dtype=bool)
+    points = np.full(shape[:1] + (n, 2), math.nan)
+    line = np.full(shape + (3,), math.nan)
+    tilt = None
+    labels = None
+    for i, dims in enumerate((2, n_dims)):
+        x, y = make_fig3_segments(n_per_class, dims, seed=seed, **kw)
+        x_te, y_te = make_fig3_segments(n_per_class, dims, seed=seed + 1, **kw)
+        labels = y
+        mu_neg, mu_pos = class_centroids(x, y)
+        z = _unit(mu_pos - mu_neg, "the centroid difference")
+        origin = 0.5 * (mu_neg + mu_pos)
+        across = np.zeros(dims)
+        across[1] = 1.0
+        across -= (across @ z) * z
+        across /= np.linalg.norm(across)
+        if tilt is None:  # from the 2-D draw; the same angle in n_dims
+            tilt = tilt_fraction * _largest_separating_tilt(x, y, z, across, origin)
+        points[i] = x[:, :2]
+        for j, kind in enumerate(FIG3_BOUNDARIES):
+            th = math.radians(tilt if kind == "tilted" else 0.0)
+            w = math.cos(th) * z + math.sin(th) * across
+            b = -float(w @ origin)
+            dist[i, j] = min_adversarial(x_te, w, b)[1]
+            correct[i, j] = np.sign(svm_margins(x_te, w, b)) == y_te
+            line[i, j] = (w[0], w[1], b)
+    return xr.Dataset(
+        {
+            "distance": var(
+                dist,
+                ("space", "boundary", "sample"),
+                "L2 distance of a test point to the boundary (its minimal perturbation)",
+            ),
+            "correct": var(
+                correct, ("space", "boundary", "sample"), "test point classified correctly"
+            ),
+            "train_points": var(
+                points,
+                ("space", "train_sample", "plane_axis"),
+                "training points: coordinates 0 (class direction) and 1 (across)",
+            ),
+            "train_label": var(labels.astype(np.int8), ("train_sample",), "class label -1/+1"),
+            "boundary_line": var(
+                line,
+                ("space", "boundary", "coef"),
+                "boundary w0 u + w1 v + b = 0 in coordinates 0 and 1 (unit w)",
+            ),
+        },
+        coords={
+            "space": list(FIG3_SPACES),
+            "boundary": list(FIG3_BOUNDARIES),
+            "sample": np.arange(n),
+            "train_sample": np.arange(n),
+            "plane_axis": ["class_direction", "across"],
+            "coef": list(BOUNDARY_COEFS),
+            "n_features": ("space", [2, n_dims]),
+        },
+        attrs={
+            "tilt_deg": float(tilt),
+            "gap": gap,
+            "bar_length": bar_length,
+            "thickness": thickness,
+            "noise_std": noise_std,
+            "tilt_fraction": tilt_fraction,
+            "seed": int(seed),
+        },
+    )
+
+
+def fig3_metrics(store: xr.Dataset) -> dict:
+    """``fig3/<space>-<boundary>/{mean_test_distance, median_test_distance,
+    test_accuracy}``, ``fig3/<space>/n_features`` and ``fig3/tilt_deg``."""
+    m: dict = {"fig3/tilt_deg": _json_float(store.attrs["tilt_deg"])}
+    for space in store.space.values:
+        m[f"fig3/{space}/n_features"] = int(store.n_features.sel(space=space))
+        for kind in store.boundary.values:
+            cell = store.sel(space=space, boundary=kind)
+            key = f"fig3/{space}-{kind}"
+            m[f"{key}/mean_test_distance"] = _json_float(cell.distance.mean())
+            m[f"{key}/median_test_distance"] = _json_float(np.median(cell.distance.values))
+            m[f"{key}/test_accuracy"] = _json_float(cell.correct.mean())
+    return m
+
+
 # ----------------------------------------------------------------------------- metrics
 
 CLAIM_COSINE_THRESHOLD = 0.95
@@ -1244,12 +1388,18 @@ def bootstrap_metrics(boot: xr.Dataset) -> dict:
     return m
 
 
-def study_metrics(sweeps: dict, toy_store: xr.Dataset, bootstraps: dict | None = None) -> dict:
+def study_metrics(
+    sweeps: dict,
+    toy_store: xr.Dataset,
+    bootstraps: dict | None = None,
+    fig3_store: xr.Dataset | None = None,
+) -> dict:
     """The tilting study's metrics.json: ``tilting/<dataset>/<key>`` for the
     :func:`tilting_metrics` of each sweep (``sweeps``: dataset -> store, in order) and the
     :func:`bootstrap_metrics` of its bootstrap store (``bootstraps``, where given), then
     ``tilting/toy-<space>-<fit>/<name>`` (``tilting/toy-<space>/n_features``,
-    ``tilting/toy/reference_tilt_deg``) for the :func:`toy_metrics` of the toy."""
+    ``tilting/toy/reference_tilt_deg``) for the :func:`toy_metrics` of the toy, and
+    ``tilting/fig3...`` for the :func:`fig3_metrics` of the Fig. 3 store (where given)."""
     m: dict = {}
     for dataset, store in sweeps.items():
         for key, value in tilting_metrics(store).items():
@@ -1260,6 +1410,8 @@ def study_metrics(sweeps: dict, toy_store: xr.Dataset, bootstraps: dict | None =
     for key, value in toy_metrics(toy_store).items():
         *where, name = key.split("/")
         m[f"tilting/{'-'.join(['toy', *where])}/{name}"] = value
+    if fig3_store is not None:
+        m.update({f"tilting/{k}": v for k, v in fig3_metrics(fig3_store).items()})
     return m
 
 
