@@ -1,6 +1,7 @@
 # Manifold "model shell" defenses (Wu et al.): MCN_delta and NCN_p around a base classifier
 # (clean, or L-inf PGD adversarially trained), evaluated as in the paper's Section 5 with a
-# transfer attack crafted on the base model and an adaptive BPDA attack on the shell.
+# transfer attack crafted on the base model and adaptive attacks on the shell (BPDA, and
+# APGD / Square where shells.adaptive_attacks lists them).
 
 
 rule shells_base:
@@ -57,6 +58,9 @@ rule shells_evaluate:
         shells=lambda w: shells.shell_configs(config, w.dataset),
         attack=lookup(dpath="shells/{dataset}/attack", within=config),
         adaptive=lookup(dpath="shells/{dataset}/adaptive", within=config),
+        extra=lambda w: {
+            a: config["shells"][w.dataset][a] for a in config["shells"]["adaptive_attacks"]
+        },
         n_batches=config["shells"]["n_batches"],
         batch_size=config["shells"]["batch_size"],
         device=config["device"],

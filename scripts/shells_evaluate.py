@@ -1,5 +1,5 @@
 """Rule shells_evaluate: the paper's Section 5 protocol on one base model, with the MCN /
-NCN shells under transfer and adaptive (BPDA) attacks."""
+NCN shells under transfer and adaptive (BPDA, APGD, Square) attacks."""
 
 from pipeline_lib.device import pick_device
 from pipeline_lib.models import load_model
@@ -22,6 +22,7 @@ with rule_context(smk) as log:
         shells=dict(p.shells),
         attack=dict(p.attack),
         adaptive=dict(p.adaptive),
+        extra={a: dict(c) for a, c in p.extra.items()},
         n_batches=p.n_batches,
         batch_size=p.batch_size,
         seed=int(w.seed),

@@ -14,7 +14,7 @@ from pipeline_lib.studies.shells import plots as shell_plots
 
 # base attack; transfer (wrong), transfer (wrong & changed), adaptive, retained accuracy
 # per shell
-N_CATEGORIES = 1 + 4 * 2
+N_CATEGORIES = 1 + 5 * 2
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +28,7 @@ def hand_store(shift: int = 0) -> xr.Dataset:
     label = np.array([0, 1, 2, 0])
     clean = np.array([[0, 1, 2, 1], [0, 1, 1, 0]])  # mcn wrong on point 3, ncn on point 2
     adv = np.array([[0, 2, 2, 1], [1, 1, 1, 0]])
+    adaptive = np.array([[1, 1, 0, 1], [1, 0, 1, 1]], bool)
     return xr.Dataset(
         {
             "label": ("point", label),
@@ -35,7 +36,8 @@ def hand_store(shift: int = 0) -> xr.Dataset:
             "shell_clean_pred": (("shell", "point"), clean),
             "shell_adv_pred": (("shell", "point"), adv),
             "shell_clean_feasible": (("shell", "point"), np.ones((2, 4), bool)),
-            "adaptive_success": (("shell", "point"), np.array([[1, 1, 0, 1], [1, 0, 1, 1]], bool)),
+            "adaptive_success": (("shell", "point"), adaptive),
+            "worst_success": (("shell", "point"), (adv != label) | adaptive),
         },
         coords={
             "point": np.arange(4),

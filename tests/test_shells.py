@@ -3,6 +3,7 @@ shells, the adaptive BPDA attack, the evaluation protocol, metrics and figures."
 
 from __future__ import annotations
 
+import json
 import math
 
 import matplotlib.pyplot as plt
@@ -319,6 +320,74 @@ def test_bpda_never_weaker_than_transfer_and_respects_eps():
     assert ((res.steps >= 0) == res.success).all()
 
 
+def test_apgd_checkpoints_and_square_schedule():
+    # Croce & Hein's p_j: 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99
+    assert shells.apgd_checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
+    assert shells.apgd_checkpoints(5) == [2, 3, 4, 5]
+    assert shells.square_p(0, 1000, 0.3) == 0.3 and shells.square_p(1, 1000, 0.3) == 0.3
+    assert shells.square_p(2, 1000, 0.3) == 0.15  # past 10 of 10 000 at this rate
+    assert shells.square_p(999, 1000, 0.3) == pytest.approx(0.3 / 2**9)
+
+
+@pytest.mark.parametrize("attack", ["apgd", "square"])
+def test_extra_attacks_break_shell_that_stops_transfer(attack):
+    """As for BPDA: x deep in region 0, the shell pulls the base attack's point back;
+    APGD through the BPDA-wrapped shell and the gradient-free Square attack break it."""
+    c0 = torch.full((4,), 0.35)
+    m = Blobs(torch.stack([c0, torch.full((4,), 0.65)]))
+    x, y = (c0 + 0.1 * U).reshape(1, 1, 2, 2), torch.tensor([0])
+    cfg = {"kind": "mcn", "delta": 0.05, "norm": "linf", "steps": 20, "step": 0.01}
+    eps = 0.3
+    base = pgd(m, x, y, norm="linf", eps=eps, step_size=0.02, steps=50)
+    assert (shells.shell(m, base.x_adv, cfg).pred == y).all()  # the shell defends
+    gen = torch.Generator().manual_seed(0)
+    if attack == "apgd":
+        res, final = shells.apgd_attack(
+            m, x, y, cfg, eps=eps, steps=30, restarts=1, generator=gen, start=base.x_adv
+        )
+    else:
+        res, final = shells.square_attack(
+            m, x, y, cfg, eps=eps, queries=50, p_init=0.3, generator=gen
+        )
+    assert res.success.all() and (res.steps >= 0).all()
+    assert torch.equal(final.pred, shells.shell(m, res.x_adv, cfg).pred) and (final.pred != y).all()
+    assert float((res.x_adv - x).abs().max()) <= eps + 1e-6
+    assert res.x_adv.min() >= 0 and res.x_adv.max() <= 1
+
+
+def test_extra_attacks_respect_eps_and_are_deterministic():
+    torch.manual_seed(2)
+    m = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 3))
+    x = torch.rand(8, 1, 4, 4)
+    with torch.no_grad():
+        y = m(x).argmax(1)
+    cfg = {"kind": "mcn", "delta": 0.05, "norm": "linf", "steps": 5, "step": 0.02}
+    eps = 0.1
+    base = pgd(m, x, y, norm="linf", eps=eps, step_size=0.02, steps=20)
+    transfer = shells.shell(m, base.x_adv, cfg).pred != y
+
+    def run(a):
+        gen = torch.Generator().manual_seed(1)
+        if a == "apgd":
+            return shells.apgd_attack(
+                m, x, y, cfg, eps=eps, steps=6, restarts=2, generator=gen, start=base.x_adv
+            )[0]
+        return shells.square_attack(m, x, y, cfg, eps=eps, queries=20, p_init=0.3, generator=gen)[0]
+
+    for a in ("apgd", "square"):
+        res = run(a)
+        assert ((res.x_adv - x).abs().flatten(1).amax(1) <= eps + 1e-6).all()
+        assert res.x_adv.min() >= 0 and res.x_adv.max() <= 1
+        assert torch.equal(res.success, shells.shell(m, res.x_adv, cfg).pred != y)
+        assert ((res.steps >= 0) == res.success).all()
+        again = run(a)
+        assert torch.equal(again.x_adv, res.x_adv) and torch.equal(again.success, res.success)
+    # APGD starts at the base attack's point: never weaker than the transfer attack
+    assert (run("apgd").success | ~transfer).all()
+    with pytest.raises(ValueError, match="queries"):
+        shells.square_attack(m, x, y, cfg, eps=eps, queries=0, p_init=0.3, generator=None)
+
+
 # ----------------------------------------------------------------------------- (e) evaluate
 
 SHELLS = {
@@ -399,6 +468,29 @@ def test_evaluate_deterministic(store):
     xr.testing.assert_identical(store, run_eval())
     other = run_eval(seed=5)
     assert not np.array_equal(other.test_index.values, store.test_index.values)
+
+
+def test_evaluate_with_extra_attacks_reports_the_worst_case():
+    extra = {"apgd": {"steps": 2, "restarts": 1}, "square": {"queries": 3, "p_init": 0.3}}
+    st = run_eval(extra=extra)
+    base = run_eval()
+    for a in ("apgd", "square"):
+        for f in ("success", "adv", "pred", "linf", "steps"):
+            assert f"{a}_{f}" in st and st[f"{a}_{f}"].attrs["description"]
+        assert (st[f"{a}_linf"] <= st.attrs["eps"] + 1e-6).all()
+    # the extra attacks leave everything else as it was
+    for name in base.data_vars:
+        xr.testing.assert_identical(st[name], base[name])
+    worst = st.shell_adv_success | st.adaptive_success | st.apgd_success | st.square_success
+    assert np.array_equal(st.worst_success.values, worst.values)
+    assert json.loads(st.attrs["extra_attacks"]) == extra
+    flags = shells.point_flags(st)
+    assert np.array_equal(flags["mcn/worst_case_success_rate"], worst.sel(shell="mcn").values)
+    assert "ncn/square_success_rate" in flags and "ncn/apgd_success_rate" in flags
+    with pytest.raises(ValueError, match="p_init"):
+        run_eval(extra={"square": {"queries": 3, "p_init": 2.0}})
+    with pytest.raises(ValueError, match="unknown keys"):
+        run_eval(extra={"apgd": {"steps": 2, "restarts": 1, "step": 0.1}})
 
 
 def test_evaluate_errors():

@@ -165,6 +165,11 @@ def _shells_evaluate(cfg: Mapping, w: Any) -> float:
     attack = int(s["attack"]["steps"]) * int(s["attack"]["restarts"])
     # each shell: its embedding of clean and attacked points, and the BPDA attack
     adaptive = int(s["adaptive"]["steps"]) * int(s["adaptive"]["restarts"])
+    extra = sh.get("adaptive_attacks", [])
+    if "apgd" in extra:
+        adaptive += int(s["apgd"]["steps"]) * int(s["apgd"]["restarts"])
+    if "square" in extra:
+        adaptive += int(s["square"]["queries"])
     return float(sh["n_batches"] * sh["batch_size"]) * (attack + per_point * (2 + adaptive))
 
 

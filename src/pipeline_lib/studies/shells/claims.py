@@ -166,18 +166,37 @@ def _ev_new_vuln(paths, shell):
     return ev
 
 
+def _worst(ctx, paths, shell) -> tuple:
+    """Per point: the worst case over the attacks on the shelled model (transfer, BPDA
+    and the configured extra adaptive attacks), and the names of those attacks."""
+    import numpy as np
+
+    ds = ctx.store(paths[0])
+    extra = [a for a in ("apgd", "square") if f"{a}_success" in ds]
+    names = ("label", "shell_adv_pred", "adaptive_success", *(f"{a}_success" for a in extra))
+    v = _load(ctx, paths, shell, names)
+    worst = (v["shell_adv_pred"] != v["label"]) | v["adaptive_success"].astype(bool)
+    for a in extra:
+        worst = worst | v[f"{a}_success"].astype(bool)
+    return np.asarray(worst), [
+        "transfer",
+        "BPDA",
+        *(a.upper() if a == "apgd" else "Square" for a in extra),
+    ]
+
+
 def _ev_adaptive(paths, shell, control: str):
     def ev(ctx):
-        v = _load(
-            ctx, paths, shell, ("label", "base_adv_success", "shell_adv_pred", "adaptive_success")
-        )
-        ours = v["adaptive_success"].astype(float)
+        v = _load(ctx, paths, shell, ("label", "base_adv_success", "shell_adv_pred"))
+        worst, attacks = _worst(ctx, paths, shell)
+        ours = worst.astype(float)
         if control == "transfer":
             ctrl = (v["shell_adv_pred"] != v["label"]).astype(float)
             what = "control: the transfer attack on the shelled model, same points"
         else:
             ctrl = v["base_adv_success"].astype(float)
             what = "control: the base attack on the base model, same points"
+        what = f"worst case per point over {', '.join(attacks)}; {what}"
         return Evidence(ours=ours, control=ctrl, paired=True, note=_note(paths, len(ours), what))
 
     return ev
@@ -291,12 +310,31 @@ def _metric_dev() -> Deviation:
 
 
 def _adaptive_dev(cfg: Mapping, d: str) -> Deviation:
-    a = cfg["shells"][d]["adaptive"]
+    sh = cfg["shells"]
+    a = sh[d]["adaptive"]
+    more = []
+    if "apgd" in sh.get("adaptive_attacks", []):
+        g = sh[d]["apgd"]
+        more.append(
+            f"APGD through the BPDA-wrapped shell ({g['steps']} steps, {g['restarts']} restart(s))"
+        )
+    if "square" in sh.get("adaptive_attacks", []):
+        q = sh[d]["square"]
+        more.append(
+            f"the gradient-free Square attack ({q['queries']} queries, p_init {q['p_init']:g})"
+        )
+    extra = (
+        f", and {' and '.join(more)}"
+        if more
+        else " only (APGD and Square: shells.adaptive_attacks)"
+    )
     return Deviation(
-        f"adaptive attack (not in the paper): BPDA through the shell's search, {a['steps']} "
-        f"L-inf sign steps of {a['step']:.4g}, {a['restarts']} restart(s), from the base "
-        "attack's point, same eps",
-        "the paper argues non-differentiability but runs no attack on the shelled model",
+        f"adaptive attacks (not in the paper), judged as the worst case per point with the "
+        f"transfer attack: BPDA through the shell's search, {a['steps']} L-inf sign steps of "
+        f"{a['step']:.4g}, {a['restarts']} restart(s), from the base attack's point, same eps"
+        + extra,
+        "the paper argues non-differentiability but runs no attack on the shelled model; "
+        "robustness evaluations report the worst case over several attacks",
     )
 
 
@@ -641,7 +679,7 @@ def _shell_claims(cfg: Mapping, d: str, b: str, s: str, testable: bool) -> list[
         _make(
             testable,
             why,
-            (f"{key}/{s}_adaptive_success_rate", f"{key}/{s}_transfer_success_rate"),
+            (f"{key}/{s}_worst_case_success_rate", f"{key}/{s}_transfer_success_rate"),
             _ev_adaptive(c["paths"], s, "transfer"),
             c,
             id=f"shells.sec4.adaptive_vs_transfer.{d}-{b}-{s}",
@@ -659,7 +697,8 @@ def _shell_claims(cfg: Mapping, d: str, b: str, s: str, testable: bool) -> list[
                 "shelled model is run)"
             ),
             metric=(
-                "adaptive (BPDA) attack success rate on the shelled model; 'not materially "
+                "worst-case attack success rate on the shelled model (per point: the transfer "
+                "attack, BPDA or a configured APGD / Square attack succeeds); 'not materially "
                 f"better' = within {HARD_TO_ATTACK:g} of the transfer success rate"
             ),
             control="the transfer attack's success rate on the shelled model, same points",
@@ -675,7 +714,7 @@ def _shell_claims(cfg: Mapping, d: str, b: str, s: str, testable: bool) -> list[
         _make(
             testable,
             why,
-            (f"{key}/{s}_adaptive_success_rate", f"{key}/base_attack_success_rate"),
+            (f"{key}/{s}_worst_case_success_rate", f"{key}/base_attack_success_rate"),
             _ev_adaptive(c["paths"], s, "base"),
             c,
             id=f"shells.sec4.adaptive_vs_base.{d}-{b}-{s}",
@@ -692,7 +731,10 @@ def _shell_claims(cfg: Mapping, d: str, b: str, s: str, testable: bool) -> list[
                 "achieves both good generalization and almost perfect robustness'; no number "
                 "for an adaptive attack"
             ),
-            metric="adaptive (BPDA) attack success rate on the shelled model",
+            metric=(
+                "worst-case attack success rate on the shelled model (per point: transfer, "
+                "BPDA or a configured APGD / Square attack)"
+            ),
             control="the base attack's success rate on the base model, same points",
             test="binomial",
             direction="less",

@@ -59,6 +59,7 @@ SHELL_KEYS = {
 }
 ATTACK_KEYS = ("eps", "step", "steps", "restarts")
 ADAPTIVE_KEYS = ("step", "steps", "restarts")
+EXTRA_KEYS = {"apgd": ("steps", "restarts"), "square": ("queries", "p_init")}
 IMAGE_DIMS = ("channel", "row", "col")
 
 # Adam constants of the NCN inner optimiser; L2_SMOOTH makes |d|_2 differentiable at d = 0
@@ -674,6 +675,213 @@ def bpda_attack(
     ]
 
 
+def apgd_checkpoints(steps: int) -> list[int]:
+    """APGD's checkpoints (Croce & Hein 2020): iterations ``ceil(p_j steps)`` with
+    ``p_0 = 0``, ``p_1 = 0.22``, ``p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)``."""
+    p = [0.0, 0.22]
+    while p[-1] + max(p[-1] - p[-2] - 0.03, 0.06) <= 1.0:
+        p.append(p[-1] + max(p[-1] - p[-2] - 0.03, 0.06))
+    # ceil, without the float sums' last-digit excess (0.41 + 0.16 = 0.5700000000000001)
+    return sorted({int(math.ceil(round(q * steps, 9))) for q in p[1:]} - {0})
+
+
+def _shell_margin(model, cur, y, cfg, batch, grad: bool):
+    """The shell's prediction at ``cur``, the margin ``max_{j != y} Z_j - Z_y`` of F at
+    ``z = H(cur)`` and, with ``grad``, its gradient w.r.t. ``z`` (BPDA: dH/dx := I)."""
+    res = shell(model, cur, cfg, batch=batch)
+    with torch.enable_grad():
+        z = res.z.clone().requires_grad_(grad)
+        margin = margin_loss(model(z), y)
+        g = torch.autograd.grad(margin.sum(), z)[0] if grad else None
+    return res, margin.detach(), g
+
+
+def apgd_attack(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    shell_cfg: dict,
+    *,
+    eps: float,
+    steps: int,
+    restarts: int,
+    generator: torch.Generator | None,
+    start: torch.Tensor | None = None,
+    batch: int = 64,
+    rho: float = 0.75,
+    alpha: float = 0.75,
+) -> tuple[AttackResult, ShellResult]:
+    """APGD (Croce & Hein 2020, L-inf, margin loss) through the BPDA-wrapped shell.
+
+    The gradient at an iterate ``x'`` is the margin's gradient at ``z = H(x')`` (as
+    :func:`bpda_attack`); the step size starts at ``2 eps`` per point and is halved at a
+    checkpoint (:func:`apgd_checkpoints`) when fewer than ``rho`` of the steps since the
+    last one raised the margin, or when neither the step size nor the best margin changed
+    since then; the iterate then restarts from the best point. Steps use APGD's momentum
+    ``alpha``. A point stops at its first iterate where the shell's prediction is wrong.
+    Restart 0 starts at ``start`` (projected; e.g. the base attack's point), the others
+    uniformly in the ball (``generator``). Returns the attack result (``steps``: the
+    iteration of the first success, -1 if none) and the shell's result at ``x_adv``.
+    """
+    cfg = check_shell_cfg(shell_cfg)
+    if not eps >= 0 or steps < 1 or restarts < 1:
+        raise ValueError(
+            f"need eps >= 0, steps >= 1, restarts >= 1; got {eps}, {steps}, {restarts}"
+        )
+    x0 = x.detach()
+    n = x0.shape[0]
+    dims = (-1,) + (1,) * (x0.ndim - 1)
+    x_adv = x0.clone()
+    best_all = torch.full((n,), -math.inf, dtype=x0.dtype, device=x0.device)
+    done = torch.zeros(n, dtype=torch.bool, device=x0.device)
+    taken = torch.full((n,), -1, dtype=torch.long, device=x0.device)
+    ckpts = set(apgd_checkpoints(steps))
+
+    def project(v, idx):
+        return (x0[idx] + (v - x0[idx]).clamp(-eps, eps)).clamp(0.0, 1.0)
+
+    for r in range(restarts):
+        idx = (~done).nonzero()[:, 0]
+        if idx.numel() == 0:
+            break
+        if r == 0 and start is not None:
+            cur = project(start.detach()[idx].to(x0), idx)
+        elif r == 0:
+            cur = x0[idx].clone()
+        else:
+            u = torch.rand(x0[idx].shape, generator=generator, device="cpu").to(x0)
+            cur = project(x0[idx] + (2 * u - 1) * eps, idx)
+        eta = torch.full((len(idx),), 2.0 * eps, dtype=x0.dtype, device=x0.device)
+        res, f, g = _shell_margin(model, cur, y[idx], cfg, batch, True)
+        best_f, best_x = f.clone(), cur.clone()
+        prev = cur.clone()
+        since = torch.zeros(len(idx), device=x0.device)  # margin rises since the checkpoint
+        f_at_ckpt, eta_at_ckpt, last_ckpt = best_f.clone(), eta.clone(), 0
+        live = torch.ones(len(idx), dtype=torch.bool, device=x0.device)
+
+        def record(k, res, f, cur, idx=idx, live=live):
+            won = (res.pred != y[idx]) & live
+            better = (won | (f > best_all[idx])) & live & ~done[idx]
+            x_adv[idx[better]] = cur[better]
+            best_all[idx[better]] = torch.where(won[better], math.inf, f[better])
+            done[idx[won]] = True
+            taken[idx[won]] = k
+            live.logical_and_(~won)
+
+        record(0, res, f, cur)
+        for k in range(1, steps + 1):
+            if not bool(live.any()):
+                break
+            step = eta.view(dims) * g.sign()
+            if k == 1:
+                new = project(cur + step, idx)
+            else:
+                zk = project(cur + step, idx)
+                new = project(cur + alpha * (zk - cur) + (1 - alpha) * (cur - prev), idx)
+            new = torch.where(live.view(dims), new, cur)
+            res, f_new, g = _shell_margin(model, new, y[idx], cfg, batch, k < steps)
+            since += (f_new > f).float()
+            prev, cur, f = cur, new, f_new
+            improved = f > best_f
+            best_f = torch.where(improved, f, best_f)
+            best_x = torch.where(improved.view(dims), cur, best_x)
+            record(k, res, f, cur)
+            if k in ckpts and k < steps:
+                cond1 = since < rho * (k - last_ckpt)
+                cond2 = (eta_at_ckpt == eta) & (f_at_ckpt == best_f)
+                halve = (cond1 | cond2) & live
+                eta = torch.where(halve, eta / 2, eta)
+                # restart the halved ones from their best point (its gradient next step)
+                if bool(halve.any()):
+                    cur = torch.where(halve.view(dims), best_x, cur)
+                    prev = torch.where(halve.view(dims), best_x, prev)
+                    f = torch.where(halve, best_f, f)
+                    res, _, g2 = _shell_margin(model, cur, y[idx], cfg, batch, True)
+                    g = torch.where(halve.view(dims), g2, g)
+                since.zero_()
+                f_at_ckpt, eta_at_ckpt, last_ckpt = best_f.clone(), eta.clone(), k
+    check_ball(x_adv, x0, eps + _START_TOL, "linf", "APGD attack on the shelled model")
+    check_box(x_adv, 0.0, 1.0, "APGD attack on the shelled model")
+    final = shell(model, x_adv, cfg, batch=batch)
+    success = final.pred != y
+    taken = torch.where(success, taken, torch.full_like(taken, -1))
+    return AttackResult(x_adv, success, taken, per_sample_norm(x_adv - x0, "linf")), final
+
+
+def square_p(i: int, queries: int, p_init: float) -> float:
+    """Square's fraction of pixels changed at query ``i`` of ``queries``: ``p_init``
+    halved at the paper's iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000 of
+    10 000, rescaled to ``queries`` (Andriushchenko et al. 2020)."""
+    t = int(i * 10_000 / max(queries, 1))
+    cuts = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
+    return p_init / 2 ** sum(t > c for c in cuts)
+
+
+def square_attack(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    shell_cfg: dict,
+    *,
+    eps: float,
+    queries: int,
+    p_init: float,
+    generator: torch.Generator,
+    batch: int = 64,
+) -> tuple[AttackResult, ShellResult]:
+    """Square attack (Andriushchenko et al. 2020, L-inf): gradient-free random search on
+    the shelled model, reading only its output (the margin of F at ``H(x')``).
+
+    Start: vertical stripes of ``+-eps`` (per point, channel and column). Each further
+    query redraws one random square window of side ``round(sqrt(p h w))`` (``p`` from
+    :func:`square_p`) to ``x + eps * (+-1 per channel)``, clipped to [0, 1], and keeps
+    it where the margin rises. A point stops at its first query where the shell's
+    prediction is wrong. Random draws from ``generator`` (CPU). Returns the attack
+    result (``steps``: the query of the first success, -1 if none) and the shell's
+    result at ``x_adv``."""
+    cfg = check_shell_cfg(shell_cfg)
+    if not eps >= 0 or queries < 1 or not 0 < p_init <= 1:
+        raise ValueError(
+            f"need eps >= 0, queries >= 1, 0 < p_init <= 1; got {eps}, {queries}, {p_init}"
+        )
+    x0 = x.detach()
+    n, c, h, w = x0.shape
+
+    def rnd_sign(*shape):
+        return (torch.rand(shape, generator=generator) < 0.5).to(x0) * 2 - 1
+
+    cur = (x0 + eps * rnd_sign(n, c, 1, w)).clamp(0.0, 1.0)
+    res, f, _ = _shell_margin(model, cur, y, cfg, batch, False)
+    done = res.pred != y
+    taken = torch.where(done, 0, -1).to(torch.long)
+    for i in range(1, queries):
+        idx = (~done).nonzero()[:, 0]
+        if idx.numel() == 0:
+            break
+        side = int(round(math.sqrt(square_p(i, queries, p_init) * h * w)))
+        side = max(1, min(side, h - 1, w - 1))
+        rows = torch.randint(0, h - side + 1, (len(idx),), generator=generator)
+        cols = torch.randint(0, w - side + 1, (len(idx),), generator=generator)
+        signs = rnd_sign(len(idx), c, 1, 1)
+        new = cur[idx].clone()
+        for j in range(len(idx)):
+            r0, c0 = int(rows[j]), int(cols[j])
+            win = (slice(None), slice(r0, r0 + side), slice(c0, c0 + side))
+            new[j][win] = (x0[idx[j]][win] + eps * signs[j]).clamp(0.0, 1.0)
+        res, f_new, _ = _shell_margin(model, new, y[idx], cfg, batch, False)
+        won = res.pred != y[idx]
+        keep = won | (f_new > f[idx])
+        cur[idx[keep]] = new[keep]
+        f[idx[keep]] = f_new[keep]
+        done[idx[won]] = True
+        taken[idx[won]] = i
+    check_ball(cur, x0, eps + _START_TOL, "linf", "Square attack on the shelled model")
+    final = shell(model, cur, cfg, batch=batch)
+    success = final.pred != y
+    taken = torch.where(success, taken, torch.full_like(taken, -1))
+    return AttackResult(cur, success, taken, per_sample_norm(cur - x0, "linf")), final
+
+
 def _base_attack(model, x, y, cfg: dict, generator) -> AttackResult:
     """Untargeted L-inf PGD (margin loss, the project's :func:`pgd`) with restarts:
     restart 0 from x, the others from a random point; a point is adversarial if any
@@ -709,10 +917,15 @@ def _check_keys(name: str, cfg: dict, keys: tuple[str, ...]) -> dict:
     if missing or unknown:
         raise ValueError(f"{name} config: missing keys {missing}, unknown keys {unknown}")
     out = {k: cfg[k] for k in keys}
-    for k in ("steps", "restarts"):
-        out[k] = int(out[k])
-    if out["restarts"] < 1 or out["steps"] < 1 or not out["step"] > 0:
-        raise ValueError(f"{name} config: need steps >= 1, restarts >= 1, step > 0: {cfg}")
+    for k in ("steps", "restarts", "queries"):
+        if k in out:
+            out[k] = int(out[k])
+            if out[k] < 1:
+                raise ValueError(f"{name} config: {k} must be >= 1: {cfg}")
+    if "step" in out and not out["step"] > 0:
+        raise ValueError(f"{name} config: step must be > 0: {cfg}")
+    if "p_init" in out and not 0 < out["p_init"] <= 1:
+        raise ValueError(f"{name} config: p_init must be in (0, 1]: {cfg}")
     if "eps" in out and not out["eps"] > 0:
         raise ValueError(f"{name} config: eps must be > 0, got {out['eps']}")
     return out
@@ -757,8 +970,9 @@ def evaluate(
     seed: int,
     device: torch.device | str,
     log: Log | None = None,
+    extra: dict[str, dict] | None = None,
 ) -> xr.Dataset:
-    """The paper's Section 5 protocol for one base model, plus the adaptive attack.
+    """The paper's Section 5 protocol for one base model, plus the adaptive attacks.
 
     1. A permutation of the test set (``torch.randperm`` seeded with ``seed``) is walked
        in order; misclassified points are skipped (counted in attr ``n_skipped``) until
@@ -776,13 +990,20 @@ def evaluate(
        "not robust"), and :func:`bpda_attack` with ``adaptive`` = {steps, step,
        restarts} at the same eps, restart 0 from the base x_adv (generator seeded
        ``seed + 2 + shell position``).
+    4. ``extra``: more adaptive attacks on each shell at the same eps, by name:
+       ``apgd`` = {steps, restarts} (:func:`apgd_attack`, restart 0 from the base
+       x_adv; generator ``seed + 100 + shell position``) and ``square`` = {queries,
+       p_init} (:func:`square_attack`, gradient-free; generator ``seed + 200 + shell
+       position``). ``worst_success`` is the worst case per point over the transfer
+       attack, BPDA and these.
 
     Dataset: dims ``point`` (n_batches * batch_size), ``shell``, ``channel``, ``row``,
     ``col``; coords point, shell, shell_kind (shell), test_index (point; index into
     x_test), batch (point), image dims. Variables: label, image, base_pred, base_conf,
     base_adv_success, base_adv, base_adv_pred, base_adv_conf, base_adv_linf;
     shell_clean_{pred,conf,target,feasible,dist,z}; shell_adv_{pred,conf,target,
-    feasible,dist,z,success,changed}; adaptive_{success,adv,pred,conf,linf,steps}.
+    feasible,dist,z,success,changed}; adaptive_{success,adv,pred,conf,linf,steps}; per
+    extra attack ``a``: {a}_{success,adv,pred,linf,steps}; worst_success.
     Attrs: seed, eps, n_batches, batch_size, n_skipped, n_walked, and the configs as
     JSON strings (attack, adaptive, shells).
     """
@@ -794,6 +1015,7 @@ def evaluate(
     shell_cfgs = {name: check_shell_cfg(c) for name, c in shells.items()}
     atk = _check_keys("attack", attack, ATTACK_KEYS)
     ada = _check_keys("adaptive", adaptive, ADAPTIVE_KEYS)
+    extra = {a: _check_keys(a, c, EXTRA_KEYS[a]) for a, c in (extra or {}).items()}
     x_all = torch.as_tensor(x_test, dtype=torch.float32).cpu()
     y_all = torch.as_tensor(y_test).long().cpu()
     if x_all.ndim != 4 or y_all.shape != (x_all.shape[0],):
@@ -834,6 +1056,12 @@ def evaluate(
     out["adaptive_linf"] = arr((n_sh, need), np.float32)
     out["adaptive_steps"] = arr((n_sh, need), np.int64)
     out["adaptive_adv"] = arr((n_sh, need, *img), np.float32)
+    for a in extra:
+        out[f"{a}_success"] = arr((n_sh, need), bool)
+        out[f"{a}_pred"] = arr((n_sh, need), np.int64)
+        out[f"{a}_linf"] = arr((n_sh, need), np.float32)
+        out[f"{a}_steps"] = arr((n_sh, need), np.int64)
+        out[f"{a}_adv"] = arr((n_sh, need, *img), np.float32)
 
     def np_(t: torch.Tensor) -> np.ndarray:
         return t.detach().cpu().numpy()
@@ -844,6 +1072,11 @@ def evaluate(
 
     gen_base = torch.Generator().manual_seed(seed + 1)
     gens = [torch.Generator().manual_seed(seed + 2 + i) for i in range(n_sh)]
+    extra_gens = {
+        a: [torch.Generator().manual_seed(seed + off + i) for i in range(n_sh)]
+        for a, off in (("apgd", 100), ("square", 200))
+        if a in extra
+    }
     for b in bar(range(n_batches), n_batches, "shell evaluation (batches)"):
         sl = slice(b * batch_size, (b + 1) * batch_size)
         xb, yb = x_sel[sl].to(device), y_sel[sl].to(device)
@@ -884,14 +1117,36 @@ def evaluate(
             out["adaptive_conf"][i, sl] = np_(final.conf)
             out["adaptive_linf"][i, sl] = np_(res.norm)
             out["adaptive_steps"][i, sl] = np_(res.steps)
+            done = f"adaptive {int(res.success.sum())}"
+            for a, c in extra.items():
+                if a == "apgd":
+                    r, fin = apgd_attack(
+                        model, xb, yb, cfg, eps=atk["eps"], steps=c["steps"],
+                        restarts=c["restarts"], generator=extra_gens[a][i], start=base.x_adv,
+                    )  # fmt: skip
+                else:
+                    r, fin = square_attack(
+                        model, xb, yb, cfg, eps=atk["eps"], queries=c["queries"],
+                        p_init=c["p_init"], generator=extra_gens[a][i],
+                    )  # fmt: skip
+                out[f"{a}_success"][i, sl] = np_(r.success)
+                out[f"{a}_adv"][i, sl] = np_(r.x_adv)
+                out[f"{a}_pred"][i, sl] = np_(fin.pred)
+                out[f"{a}_linf"][i, sl] = np_(r.norm)
+                out[f"{a}_steps"][i, sl] = np_(r.steps)
+                done += f", {a} {int(r.success.sum())}"
             msg.append(
                 f"{name}: clean acc {int((clean.pred == yb).sum())}/{batch_size}, "
-                f"transfer {int((adv.pred != yb).sum())}, adaptive {int(res.success.sum())}"
+                f"transfer {int((adv.pred != yb).sum())}, {done}"
             )
         log(f"batch {b + 1}/{n_batches}: " + "; ".join(msg))
     labels = np_(y_sel)
     out["shell_adv_success"] = out["shell_adv_pred"] != labels[None]
     out["shell_adv_changed"] = out["shell_adv_pred"] != out["shell_clean_pred"]
+    worst = out["shell_adv_success"] | out["adaptive_success"]
+    for a in extra:
+        worst = worst | out[f"{a}_success"]
+    out["worst_success"] = worst
     meta = {
         "seed": int(seed),
         "eps": float(atk["eps"]),
@@ -901,6 +1156,7 @@ def evaluate(
         "n_walked": int(n_walked),
         "attack": json.dumps(atk),
         "adaptive": json.dumps(ada),
+        "extra_attacks": json.dumps(extra),
         "shells": json.dumps(shell_cfgs),
     }
     return _dataset(out, x_sel, labels, idx, names, shell_cfgs, meta)
@@ -928,6 +1184,20 @@ _DESCRIPTIONS = {
     "adaptive_conf": ("max softmax of F at H(adaptive point)", "1"),
     "adaptive_linf": ("|x_adv - x|_inf of the adaptive attack", "input"),
     "adaptive_steps": ("iteration of the first adaptive success in its restart, -1 if none", None),
+    "apgd_success": ("APGD through the BPDA-wrapped shell succeeds (re-verified)", None),
+    "apgd_adv": ("APGD's point (best margin where it failed)", "input"),
+    "apgd_pred": ("shell prediction at APGD's point", None),
+    "apgd_linf": ("|x_adv - x|_inf of APGD", "input"),
+    "apgd_steps": ("iteration of APGD's first success in its restart, -1 if none", None),
+    "square_success": ("Square attack (gradient-free) on the shell succeeds (re-verified)", None),
+    "square_adv": ("Square's point (its last accepted query where it failed)", "input"),
+    "square_pred": ("shell prediction at Square's point", None),
+    "square_linf": ("|x_adv - x|_inf of Square", "input"),
+    "square_steps": ("query of Square's first success, -1 if none", None),
+    "worst_success": (
+        "worst case per point: the transfer, BPDA or an extra adaptive attack succeeds",
+        None,
+    ),
 }
 
 
@@ -991,6 +1261,11 @@ def point_flags(store: xr.Dataset) -> dict[str, np.ndarray]:
         flags[f"{s}/changed_rate"] = adv != clean
         flags[f"{s}/wrong_and_changed_rate"] = (adv != label) & (adv != clean)
         flags[f"{s}/adaptive_success_rate"] = store.adaptive_success.sel(sel).values.astype(bool)
+        for a in ("apgd", "square"):
+            if f"{a}_success" in store:
+                flags[f"{s}/{a}_success_rate"] = store[f"{a}_success"].sel(sel).values.astype(bool)
+        if "worst_success" in store:
+            flags[f"{s}/worst_case_success_rate"] = store.worst_success.sel(sel).values.astype(bool)
         flags[f"{s}/retained_accuracy"] = clean == label
         if kind == "ncn":
             flags[f"{s}/infeasible_rate"] = ~store.shell_clean_feasible.sel(sel).values
@@ -1020,6 +1295,10 @@ def shell_metrics(stores_by_seed: list[xr.Dataset]) -> dict:
     * ``<shell>/wrong_and_changed_rate``: both (the paper's Table 1 "attack success
       rate": 2/150 = 1.33% for its MCN shell, where 3/150 are wrong at x_adv);
     * ``<shell>/adaptive_success_rate``: the adaptive BPDA attack succeeds;
+    * ``<shell>/apgd_success_rate``, ``<shell>/square_success_rate`` (where run): APGD
+      through the BPDA-wrapped shell, Square on the shell's output;
+    * ``<shell>/worst_case_success_rate``: the worst case per point over the transfer,
+      BPDA and the extra attacks;
     * ``<shell>/retained_accuracy``: shell prediction on clean x == label (Table 1);
     * ``<shell>/infeasible_rate`` (NCN shells only): no label reached F >= p on clean x.
 

@@ -40,6 +40,9 @@ def _categories(shells: list[str]) -> list[tuple[str, str, str, str]]:
             )
         )
         cats.append((f"{s}/adaptive_success_rate", f"{_sname(s)}\nadaptive", col, "attack success"))
+        cats.append(
+            (f"{s}/worst_case_success_rate", f"{_sname(s)}\nworst case", col, "attack success")
+        )
     for i, s in enumerate(shells):
         col = SHELL_COLORS[i % len(SHELL_COLORS)]
         cats.append((f"{s}/retained_accuracy", f"{_sname(s)}\nclean acc.", col, "accuracy"))
@@ -133,6 +136,7 @@ SWEEP_RATES = {
     "transfer_success_rate": ("transfer: wrong at x_adv", "tab:blue", "s", "-"),
     "wrong_and_changed_rate": ("transfer: wrong & changed (paper)", "tab:blue", "s", ":"),
     "adaptive_success_rate": ("adaptive BPDA success", "tab:red", "^", "-"),
+    "worst_case_success_rate": ("worst case over all attacks", "black", "v", "--"),
 }
 
 
