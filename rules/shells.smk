@@ -59,7 +59,8 @@ rule shells_evaluate:
         attack=lookup(dpath="shells/{dataset}/attack", within=config),
         adaptive=lookup(dpath="shells/{dataset}/adaptive", within=config),
         extra=lambda w: {
-            a: config["shells"][w.dataset][a] for a in config["shells"]["adaptive_attacks"]
+            a: config["shells"][w.dataset][a]
+            for a in config["shells"]["adaptive_attacks"]
         },
         n_batches=config["shells"]["n_batches"],
         batch_size=config["shells"]["batch_size"],

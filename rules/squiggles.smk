@@ -200,10 +200,35 @@ rule squiggles_decomposition:
         "../scripts/squiggles_decomposition.py"
 
 
+rule squiggles_discriminator:
+    output:
+        directory("results/squiggles/discriminator.zarr"),
+    log:
+        "logs/squiggles_discriminator.log",
+    benchmark:
+        "results/benchmarks/squiggles_discriminator.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        runtime=runtime_of("squiggles_discriminator"),
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        classifier=config["squiggles"]["classifier"],
+        resolution=config["squiggles"]["resolution"],
+        cfg=config["squiggles"]["discriminator"],
+        seed=config["squiggles"]["data_seed"],
+        device=config["device"],
+    script:
+        "../scripts/squiggles_discriminator.py"
+
+
 rule squiggles_summary:
     input:
         data=squiggles.data_stores(config),
         trainings=squiggles.trainings(config),
+        discriminator=squiggles.discriminator(config),
         analysis=[
             f
             for v in config["squiggles"]["analysis_variants"]

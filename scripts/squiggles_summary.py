@@ -2,7 +2,11 @@
 
 from pipeline_lib.metrics import write_json
 from pipeline_lib.runtime import rule_context
-from pipeline_lib.studies.squiggles.experiment import group_stores, squiggle_metrics
+from pipeline_lib.studies.squiggles.experiment import (
+    discriminator_metrics,
+    group_stores,
+    squiggle_metrics,
+)
 from pipeline_lib.zarr_io import open_store
 
 smk = snakemake  # noqa: F821
@@ -19,5 +23,7 @@ with rule_context(smk) as log:
         a["pixel"] = group_stores(mine, "pixel", "sigma", p.sigmas)
         analysis[v] = a
     metrics = squiggle_metrics(datas, trainings, analysis)
+    for path in smk.input.discriminator:
+        metrics.update(discriminator_metrics(open_store(path)))
     write_json(metrics, smk.output[0])
     log.info("%d metrics", len(metrics))

@@ -517,3 +517,31 @@ def test_streamed_training_learns_and_matches_across_workers():
         se.train_classifier(
             m1, x, y, epochs=1, lr=0.01, batch_size=2, noise_sigma=0, seed=0, stream=stream
         )
+
+
+def test_generator_discriminator_store_and_its_control():
+    """Sec. 4.2 footnote 4: the discriminator's store, its label-only control computed
+    from the training curves' self-intersection shares, and its metrics."""
+    cfg = {"arch": "cnn", "width": 4, "blocks": 2, "lr": 0.003, "batch_size": 64}
+    kw = dict(n_train=60, n_test=40, epochs=1, seed=3, log=lambda m: None)
+    st = se.discriminator_store(cfg, 16, **kw)
+    assert st.sizes["sample"] == 80 and st.sizes["epoch"] == 1
+    assert list(np.bincount(st.generator.values)) == [40, 40]
+    assert np.array_equal(st.correct.values, (st.p_sinenet.values > 0.5) == st.generator.values)
+    # the control maps each label to the generator it is more frequent in (training curves)
+    train = [
+        sq.make_dataset(v, 60, 3, "val", 16, shard=1).label.values for v in ("taylor", "sinenet")
+    ]
+    rule = {
+        lab: int(np.mean(train[1] == lab) * 60 > np.mean(train[0] == lab) * 60) for lab in (0, 1)
+    }
+    expect = np.array([rule[int(i)] for i in st.intersects.values]) == st.generator.values
+    assert np.array_equal(st.label_only_correct.values, expect)
+    # the test curves are not the training curves (shard 2 of the val split)
+    test_taylor = sq.make_dataset("taylor", 40, 3, "val", 16, shard=2)
+    assert np.array_equal(st.intersects.values[:40], test_taylor.label.values)
+    m = se.discriminator_metrics(st)
+    assert m["squiggles/discriminator/n_test"] == 80
+    assert 0 <= m["squiggles/discriminator/test_accuracy"] <= 1
+    for name, v in st.data_vars.items():
+        assert v.attrs.get("description"), name

@@ -244,6 +244,103 @@ def train_classifier(
     return xr.Dataset(data, coords={"epoch": np.arange(1, epochs + 1)})
 
 
+def discriminator_store(
+    classifier: dict,
+    resolution: int,
+    *,
+    n_train: int,
+    n_test: int,
+    epochs: int,
+    seed: int,
+    device: torch.device | str = "cpu",
+    log: Callable[[str], None] = print,
+) -> xr.Dataset:
+    """The footnote of Sec. 4.2: "the distributions from Taylor and SineNet samples are
+    different", checked by a classifier trained to tell the generators apart.
+
+    Curves of both generators from the ``val`` split's streams (independent of every
+    train and test set), shard 1 for training (``n_train`` per generator) and shard 2
+    for testing (``n_test`` per generator); the label is the generator (0 Taylor, 1
+    SineNet). The network is the study's classifier (``classifier``: arch, widths,
+    lr, batch size) trained ``epochs`` epochs by :func:`train_classifier` without
+    noise. The control: the generators' self-intersection rates differ, so the
+    self-intersection label alone tells them apart better than chance; its best
+    predictor (each label mapped to the generator it is more frequent in, on the
+    training curves) is scored on the same test curves."""
+    parts = {}
+    for split, n, shard in (("train", n_train, 1), ("test", n_test, 2)):
+        sets = [
+            sq.make_dataset(v, n, seed, "val", resolution, shard=shard)
+            for v in ("taylor", "sinenet")
+        ]
+        x = torch.as_tensor(np.concatenate([d.image.values for d in sets]))
+        gen = np.repeat([0, 1], n)
+        intersect = np.concatenate([d.label.values for d in sets]).astype(np.int64)
+        parts[split] = (x, gen, intersect)
+    torch.manual_seed(seed)
+    model, _, _ = build_classifier(classifier, resolution)
+    model.to(device)
+    x_tr, g_tr, i_tr = parts["train"]
+    x_te, g_te, i_te = parts["test"]
+    hist = train_classifier(
+        model,
+        x_tr,
+        torch.as_tensor(g_tr),
+        epochs=epochs,
+        lr=classifier["lr"],
+        batch_size=classifier["batch_size"],
+        noise_sigma=0.0,
+        seed=seed,
+        name="generator discriminator",
+        log=log,
+    )
+    p_sine = predict_proba(model, x_te)
+    # the label-only control: each self-intersection label -> its more frequent generator
+    rule = {
+        lab: int(np.mean(g_tr[i_tr == lab]) > 0.5) if np.any(i_tr == lab) else 0 for lab in (0, 1)
+    }
+    label_only = np.array([rule[int(lab)] for lab in i_te])
+    return xr.Dataset(
+        {
+            "generator": var(g_te, ("sample",), "generator of the test curve: 0 Taylor, 1 SineNet"),
+            "intersects": var(i_te, ("sample",), "self-intersection label of the test curve"),
+            "p_sinenet": var(p_sine, ("sample",), "discriminator's probability of SineNet"),
+            "correct": var(
+                (p_sine > 0.5).astype(np.int64) == g_te,
+                ("sample",),
+                "the discriminator names the test curve's generator",
+            ),
+            "label_only_correct": var(
+                label_only == g_te,
+                ("sample",),
+                "control: the generator predicted from the self-intersection label alone",
+            ),
+            "train_loss": var(hist.loss.values, ("epoch",), "mean training cross-entropy"),
+        },
+        coords={"sample": np.arange(len(g_te)), "epoch": hist.epoch.values},
+        attrs={
+            "n_train_per_generator": int(n_train),
+            "n_test_per_generator": int(n_test),
+            "epochs": int(epochs),
+            "seed": int(seed),
+            "resolution": int(resolution),
+            "arch": classifier["arch"],
+            "roc_auc": roc_auc(g_te, p_sine),
+        },
+    )
+
+
+def discriminator_metrics(store: xr.Dataset) -> dict:
+    """``squiggles/discriminator/{test_accuracy, label_only_accuracy, roc_auc,
+    n_test}``."""
+    return {
+        "squiggles/discriminator/test_accuracy": float(store.correct.mean()),
+        "squiggles/discriminator/label_only_accuracy": float(store.label_only_correct.mean()),
+        "squiggles/discriminator/roc_auc": float(store.attrs["roc_auc"]),
+        "squiggles/discriminator/n_test": int(store.sizes["sample"]),
+    }
+
+
 @torch.no_grad()
 def predict_proba(model: nn.Module, x: torch.Tensor, batch: int = 500) -> np.ndarray:
     """P(label 1 = self-intersecting) for every image (model in eval mode)."""

@@ -103,6 +103,14 @@ def model_sigmas(cfg: Mapping, variant: str) -> list[str]:
     return sorted(out, key=float)
 
 
+DISCRIMINATOR = f"{RES}/discriminator.zarr"
+
+
+def discriminator(cfg: Mapping) -> list[str]:
+    """The Sec. 4.2 footnote's generator discriminator store (both generators only)."""
+    return [DISCRIMINATOR] if set(cfg["squiggles"]["variants"]) == {"taylor", "sinenet"} else []
+
+
 def trainings(cfg: Mapping) -> list[str]:
     """Every training store, variant-major, then sigma, then seed."""
     sq = cfg["squiggles"]
