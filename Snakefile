@@ -85,6 +85,7 @@ localrules:
     shells_summary,
     squiggles_summary,
     squiggles_loss_summary,
+    squiggles_size_summary,
     tilting_summary,
     figure_natural_samples,
     figure_dmm,

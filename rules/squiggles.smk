@@ -200,6 +200,140 @@ rule squiggles_decomposition:
         "../scripts/squiggles_decomposition.py"
 
 
+# Training-set size sweep (squiggles.size_sweep; issue 20 item 4): the analysis
+# variants' sigma-0 and noise-trained models at other sizes, their latent attack and
+# pixel attacks; the main models are the sweep's point at n_train.
+
+
+rule squiggles_size_train:
+    input:
+        train=lambda w: squiggles.size_train_input(config, w.frac, w.variant),
+        tests=expand(
+            "results/squiggles/data/{v}-test.zarr", v=config["squiggles"]["variants"]
+        ),
+    output:
+        model="results/squiggles/{variant}/frac{frac}/sigma{sigma}/seed{seed}/model.pt",
+        store=directory(
+            "results/squiggles/{variant}/frac{frac}/sigma{sigma}/seed{seed}/training.zarr"
+        ),
+    log:
+        "logs/squiggles_size_train/{variant}-frac{frac}-sigma{sigma}-seed{seed}.log",
+    benchmark:
+        "results/benchmarks/squiggles_size_train/{variant}-frac{frac}-sigma{sigma}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
+        frac=r"[0-9.e+-]+",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        runtime=runtime_of("squiggles_size_train"),
+        mem_mb=squiggles.train_mem_mb(config),
+        gpu=GPU,
+    params:
+        cfg=lambda w: {
+            **config["squiggles"]["classifier"],
+            "epochs": squiggles.sweep_epochs(config, w.frac),
+        },
+        variants=config["squiggles"]["variants"],
+        stream=lambda w: squiggles.size_stream(config, w.frac),
+        n_train=lambda w: squiggles.sweep_size(config, w.frac),
+        device=config["device"],
+    script:
+        "../scripts/squiggles_train.py"
+
+
+rule squiggles_size_latent:
+    input:
+        data="results/squiggles/data/{variant}-test.zarr",
+        model="results/squiggles/{variant}/frac{frac}/sigma0/seed{seed}/model.pt",
+    output:
+        directory("results/squiggles/{variant}/frac{frac}/seed{seed}/latent.zarr"),
+    log:
+        "logs/squiggles_size_latent/{variant}-frac{frac}-seed{seed}.log",
+    benchmark:
+        "results/benchmarks/squiggles_size_latent/{variant}-frac{frac}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
+        frac=r"[0-9.e+-]+",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        runtime=runtime_of("squiggles_size_latent"),
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        n=config["squiggles"]["size_sweep"]["n_samples"],
+        eps=config["squiggles"]["attack"]["latent_eps"],
+        steps=config["squiggles"]["attack"]["latent_steps"],
+        step_ratio=config["squiggles"]["attack"]["latent_step_ratio"],
+        loss=config["squiggles"]["attack"]["loss"],
+        device=config["device"],
+    script:
+        "../scripts/squiggles_latent.py"
+
+
+rule squiggles_size_pixel:
+    input:
+        data="results/squiggles/data/{variant}-test.zarr",
+        model="results/squiggles/{variant}/frac{frac}/sigma{sigma}/seed{seed}/model.pt",
+    output:
+        directory(
+            "results/squiggles/{variant}/frac{frac}/sigma{sigma}/seed{seed}/pixel.zarr"
+        ),
+    log:
+        "logs/squiggles_size_pixel/{variant}-frac{frac}-sigma{sigma}-seed{seed}.log",
+    benchmark:
+        "results/benchmarks/squiggles_size_pixel/{variant}-frac{frac}-sigma{sigma}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
+        frac=r"[0-9.e+-]+",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        runtime=runtime_of("squiggles_size_pixel"),
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        n=config["squiggles"]["size_sweep"]["n_samples"],
+        eps=[config["squiggles"]["attack"]["focus_eps"]],
+        steps=config["squiggles"]["attack"]["pixel_steps"],
+        step_ratio=config["squiggles"]["attack"]["pixel_step_ratio"],
+        loss=config["squiggles"]["attack"]["loss"],
+        focus_eps=config["squiggles"]["attack"]["focus_eps"],
+        noise_draws=config["squiggles"]["attack"]["noise_draws"],
+        device=config["device"],
+    script:
+        "../scripts/squiggles_pixel.py"
+
+
+rule squiggles_size_summary:
+    input:
+        squiggles.sweep_inputs(config),
+    output:
+        "results/squiggles/size_sweep/metrics.json",
+    log:
+        "logs/squiggles_size_summary/summary.log",
+    benchmark:
+        "results/benchmarks/squiggles_size_summary/summary.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        runtime=runtime_of("squiggles_size_summary"),
+        mem_mb=2000,
+    params:
+        points=lambda w: {
+            v: [[size, seed] for size, seed, _ in squiggles.sweep_points(config, v)]
+            for v in config["squiggles"]["analysis_variants"]
+        },
+        n=config["squiggles"]["size_sweep"]["n_samples"],
+    script:
+        "../scripts/squiggles_size_summary.py"
+
+
 rule squiggles_discriminator:
     output:
         directory("results/squiggles/discriminator.zarr"),

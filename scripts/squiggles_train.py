@@ -33,8 +33,11 @@ with rule_context(smk) as log:
         )  # fmt: skip
         data_prov = {"stream": dict(p.stream), "n_train": p.n_train, "seed": stream.seed}
     else:
-        train = open_store(smk.input.train)
+        # the main models name one store; a size-sweep model a list of one
+        path = smk.input.train
+        train = open_store(path[0] if isinstance(path, list) else path)
         x, y = tensors(train)
+        x, y = x[: p.n_train], y[: p.n_train]  # a size-sweep model: the first n_train curves
         data_prov = train.attrs["provenance"]["config"]
     torch.manual_seed(seed)
     model, kind, kwargs = se.build_classifier(p.cfg, resolution)

@@ -196,6 +196,31 @@ def _squiggles_train(cfg: Mapping, w: Any) -> float:
     return float(sq["classifier"]["epochs"]) * int(sq["n_train"]) * _arch_flops(cfg) / 1e6
 
 
+def _size_frac(w: Any) -> float:
+    return float(_w(w, "frac", 1.0))
+
+
+def _squiggles_size_train(cfg: Mapping, w: Any) -> float:
+    # equal steps: the main models' work whatever the size; else the size's share of it
+    equal = (_sq(cfg).get("size_sweep") or {}).get("equal_steps", True)
+    return _squiggles_train(cfg, w) * (1.0 if equal else _size_frac(w))
+
+
+def _sweep_share(cfg: Mapping) -> float:
+    sw = _sq(cfg).get("size_sweep") or {}
+    return float(sw.get("n_samples", 50)) / max(1, int(_sq(cfg)["attack"]["n_samples"]))
+
+
+def _squiggles_size_latent(cfg: Mapping, w: Any) -> float:
+    return _squiggles_latent(cfg, w) * _sweep_share(cfg)
+
+
+def _squiggles_size_pixel(cfg: Mapping, w: Any) -> float:
+    a = _sq(cfg)["attack"]
+    n = float((_sq(cfg).get("size_sweep") or {}).get("n_samples", 50))
+    return n * (int(a["pixel_steps"]) + int(a["noise_draws"])) * _arch_flops(cfg) / 1e6
+
+
 def _squiggles_latent(cfg: Mapping, w: Any) -> float:
     a = _sq(cfg)["attack"]
     return (
@@ -258,6 +283,9 @@ UNITS: dict[str, Callable[[Mapping, Any], float]] = {
     "shells_evaluate": _shells_evaluate,
     "squiggles_dataset": _squiggles_dataset,
     "squiggles_train": _squiggles_train,
+    "squiggles_size_train": _squiggles_size_train,
+    "squiggles_size_latent": _squiggles_size_latent,
+    "squiggles_size_pixel": _squiggles_size_pixel,
     "squiggles_latent": _squiggles_latent,
     "squiggles_pixel": _squiggles_pixel,
     "squiggles_distance": _squiggles_distance,
@@ -288,6 +316,10 @@ SECONDS_PER_UNIT: dict[str, float] = {
     "squiggles_latent": 9.95e-05,
     "squiggles_pixel": 4.44e-05,
     "squiggles_train": 8.69e-05,
+    # the size sweep's rules run the same code on other sizes: the same costs per unit
+    "squiggles_size_train": 8.69e-05,
+    "squiggles_size_latent": 9.95e-05,
+    "squiggles_size_pixel": 4.44e-05,
     "tilting_bootstrap": 1.02e-06,
     "tilting_sweep": 9.79e-07,
 }

@@ -42,6 +42,22 @@ def errors(cfg: Mapping) -> list[str]:
             f"config key 'squiggles.ablations.attack_loss': {loss!r} is squiggles.attack.loss, "
             "which the default attacks already use; allowed: the other objectives"
         )
+    sw = sq.get("size_sweep") or {}
+    if sw.get("fractions") and sq.get("analysis_variants"):
+        n_sw = sw.get("n_samples", 0)
+        if n_att_main := att.get("n_samples"):
+            if n_sw > n_att_main:
+                errs.append(
+                    f"config key 'squiggles.size_sweep.n_samples': {n_sw} is more than "
+                    f"squiggles.attack.n_samples ({n_att_main}), the main models' attacked "
+                    f"curves (the sweep's point at n_train); allowed: 1..{n_att_main}"
+                )
+        if not any(float(g) > 0 for g in sq.get("noise_sigmas", [])):
+            errs.append(
+                "config key 'squiggles.size_sweep.fractions': the sweep compares the sigma-0 "
+                "model with a noise-trained one, and squiggles.noise_sigmas has none; allowed: "
+                "a noise level above 0 in squiggles.noise_sigmas, or fractions: []"
+            )
     n_att, n_test = att.get("n_samples"), sq.get("n_test")
     if n_att is not None and n_test is not None and n_att > n_test:
         errs.append(

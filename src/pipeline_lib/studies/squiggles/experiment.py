@@ -330,6 +330,66 @@ def discriminator_store(
     )
 
 
+# the paper's Sec. 4.2 data ablation (SineNet, within distribution): training curves ->
+# test accuracy, for comparison with the size sweep (not judged: another architecture and
+# training budget)
+PAPER_SIZE_ACCURACY = ((32_758, 0.8935), (2_000_000, 0.9795), (66_355_200, 0.9875))
+
+
+def size_point(
+    training: xr.Dataset, latent: xr.Dataset, pixel0: xr.Dataset, pixel: xr.Dataset, n: int
+) -> dict:
+    """One point of the training-set size sweep: the sigma-0 model's clean test accuracy
+    (its whole test set), the latent attack's accuracy at its most effective eps and the
+    noise-trained model's share of the sigma-0 model's successful pixel attacks it
+    resists at the focus eps (``(acc_s - acc_0) / (1 - acc_0)``), both on the first
+    ``n`` attacked curves (the main models attack more: their first ``n`` are the same
+    curves)."""
+    lat = latent.isel(sample=slice(0, n))
+    acc = latent_curves(lat)["accuracy"]
+    best = int(np.argmin(acc))
+    focus = []
+    for px in (pixel0, pixel):
+        px = px.isel(sample=slice(0, n))
+        focus.append(float(pixel_curves(px)["pgd_accuracy"][focus_index(px)]))
+    lo, hi = focus
+    return {
+        "clean_accuracy": float(training.test_accuracy.values[-1]),
+        "latent_min_accuracy": float(acc[best]),
+        "latent_best_eps": float(lat["eps"].values[best]),
+        "pixel_accuracy_sigma0": lo,
+        "pixel_accuracy_noise": hi,
+        "noise_explained_fraction": (hi - lo) / (1 - lo) if lo < 1 else None,
+        "n_train": int(training.attrs["n_train"]),
+        "epochs": int(training.sizes["epoch"]),
+    }
+
+
+def size_sweep_metrics(points: dict[str, list[tuple[int, int, dict]]], n: int) -> dict:
+    """metrics.json of the size sweep: per analysis variant, ``squiggles/size_sweep/
+    {variant}/points`` (one :func:`size_point` per size and seed, with ``size`` and
+    ``seed``), the per-size means ``by_size`` and the paper's Sec. 4.2 points."""
+    m: dict = {}
+    for v, pts in points.items():
+        rows = [
+            {"size": int(size), "seed": int(seed), **size_point(*st, n)} for size, seed, st in pts
+        ]
+        m[f"squiggles/size_sweep/{v}/points"] = rows
+        by = {}
+        for size in sorted({r["size"] for r in rows}):
+            mine = [r for r in rows if r["size"] == size]
+            by[str(size)] = {
+                k: _seed_stat([r[k] for r in mine if r[k] is not None])
+                for k in ("clean_accuracy", "latent_min_accuracy", "noise_explained_fraction")
+            }
+        m[f"squiggles/size_sweep/{v}/by_size"] = by
+        m[f"squiggles/size_sweep/{v}/n_attacked"] = int(n)
+    m["squiggles/size_sweep/paper_sec42_accuracy"] = [
+        {"size": s, "accuracy": a} for s, a in PAPER_SIZE_ACCURACY
+    ]
+    return m
+
+
 def discriminator_metrics(store: xr.Dataset) -> dict:
     """``squiggles/discriminator/{test_accuracy, label_only_accuracy, roc_auc,
     n_test}``."""

@@ -1233,3 +1233,47 @@ def loss_figure(
         fontsize=10,
     )
     return fig
+
+
+SIZE_PANELS = (
+    ("clean_accuracy", "clean test accuracy (sigma 0)"),
+    ("latent_min_accuracy", "accuracy under the latent attack\nat its most effective eps"),
+    (
+        "noise_explained_fraction",
+        "share of sigma-0's pixel attacks\nthe noise-trained model resists",
+    ),
+)
+
+
+def size_sweep_figure(metrics: dict, variant: str):
+    """Issue 20 item 4, "is it only scale?": the sigma-0 model's clean accuracy, the
+    latent attack's accuracy at its most effective eps and the noise-explained fraction
+    against the training-set size (log scale): one dot per seed, the mean per size
+    joined; on the first panel the paper's Sec. 4.2 points (its ResNet-34 and budget, for
+    orientation, not comparison)."""
+    rows = pd.DataFrame(metrics[f"squiggles/size_sweep/{variant}/points"])
+    fig, axes = plt.subplots(1, len(SIZE_PANELS), figsize=(5.2 * len(SIZE_PANELS), 4.2),
+                             sharex=True, layout="constrained")  # fmt: skip
+    for ax, (key, label) in zip(axes, SIZE_PANELS, strict=True):
+        ok = rows[key].notna()
+        sns.scatterplot(data=rows[ok], x="size", y=key, hue="seed", palette="deep", ax=ax,
+                        s=36, legend=ax is axes[0])  # fmt: skip
+        mean = rows[ok].groupby("size")[key].mean()
+        ax.plot(mean.index, mean.values, color="black", lw=1.2, label="mean over seeds")
+        ax.set_xscale("log")
+        ax.set_xlabel("training curves")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    paper = metrics.get("squiggles/size_sweep/paper_sec42_accuracy", [])
+    if paper:
+        axes[0].scatter([p["size"] for p in paper], [p["accuracy"] for p in paper],
+                        marker="x", color="tab:red", s=50, zorder=5,
+                        label="paper Sec. 4.2 (ResNet-34, SineNet)")  # fmt: skip
+    axes[0].legend(fontsize=7, loc="lower right", title="seed", title_fontsize=7)
+    n = metrics.get(f"squiggles/size_sweep/{variant}/n_attacked")
+    fig.suptitle(
+        f"{variant}: is it only scale? Training-set size against clean accuracy, the latent "
+        f"attack and noise training (attacks on the first {n} test curves)",
+        fontsize=10,
+    )
+    return fig

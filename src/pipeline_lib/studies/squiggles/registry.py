@@ -29,6 +29,7 @@ PLOTS = {
     "errors": "errors_figure",
     "attack_loss": "loss_figure",
     "attack_vectors": "attack_vectors_figure",
+    "size_sweep": "size_sweep_figure",
 }
 
 
@@ -101,6 +102,124 @@ def model_sigmas(cfg: Mapping, variant: str) -> list[str]:
     if any(other(a) == variant for a in sq["analysis_variants"]):
         out |= set(steering(cfg))
     return sorted(out, key=float)
+
+
+# ----------------------------------------------------------------- training-set size sweep
+
+SIZE_METRICS = f"{RES}/size_sweep/metrics.json"
+
+
+def size_sweep(cfg: Mapping) -> dict:
+    return dict(cfg["squiggles"].get("size_sweep") or {})
+
+
+def sweep_sigma(cfg: Mapping) -> str:
+    """The noise-trained model of the sweep: 0.08 (the paper's) where trained, else the
+    largest configured noise level."""
+    noisy = [g for g in sigmas(cfg) if float(g) > 0]
+    return "0.08" if "0.08" in noisy else (noisy[-1] if noisy else "")
+
+
+def frac(f) -> str:
+    """Path form of a training-set fraction: 0.25 -> '0.25', 4.0 -> '4'."""
+    return f"{float(f):g}"
+
+
+def sweep_fracs(cfg: Mapping) -> list[str]:
+    """The sweep's training-set sizes as fractions of squiggles.n_train, ascending (the
+    main models are the point at 1 for their seeds, listed or not)."""
+    return [frac(f) for f in sorted(float(f) for f in size_sweep(cfg).get("fractions", []))]
+
+
+def sweep_size(cfg: Mapping, f) -> int:
+    """Training curves of a sweep fraction: round(fraction x n_train), at least 2 (a batch
+    norm layer needs two samples)."""
+    return max(2, round(float(f) * int(cfg["squiggles"]["n_train"])))
+
+
+def sweep_active(cfg: Mapping) -> bool:
+    sq = cfg["squiggles"]
+    return bool(sweep_fracs(cfg) and sq["analysis_variants"] and sweep_sigma(cfg))
+
+
+def size_run(variant: str, f, sig, seed, name: str) -> str:
+    """A sweep model's file: model.pt, training.zarr, pixel.zarr."""
+    return f"{RES}/{variant}/frac{f}/sigma{sig}/seed{seed}/{name}"
+
+
+def size_seed_run(variant: str, f, seed, name: str) -> str:
+    """A sweep model's latent store."""
+    return f"{RES}/{variant}/frac{f}/seed{seed}/{name}"
+
+
+def sweep_epochs(cfg: Mapping, f) -> int:
+    """Epochs of a sweep model: the main models' number of training steps (epochs /
+    fraction, at least 1; the paper's "allowing multiple epochs to reach the same overall
+    number of training steps") where equal_steps, else the main epochs."""
+    epochs = int(cfg["squiggles"]["classifier"]["epochs"])
+    if not size_sweep(cfg).get("equal_steps", True):
+        return epochs
+    return max(1, round(epochs / float(f)))
+
+
+def size_stream(cfg: Mapping, f) -> dict | None:
+    """A sweep model's training curves: the first ``size`` curves of the training split,
+    sliced from the train store where there is one holding them, else generated while
+    training (the config's stream settings, or one worker and chunks of 8192)."""
+    st = stream(cfg)
+    if st is None and float(f) <= 1.0:
+        return None
+    return st or {"enabled": True, "chunk": 8192, "workers": 1}
+
+
+def size_train_input(cfg: Mapping, f, variant: str) -> list[str]:
+    """The train store a sweep model slices (none where its curves are streamed)."""
+    return [] if size_stream(cfg, f) is not None else [data(variant, "train")]
+
+
+def sweep_points(cfg: Mapping, variant: str) -> list[tuple[int, int, dict]]:
+    """Every (size, seed, files) point of a variant's sweep, by size then seed: the sweep's
+    models, and at n_train (fraction 1) the main models of the seeds in squiggles.seeds
+    (sweep models for the other seeds where 1 is listed); files are ``training``,
+    ``latent``, ``pixel0``, ``pixel`` (the noise-trained model's)."""
+    sq, sw = cfg["squiggles"], size_sweep(cfg)
+    g = sweep_sigma(cfg)
+    main_seeds = {int(s) for s in sq["seeds"]}
+    fracs = sweep_fracs(cfg)
+    out = []
+    for f in sorted(set(fracs) | {"1"}, key=float):
+        for seed in sw.get("seeds", [0]):
+            if f == "1" and int(seed) in main_seeds:
+                files = {
+                    "training": run(variant, "0", seed, "training.zarr"),
+                    "latent": seed_run(variant, seed, "latent.zarr"),
+                    "pixel0": run(variant, "0", seed, "pixel.zarr"),
+                    "pixel": run(variant, g, seed, "pixel.zarr"),
+                }
+            elif f in fracs:
+                files = {
+                    "training": size_run(variant, f, "0", seed, "training.zarr"),
+                    "latent": size_seed_run(variant, f, seed, "latent.zarr"),
+                    "pixel0": size_run(variant, f, "0", seed, "pixel.zarr"),
+                    "pixel": size_run(variant, f, g, seed, "pixel.zarr"),
+                }
+            else:
+                continue
+            out.append((sweep_size(cfg, f), int(seed), files))
+    return out
+
+
+def sweep_inputs(cfg: Mapping) -> list[str]:
+    """Every store the sweep's summary reads, variant-major then point, in
+    :func:`sweep_points` order (training, latent, pixel0, pixel per point)."""
+    if not sweep_active(cfg):
+        return []
+    return [
+        f
+        for v in cfg["squiggles"]["analysis_variants"]
+        for _, _, files in sweep_points(cfg, v)
+        for f in (files["training"], files["latent"], files["pixel0"], files["pixel"])
+    ]
 
 
 DISCRIMINATOR = f"{RES}/discriminator.zarr"
@@ -278,6 +397,14 @@ _FIGURES = {
         "the config's objective (solid) and each other one (dashed); mean over seeds.",
         [r"-loss_\w+/(latent_accuracy_min|pixel_accuracy_at_focus_sigma[\d.]+)$"],
     ),
+    "size_sweep": (
+        "Squiggles Sec. 4.2 (data ablation); issue 20 item 4",
+        "Is it only scale? The sigma-0 model's clean accuracy, the latent attack's accuracy "
+        "at its most effective eps and the share of pixel attacks the noise-trained model "
+        "resists against the training-set size (one dot per seed; red: the paper's Sec. "
+        "4.2 points).",
+        [],
+    ),
 }
 
 
@@ -304,7 +431,7 @@ def metric_files(cfg: Mapping) -> list[str]:
     sq = cfg["squiggles"]
     own = [f"{RES}/metrics.json"] if sq["variants"] else []
     abl = [LOSS_METRICS] if attack_losses(cfg) and sq["analysis_variants"] else []
-    return own + abl
+    return own + abl + ([SIZE_METRICS] if sweep_active(cfg) else [])
 
 
 def figures(cfg: Mapping) -> list[Figure]:
@@ -344,6 +471,23 @@ def figures(cfg: Mapping) -> list[Figure]:
             "attack_vectors": {"pixel_first": first["pixel_first"], **test},
         }
         out += [_figure(f"squiggles_{v}_{k}", k, v, inputs[k], params) for k in KINDS]
+        if sweep_active(cfg):
+            paper, caption, _ = _FIGURES["size_sweep"]
+            out.append(
+                Figure(
+                    name=f"squiggles_{v}_size_sweep",
+                    rule=RULE,
+                    kind="size_sweep",
+                    category=CATEGORY,
+                    subcategory=v,
+                    references=REFS,
+                    paper=paper,
+                    inputs={"metrics": SIZE_METRICS},
+                    params={"variant": v},
+                    caption=f"{v}: {caption}",
+                    key_metrics=(rf"^squiggles/size_sweep/{re.escape(v)}/by_size$",),
+                )
+            )
         if attack_losses(cfg):
             losses = [sq["attack"]["loss"], *attack_losses(cfg)]
             out.append(
@@ -370,6 +514,13 @@ def draw(kind: str, inputs, p: Mapping):
         stores, k = [open_store(f) for f in files], len(p["seeds"])
         return {float(g): stores[i * k : (i + 1) * k] for i, g in enumerate(p["sigmas"])}
 
+    if kind == "size_sweep":
+        import json
+        from pathlib import Path
+
+        return plots.size_sweep_figure(
+            json.loads(Path(inputs["metrics"]).read_text()), p["variant"]
+        )
     if kind == "examples":
         return plots.examples_figure(open_store(inputs["data"]), p["n"], p["seed"])
     if kind == "generalization":
