@@ -334,6 +334,37 @@ rule squiggles_size_summary:
         "../scripts/squiggles_size_summary.py"
 
 
+rule squiggles_fig3:
+    input:
+        data="results/squiggles/data/{variant}-test.zarr",
+        model="results/squiggles/{variant}/sigma0/seed{seed}/model.pt",
+        latent="results/squiggles/{variant}/seed{seed}/latent.zarr",
+    output:
+        directory("results/squiggles/{variant}/seed{seed}/fig3.zarr"),
+    log:
+        "logs/squiggles_fig3/{variant}-seed{seed}.log",
+    benchmark:
+        "results/benchmarks/squiggles_fig3/{variant}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        runtime=runtime_of("squiggles_fig3"),
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        n=config["squiggles"]["fig3_samples"],
+        eps=config["squiggles"]["attack"]["pixel_eps"],
+        steps=config["squiggles"]["attack"]["pixel_steps"],
+        step_ratio=config["squiggles"]["attack"]["pixel_step_ratio"],
+        loss=config["squiggles"]["attack"]["loss"],
+        device=config["device"],
+    script:
+        "../scripts/squiggles_fig3.py"
+
+
 rule squiggles_discriminator:
     output:
         directory("results/squiggles/discriminator.zarr"),

@@ -545,3 +545,37 @@ def test_generator_discriminator_store_and_its_control():
     assert 0 <= m["squiggles/discriminator/test_accuracy"] <= 1
     for name, v in st.data_vars.items():
         assert v.attrs.get("description"), name
+
+
+def test_fig3_store_pixel_vs_latent_at_growing_eps(taylor, cnn):
+    from pipeline_lib.studies.squiggles import plots
+
+    n = 3
+    z = torch.as_tensor(taylor["latent"].values[:n])
+    y = torch.as_tensor(taylor["label"].values[:n]).long()
+    lat = se.latent_attack(cnn, "taylor", z, y, [0.05, 2.0], steps=3, step_ratio=2, resolution=RES)
+    lat = lat.assign_coords(sample=taylor["sample"].values[:n])
+    st = se.fig3_store(
+        cnn, "taylor", taylor, lat, [0.1, 1.0, 4.0], n=2, steps=4, step_ratio=2, loss="margin"
+    )
+    assert st.pixel_adv.shape == (3, 2, 1, RES, RES) and st.latent_adv.shape == (2, 2, 1, RES, RES)
+    # all steps of eps / ratio: the perturbation reaches the eps ball's size (no early stop)
+    d = (st.pixel_adv - st.image).values.reshape(3, 2, -1)
+    norms = np.linalg.norm(d, axis=-1)
+    assert (norms <= np.array([0.1, 1.0, 4.0])[:, None] + 1e-4).all()
+    assert (norms[2] > 1.0).all()
+    # the latent points are the latent attack's, decoded; labels are the recomputed ones
+    za = torch.as_tensor(lat.latent_adv.values[:2, 1])
+    np.testing.assert_allclose(
+        st.latent_adv.values[1], sq.decode("taylor", za, RES).numpy().reshape(2, 1, RES, RES),
+        atol=1e-5,  # decoded in another batch: float rounding
+    )  # fmt: skip
+    assert np.array_equal(st.latent_label.values, lat.label_adv.values[:2].T)
+    with torch.no_grad():
+        pred = cnn(torch.as_tensor(st.pixel_adv.values[0])).argmax(1).numpy()
+    assert np.array_equal(st.pixel_pred.values[0], pred)
+    fig = plots.fig3_figure(st, n=2)
+    assert len(fig.axes) == 2 * 2 * 4  # 2 curves x (pixel, latent) rows, 1 + 3 columns
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

@@ -244,6 +244,105 @@ def train_classifier(
     return xr.Dataset(data, coords={"epoch": np.arange(1, epochs + 1)})
 
 
+def fig3_store(
+    model: nn.Module,
+    variant: str,
+    data: xr.Dataset,
+    latent: xr.Dataset,
+    pixel_eps,
+    *,
+    n: int,
+    steps: int,
+    step_ratio: float,
+    loss: str,
+) -> xr.Dataset:
+    """Fig. 3: the first ``n`` attacked test curves under L2 PGD at growing eps, (a) in
+    pixel space, (b) in latent space, side by side.
+
+    (a) Pixel PGD on the image at every eps of ``pixel_eps``, all ``steps`` steps of
+    eps / ``step_ratio`` (no early stop, so that each eps shows its whole budget;
+    unclipped, as the pixel attack), with the model's prediction. (b) The latent
+    attack's points at every eps of the latent store (its PGD, the true label recomputed
+    on the decoded curve) decoded to images, with the model's prediction and that true
+    label."""
+    sel = slice(0, n)
+    x = torch.as_tensor(data.image.values[sel].astype(np.float32))
+    y = torch.as_tensor(data.label.values[sel].astype(np.int64))
+    dev = next(model.parameters()).device
+    res = data.attrs["resolution"]
+    eps_p = np.asarray(pixel_eps, dtype=np.float64)
+    px = np.zeros((len(eps_p), *x.shape), np.float32)
+    for k, e in enumerate(eps_p):
+        r = pgd(
+            model,
+            x.to(dev),
+            y.to(dev),
+            norm="l2",
+            eps=float(e),
+            step_size=float(e) / step_ratio,
+            steps=steps,
+            early_stop=False,
+            box=(-BIG, BIG),
+            loss=loss,
+        )
+        px[k] = r.x_adv.cpu().numpy()
+    lat = latent.isel(sample=sel)
+    z = torch.as_tensor(lat.latent_adv.values, dtype=torch.float64)  # (sample, eps, dim)
+    ns, ne = z.shape[:2]
+    imgs = sq.decode(variant, z.reshape(ns * ne, -1), res).reshape(ns, ne, 1, res, res)
+    li = imgs.permute(1, 0, 2, 3, 4).float().numpy()  # (eps, sample, 1, h, w)
+
+    def pred(images: np.ndarray) -> np.ndarray:
+        flat = torch.as_tensor(images.reshape(-1, *images.shape[2:]))
+        return (predict_proba(model, flat) > 0.5).astype(np.int8).reshape(images.shape[:2])
+
+    img_dims = ("channel", "row", "col")
+    return xr.Dataset(
+        {
+            "image": var(
+                data.image.values[sel].astype(np.float32), ("sample", *img_dims), "clean image"
+            ),
+            "label": var(y.numpy().astype(np.int8), ("sample",), "true label of the clean curve"),
+            "clean_pred": var(
+                pred(x.numpy()[None])[0], ("sample",), "model's label on the clean image"
+            ),
+            "pixel_adv": var(
+                px, ("pixel_eps", "sample", "channel", "row", "col"), "pixel PGD image (all steps)"
+            ),
+            "pixel_pred": var(
+                pred(px), ("pixel_eps", "sample"), "model's label on the pixel PGD image"
+            ),
+            "latent_adv": var(
+                li,
+                ("latent_eps", "sample", "channel", "row", "col"),
+                "latent PGD point decoded to an image",
+            ),
+            "latent_pred": var(
+                pred(li), ("latent_eps", "sample"), "model's label on the decoded latent PGD point"
+            ),
+            "latent_label": var(
+                lat.label_adv.values.T.astype(np.int8),
+                ("latent_eps", "sample"),
+                "true label of the decoded latent PGD point (recomputed)",
+            ),
+        },
+        coords={
+            "sample": data.sample.values[sel],
+            "pixel_eps": eps_p,
+            "latent_eps": lat.eps.values,
+            "channel": [0],
+            "row": np.arange(res),
+            "col": np.arange(res),
+        },
+        attrs={
+            "variant": variant,
+            "steps": int(steps),
+            "step_ratio": float(step_ratio),
+            "loss": loss,
+        },
+    )
+
+
 def discriminator_store(
     classifier: dict,
     resolution: int,

@@ -1277,3 +1277,54 @@ def size_sweep_figure(metrics: dict, variant: str):
         fontsize=10,
     )
     return fig
+
+
+def fig3_figure(store: xr.Dataset, n: int = 3):
+    """Fig. 3: L2 PGD at growing eps on the same curves, (a) in pixel space (all steps,
+    no early stop, clipped to [0, 1] for display) and (b) in latent space (the latent
+    attack's points decoded); one row per curve and space, the clean image first. Titles:
+    eps and the model's label; latent points also show their recomputed true label, in
+    red where the model is wrong. A frame's colour is the clean curve's true label."""
+    n = min(n, store.sizes["sample"])
+    blocks = (
+        ("pixel", "(a) pixel space", store.pixel_eps.values, store.pixel_adv, store.pixel_pred),
+        (
+            "latent",
+            "(b) latent space",
+            store.latent_eps.values,
+            store.latent_adv,
+            store.latent_pred,
+        ),
+    )
+    n_col = 1 + max(len(b[2]) for b in blocks)
+    fig, axes = plt.subplots(2 * n, n_col, figsize=(1.25 * n_col, 1.45 * 2 * n + 0.6),
+                             squeeze=False, layout="constrained")  # fmt: skip
+    label = store.label.values
+    for k in range(n):
+        for b, (kind, name, eps, imgs, preds) in enumerate(blocks):
+            row = axes[2 * k + b]
+            clean_pred = int(store.clean_pred.values[k])
+            _show(row[0], store.image.values[k], label=int(label[k]),
+                  title=f"{name}\nclean: pred {clean_pred}, true {int(label[k])}")  # fmt: skip
+            if clean_pred != int(label[k]):
+                row[0].title.set_color("tab:red")
+            for j in range(1, n_col):
+                ax = row[j]
+                if j - 1 >= len(eps):
+                    ax.set_axis_off()
+                    continue
+                img = np.clip(imgs.values[j - 1, k], 0, 1)
+                pred = int(preds.values[j - 1, k])
+                truth = int(store.latent_label.values[j - 1, k]) if kind == "latent" else label[k]
+                t = f"ε {eps[j - 1]:.3g}: pred {pred}"
+                if kind == "latent":
+                    t += f", true {truth}"
+                _show(ax, img, label=int(label[k]), title=t)
+                if pred != truth:
+                    ax.title.set_color("tab:red")
+    fig.suptitle(
+        f"Fig. 3: {store.attrs.get('variant', '')} curves under L2 PGD at growing ε, pixel "
+        "space (a) vs latent space (b); label 1 = self-intersecting, red: the model is wrong",
+        fontsize=9,
+    )
+    return fig

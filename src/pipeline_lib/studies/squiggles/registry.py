@@ -15,7 +15,7 @@ RES = "results/squiggles"
 RULE = "figure_squiggles"
 CATEGORY = "Squiggles"
 REFS = ("squiggles",)
-KINDS = ("latent", "distance", "pixel", "decomposition", "errors", "attack_vectors")
+KINDS = ("fig3", "latent", "distance", "pixel", "decomposition", "errors", "attack_vectors")
 
 
 # kind -> the function of this study's plots module that draws it
@@ -30,6 +30,7 @@ PLOTS = {
     "attack_loss": "loss_figure",
     "attack_vectors": "attack_vectors_figure",
     "size_sweep": "size_sweep_figure",
+    "fig3": "fig3_figure",
 }
 
 
@@ -405,6 +406,13 @@ _FIGURES = {
         "4.2 points).",
         [],
     ),
+    "fig3": (
+        "Squiggles Fig. 3",
+        "L2 PGD at growing eps on the same test curves, in pixel space (all steps) and in "
+        "latent space (the latent attack's points decoded), with the model's label and, in "
+        "latent space, the recomputed true label.",
+        [r"/latent_best_eps$"],
+    ),
 }
 
 
@@ -454,6 +462,7 @@ def figures(cfg: Mapping) -> list[Figure]:
             )
         )
     params = {"sigmas": sigs, "seeds": seeds, "n": sq["gallery_size"]}
+    fig3_params = {**params, "fig3_samples": sq["fig3_samples"]}
     for v in sq["analysis_variants"]:
         a, s0 = analysis_inputs(cfg, v), seeds[0]
         first = {
@@ -469,8 +478,12 @@ def figures(cfg: Mapping) -> list[Figure]:
             "decomposition": {"decomposition": a["decomposition"][:1], **test},
             "errors": {**first, **test},
             "attack_vectors": {"pixel_first": first["pixel_first"], **test},
+            "fig3": {"fig3": seed_run(v, s0, "fig3.zarr")},
         }
-        out += [_figure(f"squiggles_{v}_{k}", k, v, inputs[k], params) for k in KINDS]
+        out += [
+            _figure(f"squiggles_{v}_{k}", k, v, inputs[k], fig3_params if k == "fig3" else params)
+            for k in KINDS
+        ]
         if sweep_active(cfg):
             paper, caption, _ = _FIGURES["size_sweep"]
             out.append(
@@ -514,6 +527,8 @@ def draw(kind: str, inputs, p: Mapping):
         stores, k = [open_store(f) for f in files], len(p["seeds"])
         return {float(g): stores[i * k : (i + 1) * k] for i, g in enumerate(p["sigmas"])}
 
+    if kind == "fig3":
+        return plots.fig3_figure(open_store(inputs["fig3"]), p["fig3_samples"])
     if kind == "size_sweep":
         import json
         from pathlib import Path
