@@ -145,8 +145,16 @@ def dmm_ablation_figures(dmm: dict) -> list[str]:
     return out + (["boundary"] if abl["archs"] else [])
 
 
+def sweep_fracs(sq: dict) -> list[float]:
+    """The Squiggles size sweep's fractions where it runs (analysis variants and a noise
+    level above 0 to compare with)."""
+    noisy = [g for g in sq["noise_sigmas"] if float(g) > 0]
+    on = sq["analysis_variants"] and noisy
+    return [float(f) for f in sq["size_sweep"]["fractions"]] if on else []
+
+
 def expected_figures(cfg: dict) -> set[str]:
-    figs = set(lowdim_figures(cfg["lowdim"])) | {"tilting_toy"}
+    figs = set(lowdim_figures(cfg["lowdim"])) | {"tilting_toy", "tilting_fig3"}
     figs |= {f"data_{d}_samples" for d in cfg["natural"]["datasets"]}
     dmm = cfg["dmm"]
     figs |= {f"dmm_{d}_{w}" for d in dmm["datasets"] for w in dmm_figures(dmm)}
@@ -165,8 +173,10 @@ def expected_figures(cfg: dict) -> set[str]:
     sq = cfg["squiggles"]
     figs |= {f"squiggles_{v}_examples" for v in sq["variants"]}
     figs |= {"squiggles_generalization"} if sq["variants"] else set()
-    what = ("latent", "distance", "pixel", "decomposition", "errors", "attack_vectors")
+    what = ("fig3", "latent", "distance", "pixel", "decomposition", "errors", "attack_vectors")
     figs |= {f"squiggles_{v}_{w}" for v in sq["analysis_variants"] for w in what}
+    if sweep_fracs(sq):
+        figs |= {f"squiggles_{v}_size_sweep" for v in sq["analysis_variants"]}
     if sq["ablations"]["attack_loss"]:
         figs |= {f"squiggles_{v}_attack_loss" for v in sq["analysis_variants"]}
     return figs
@@ -220,7 +230,7 @@ def expected_jobs(cfg: dict) -> Counter:
     til = cfg["tilting"]
     n["tilting_sweep"] = len(til["datasets"])
     n["tilting_bootstrap"] = len(til["datasets"]) if til["bootstrap"] else 0
-    n["tilting_toy"] = n["tilting_summary"] = 1
+    n["tilting_toy"] = n["tilting_fig3"] = n["tilting_summary"] = 1
     sh = cfg["shells"]
     for d in sh["datasets"]:
         for base in sh["bases"]:
@@ -251,6 +261,18 @@ def expected_jobs(cfg: dict) -> Counter:
     n["squiggles_distance"] = len(analysed) * len(sq_seeds) * len(steer)
     n["squiggles_pixel"] = len(analysed) * len(sq["noise_sigmas"]) * len(sq_seeds)
     n["squiggles_summary"] = 1 if sq["variants"] else 0
+    n["squiggles_fig3"] = len(analysed)  # of the first seed
+    n["squiggles_discriminator"] = 1 if set(sq["variants"]) == {"taylor", "sinenet"} else 0
+    # the size sweep: per analysis variant, fraction and sweep seed a sigma-0 and a
+    # noise-trained model, a latent and two pixel attacks; the main models stand in at
+    # fraction 1 for the seeds they have
+    sweep = sq["size_sweep"]
+    runs = sum(
+        1 for f in sweep_fracs(sq) for seed in sweep["seeds"] if not (f == 1.0 and seed in sq_seeds)
+    ) * len(analysed)
+    n["squiggles_size_train"] = n["squiggles_size_pixel"] = 2 * runs
+    n["squiggles_size_latent"] = runs
+    n["squiggles_size_summary"] = 1 if sweep_fracs(sq) else 0
     losses = sq["ablations"]["attack_loss"]
     n["squiggles_latent_loss"] = len(analysed) * len(sq_seeds) * len(losses)
     n["squiggles_pixel_loss"] = n["squiggles_pixel"] * len(losses)
@@ -264,6 +286,7 @@ def study_of_figure(name: str) -> str:
         ("data_", "data"),
         ("dmm_", "dmm"),
         ("tilting_toy", "tilting_toy"),
+        ("tilting_fig3", "tilting_toy"),
         ("tilting_", "tilting"),
         ("shells_", "shells"),
         ("squiggles_", "squiggles"),
