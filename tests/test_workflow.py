@@ -679,8 +679,12 @@ def test_two_runs_give_bitwise_identical_results(workdir, second_run):
     every checkpoint, every metrics file and the verdicts equal between two runs in
     separate directories, the second one scheduled differently (--cores 8)."""
     other, _ = second_run
-    stores = sorted(p.relative_to(workdir) for p in (workdir / "results").rglob("*.zarr"))
-    assert stores == sorted(p.relative_to(other) for p in (other / "results").rglob("*.zarr"))
+    first = sorted(p.relative_to(workdir) for p in (workdir / "results").rglob("*.zarr"))
+    stores = sorted(p.relative_to(other) for p in (other / "results").rglob("*.zarr"))
+    # the second run stops at the verdicts: a store only a figure reads (Squiggles Fig. 3)
+    # is not made there
+    figure_only = {p for p in first if p.parts[1] == "squiggles" and p.name == "fig3.zarr"}
+    assert figure_only and stores == sorted(set(first) - figure_only)
     assert len(stores) >= 20
     for rel in stores:
         assert_same_store(workdir / rel, other / rel)
