@@ -114,8 +114,8 @@ test: setup
 
 # What does not fit make test's 15 minutes on 2 cores, run by CI after it: config/paper.yaml's
 # whole DAG in miniature (config/paper_smoke.yaml: every rule and wildcard of the paper
-# config, tiny sizes, MNIST/CIFAR-10 files the test writes; 528 jobs, ~32 min) and a
-# second whole run of config/test.yaml (bitwise determinism, no oversubscription; ~5 min).
+# config, tiny sizes, MNIST/CIFAR-10/ImageNet files the test writes; ~650 jobs, ~53 min) and a
+# second whole run of config/test.yaml (bitwise determinism, no oversubscription; ~15 min).
 test-long: setup
 	UV="$(UV)" $(VENV)/bin/pytest -m long $(PYTEST_ARGS)
 
