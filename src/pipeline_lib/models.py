@@ -304,10 +304,12 @@ class PretrainedClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def load_torchvision(self, path: str | Path) -> None:
+    def load_torchvision(self, path: str | Path, state: dict | None = None) -> None:
         """Weights of a torchvision ResNet (its ``state_dict()`` saved with
-        ``torch.save``) from ``path``, read with ``weights_only=True``."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        ``torch.save``) from ``path``, read with ``weights_only=True``; ``state``: that
+        state dict where the caller has read it already (``path`` names it in errors)."""
+        if state is None:
+            state = torch.load(path, map_location="cpu", weights_only=True)
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         resnet = self.net.model.model.net

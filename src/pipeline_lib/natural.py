@@ -22,7 +22,7 @@ import xarray as xr
 from torchvision import datasets as tvd
 from torchvision import transforms as tvt
 
-from .datafiles import IDX_FILES, SOURCES, candidates, find_idx, has_files
+from .datafiles import IDX_FILES, SOURCES, candidates, find_idx, has_files, missing_message
 from .zarr_io import var
 
 __all__ = ["IDX_FILES", "DatasetError", "SPECS", "load_arrays", "make_natural_dataset"]
@@ -245,13 +245,10 @@ def _folder_parts(spec: NaturalSpec, data_dir: str | None, classes, resize: int)
     """Per split, a reader of uint8 images (N, 3, S, S) by index and the labels, from the
     ImageFolder layout (train/, val/ as the test split); only ``classes``' folders are
     scanned, and only the images asked for are decoded."""
-    looked = candidates(spec.name, data_dir)
-    root = next((d for d in looked if has_files(spec.name, d)), None)
-    if root is None:
-        raise DatasetError(
-            f"{spec.title} not found (looked in: {', '.join(map(str, looked))}). "
-            f"To get it: {spec.how_to_get}"
-        )
+    missing = missing_message(spec.name, data_dir)
+    if missing is not None:
+        raise DatasetError(missing)
+    root = next(d for d in candidates(spec.name, data_dir) if has_files(spec.name, d))
     size = spec.shape[1]
     tf = tvt.Compose([tvt.Resize(resize), tvt.CenterCrop(size)])
     out = {}

@@ -313,7 +313,7 @@ def pretrained_classifier(
         "std": [float(v) for v in cfg["std"]],
     }
     model = build_model("pretrained_resnet", **kwargs)
-    model.load_torchvision(weights)
+    model.load_torchvision(weights, state)  # the file is read once
     model = model.to(device).eval()
     x_te, y_te, _ = split(ds, "test")
     acc = accuracy(model, x_te.to(device), y_te.to(device), batch_size=50)
