@@ -1,7 +1,11 @@
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
-from pipeline_lib.device import pick_device, set_threads
+from pipeline_lib.device import THREAD_VARS, pick_device, set_threads
 
 
 def test_pick_device(monkeypatch):
@@ -17,15 +21,33 @@ def test_pick_device(monkeypatch):
         pick_device("tpu")
 
 
-def test_threads_follow_rule():
+def test_threads_follow_rule(monkeypatch):
+    for var in THREAD_VARS:  # set_threads writes them: restored after the test
+        monkeypatch.delenv(var, raising=False)
     old = torch.get_num_threads()
     try:
-        set_threads(1)
+        assert set_threads(1) == 1
         assert torch.get_num_threads() == 1
-        set_threads(0)  # never below one
+        assert set_threads(0) == 1  # never below one
         assert torch.get_num_threads() == 1
+        assert all(os.environ[v] == "1" for v in THREAD_VARS)
     finally:
         torch.set_num_threads(old)
+
+
+def test_a_job_without_torch_does_not_load_it_and_torch_loaded_later_follows():
+    """A figure job's rule context sets the threads without importing torch (~2 s a job);
+    torch loaded afterwards in that job takes the thread count from the environment."""
+    code = (
+        "import sys; from pipeline_lib.device import set_threads; "
+        "n = set_threads(1); assert 'torch' not in sys.modules, 'torch loaded'; "
+        "import torch; print(n, torch.get_num_threads())"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.split() == ["1", "1"]
 
 
 def test_gpu_count_reads_the_driver_listing(tmp_path):

@@ -19,7 +19,12 @@ def fake_smk(tmp_path, monkeypatch):
     """A Snakemake script object as a rule with wildcards, params and a log sees it; the
     thread setting and the module state rule_context touches are undone after the test."""
     calls = []
-    monkeypatch.setattr(runtime, "set_threads", calls.append)
+
+    def set_threads(n):
+        calls.append(n)
+        return n
+
+    monkeypatch.setattr(runtime, "set_threads", set_threads)
     monkeypatch.setattr(provenance, "JOB_START", None)
     monkeypatch.setattr(provenance, "CODE_DIGEST", None)
 

@@ -1,14 +1,24 @@
 """Device choice and thread settings shared by every torch-using step, and the GPU
-slot each job of a multi-GPU machine takes."""
+slot each job of a multi-GPU machine takes. torch is imported only where a function
+needs it: a job that never touches torch (a figure, a summary, the ledger) does not pay
+its ~2 s import."""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from threadpoolctl import threadpool_limits
+
+if TYPE_CHECKING:
+    import torch
+
+# the thread pools a job's libraries size from the environment when they load (torch's
+# OpenMP and MKL, NumPy's BLAS), set before they do
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 # where the driver lists the GPUs (read without initialising CUDA, which would fix the
 # visible devices before a job has chosen its own)
@@ -18,6 +28,8 @@ _HELD: list = []  # open lock files of the slots this process holds (released at
 
 def pick_device(preference: str = "auto") -> torch.device:
     """``auto`` -> CUDA when available, else CPU; ``cuda`` fails clearly without a GPU."""
+    import torch
+
     if preference not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {preference!r}")
     if preference == "cuda" and not torch.cuda.is_available():
@@ -27,15 +39,23 @@ def pick_device(preference: str = "auto") -> torch.device:
     return torch.device("cuda")
 
 
-def set_threads(threads: int) -> None:
-    """Make torch use exactly the cores Snakemake granted the job."""
+def set_threads(threads: int) -> int:
+    """Make torch use exactly the cores Snakemake granted the job: set now where torch is
+    loaded, and through the environment where it is not (torch sizes its pool from
+    ``OMP_NUM_THREADS`` when it loads). Returns torch's thread count."""
     threads = max(1, int(threads))
-    torch.set_num_threads(threads)
+    for var in THREAD_VARS:
+        os.environ[var] = str(threads)
     threadpool_limits(threads)  # NumPy/SciPy's BLAS and OpenMP pools too
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return threads
+    torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(threads)
     except RuntimeError:
         pass  # already set once in this process; intra-op threads are what matters
+    return torch.get_num_threads()
 
 
 def gpu_count(proc: Path = NVIDIA_PROC) -> int:

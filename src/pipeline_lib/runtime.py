@@ -11,13 +11,13 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from . import provenance as _provenance
 from .device import assign_gpu, set_threads
-from .resume import Resume, job_key, job_path
+
+if TYPE_CHECKING:  # torch is loaded by the jobs that use it (a figure job does not)
+    from .resume import Resume
 
 # Rule params that are not part of what produced an output: ``code`` (recorded as the
 # provenance's ``code_digest``), the requested ``device`` (the device used is recorded as
@@ -80,6 +80,8 @@ class RuleContext(logging.LoggerAdapter):
         ``checkpoint_every`` epochs of the config (0: off), keyed by the rule, all its
         params (the code digest included), wildcards and inputs, and removed when the
         job succeeds."""
+        from .resume import Resume, job_key, job_path
+
         smk = self._smk
         wildcards = _named(smk.wildcards)
         params = _named(smk.params)
@@ -127,7 +129,7 @@ def rule_context(smk: Any) -> Iterator[RuleContext]:
     logger.handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    set_threads(getattr(smk, "threads", 1))
+    torch_threads = set_threads(getattr(smk, "threads", 1))
     resources = getattr(smk, "resources", {})
     gpu_slot = assign_gpu(int(resources.get("gpu", 0) or 0) > 0, Path(".snakemake") / "gpu-slots")
     t0 = time.time()
@@ -138,7 +140,7 @@ def rule_context(smk: Any) -> Iterator[RuleContext]:
         smk.rule,
         dict(smk.wildcards),
         smk.threads,
-        torch.get_num_threads(),
+        torch_threads,
         "" if gpu_slot is None else f", GPU slot {gpu_slot} (CUDA_VISIBLE_DEVICES)",
     )
     try:
