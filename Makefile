@@ -113,9 +113,10 @@ test: setup
 	UV="$(UV)" $(VENV)/bin/pytest -m "not long" $(PYTEST_ARGS)
 
 # What does not fit make test's 15 minutes on 2 cores, run by CI after it: config/paper.yaml's
-# whole DAG in miniature (config/paper_smoke.yaml: every rule and wildcard of the paper
-# config, tiny sizes, MNIST/CIFAR-10/ImageNet files the test writes; ~650 jobs, ~53 min) and a
-# second whole run of config/test.yaml (bitwise determinism, no oversubscription; ~15 min).
+# DAG in miniature on two of its seeds (config/paper_smoke.yaml + paper_smoke_two_seeds.yaml:
+# every rule with every non-seed wildcard, tiny sizes, MNIST/CIFAR-10/ImageNet files the test
+# writes; 382 jobs) and two runs of config/test.yaml up to the verdicts (bitwise determinism,
+# no oversubscription).
 test-long: setup
 	UV="$(UV)" $(VENV)/bin/pytest -m long $(PYTEST_ARGS)
 
