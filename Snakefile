@@ -86,6 +86,7 @@ localrules:
     squiggles_summary,
     squiggles_loss_summary,
     squiggles_size_summary,
+    squiggles_res_summary,
     tilting_summary,
     figure_natural_samples,
     figure_dmm,

@@ -334,6 +334,169 @@ rule squiggles_size_summary:
         "../scripts/squiggles_size_summary.py"
 
 
+# Resolution study (squiggles.resolution_study; Sec. 4.7, Fig. 12): the same curves
+# rendered at factor x the side, the analysis variants' sigma-0 and noise-trained models
+# trained on them, their latent and pixel attacks; the main models are the factor-1 point.
+
+
+rule squiggles_res_dataset:
+    output:
+        directory("results/squiggles/res_x{factor}/data/{variant}-{split}.zarr"),
+    log:
+        "logs/squiggles_res_dataset/x{factor}-{variant}-{split}.log",
+    benchmark:
+        "results/benchmarks/squiggles_res_dataset/x{factor}-{variant}-{split}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
+        factor=r"\d+",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        runtime=runtime_of("squiggles_res_dataset"),
+        mem_mb=lambda w: 2000
+        + config["squiggles"][f"n_{w.split}"]
+        * squiggles.res_resolution(config, w.factor) ** 2
+        * 12
+        // 2**20,
+    params:
+        n=lookup(dpath="squiggles/n_{split}", within=config),
+        resolution=lambda w: squiggles.res_resolution(config, w.factor),
+        seed=config["squiggles"]["data_seed"],
+        device=config["device"],
+    script:
+        "../scripts/squiggles_dataset.py"
+
+
+rule squiggles_res_train:
+    input:
+        train=lambda w: squiggles.res_train_input(config, w.factor, w.variant),
+        tests=lambda w: [
+            squiggles.res_data(w.factor, v, "test")
+            for v in config["squiggles"]["variants"]
+        ],
+    output:
+        model="results/squiggles/res_x{factor}/{variant}/sigma{sigma}/seed{seed}/model.pt",
+        store=directory(
+            "results/squiggles/res_x{factor}/{variant}/sigma{sigma}/seed{seed}/training.zarr"
+        ),
+    log:
+        "logs/squiggles_res_train/x{factor}-{variant}-sigma{sigma}-seed{seed}.log",
+    benchmark:
+        "results/benchmarks/squiggles_res_train/x{factor}-{variant}-sigma{sigma}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
+        factor=r"\d+",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        runtime=runtime_of("squiggles_res_train"),
+        mem_mb=lambda w: squiggles.train_mem_mb(config, w.factor),
+        gpu=GPU,
+    params:
+        cfg=config["squiggles"]["classifier"],
+        variants=config["squiggles"]["variants"],
+        stream=squiggles.stream(config),
+        n_train=config["squiggles"]["n_train"],
+        device=config["device"],
+    script:
+        "../scripts/squiggles_train.py"
+
+
+rule squiggles_res_latent:
+    input:
+        data="results/squiggles/res_x{factor}/data/{variant}-test.zarr",
+        model="results/squiggles/res_x{factor}/{variant}/sigma0/seed{seed}/model.pt",
+    output:
+        directory("results/squiggles/res_x{factor}/{variant}/seed{seed}/latent.zarr"),
+    log:
+        "logs/squiggles_res_latent/x{factor}-{variant}-seed{seed}.log",
+    benchmark:
+        "results/benchmarks/squiggles_res_latent/x{factor}-{variant}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
+        factor=r"\d+",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        runtime=runtime_of("squiggles_res_latent"),
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        n=config["squiggles"]["resolution_study"]["n_samples"],
+        eps=config["squiggles"]["attack"]["latent_eps"],
+        steps=config["squiggles"]["attack"]["latent_steps"],
+        step_ratio=config["squiggles"]["attack"]["latent_step_ratio"],
+        loss=config["squiggles"]["attack"]["loss"],
+        device=config["device"],
+    script:
+        "../scripts/squiggles_latent.py"
+
+
+rule squiggles_res_pixel:
+    input:
+        data="results/squiggles/res_x{factor}/data/{variant}-test.zarr",
+        model="results/squiggles/res_x{factor}/{variant}/sigma{sigma}/seed{seed}/model.pt",
+    output:
+        directory(
+            "results/squiggles/res_x{factor}/{variant}/sigma{sigma}/seed{seed}/pixel.zarr"
+        ),
+    log:
+        "logs/squiggles_res_pixel/x{factor}-{variant}-sigma{sigma}-seed{seed}.log",
+    benchmark:
+        "results/benchmarks/squiggles_res_pixel/x{factor}-{variant}-sigma{sigma}-seed{seed}.tsv"
+    wildcard_constraints:
+        variant="taylor|sinenet",
+        factor=r"\d+",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        runtime=runtime_of("squiggles_res_pixel"),
+        mem_mb=4000,
+        gpu=GPU,
+    params:
+        n=config["squiggles"]["resolution_study"]["n_samples"],
+        eps=lambda w: squiggles.res_pixel_eps(config, w.factor),
+        steps=config["squiggles"]["attack"]["pixel_steps"],
+        step_ratio=config["squiggles"]["attack"]["pixel_step_ratio"],
+        loss=config["squiggles"]["attack"]["loss"],
+        focus_eps=config["squiggles"]["attack"]["focus_eps"],
+        noise_draws=config["squiggles"]["attack"]["noise_draws"],
+        device=config["device"],
+    script:
+        "../scripts/squiggles_pixel.py"
+
+
+rule squiggles_res_summary:
+    input:
+        squiggles.res_inputs(config),
+    output:
+        squiggles.RES_METRICS,
+    log:
+        "logs/squiggles_res_summary/summary.log",
+    benchmark:
+        "results/benchmarks/squiggles_res_summary/summary.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        runtime=runtime_of("squiggles_res_summary"),
+        mem_mb=2000,
+    params:
+        points=lambda w: {
+            v: [[f, seed] for f, seed, _ in squiggles.res_points(config, v)]
+            for v in config["squiggles"]["analysis_variants"]
+        },
+        n=config["squiggles"]["resolution_study"]["n_samples"],
+        focus=config["squiggles"]["attack"]["focus_eps"],
+        base=config["squiggles"]["resolution"],
+    script:
+        "../scripts/squiggles_res_summary.py"
+
+
 rule squiggles_fig3:
     input:
         data="results/squiggles/data/{variant}-test.zarr",

@@ -153,6 +153,13 @@ def sweep_fracs(sq: dict) -> list[float]:
     return [float(f) for f in sq["size_sweep"]["fractions"]] if on else []
 
 
+def res_factors(sq: dict) -> list[int]:
+    """The Squiggles resolution study's factors where it runs (as the size sweep)."""
+    noisy = [g for g in sq["noise_sigmas"] if float(g) > 0]
+    on = sq["analysis_variants"] and noisy
+    return [int(f) for f in sq["resolution_study"]["factors"]] if on else []
+
+
 def expected_figures(cfg: dict) -> set[str]:
     figs = set(lowdim_figures(cfg["lowdim"])) | {"tilting_toy", "tilting_fig3"}
     figs |= {f"data_{d}_samples" for d in cfg["natural"]["datasets"]}
@@ -177,6 +184,8 @@ def expected_figures(cfg: dict) -> set[str]:
     figs |= {f"squiggles_{v}_{w}" for v in sq["analysis_variants"] for w in what}
     if sweep_fracs(sq):
         figs |= {f"squiggles_{v}_size_sweep" for v in sq["analysis_variants"]}
+    if res_factors(sq):
+        figs |= {f"squiggles_{v}_resolution" for v in sq["analysis_variants"]}
     if sq["ablations"]["attack_loss"]:
         figs |= {f"squiggles_{v}_attack_loss" for v in sq["analysis_variants"]}
     return figs
@@ -273,6 +282,16 @@ def expected_jobs(cfg: dict) -> Counter:
     n["squiggles_size_train"] = n["squiggles_size_pixel"] = 2 * runs
     n["squiggles_size_latent"] = runs
     n["squiggles_size_summary"] = 1 if sweep_fracs(sq) else 0
+    # the resolution study: per factor every variant's test set (and the training set
+    # where it is stored) rendered again; per analysis variant and study seed a sigma-0 and
+    # a noise-trained model, a latent and two pixel attacks
+    factors = res_factors(sq)
+    splits = 1 if sq["stream"]["enabled"] else 2
+    n["squiggles_res_dataset"] = len(factors) * (len(sq["variants"]) + (splits - 1) * len(analysed))
+    res_runs = len(factors) * len(sq["resolution_study"]["seeds"]) * len(analysed)
+    n["squiggles_res_train"] = n["squiggles_res_pixel"] = 2 * res_runs
+    n["squiggles_res_latent"] = res_runs
+    n["squiggles_res_summary"] = 1 if factors else 0
     losses = sq["ablations"]["attack_loss"]
     n["squiggles_latent_loss"] = len(analysed) * len(sq_seeds) * len(losses)
     n["squiggles_pixel_loss"] = n["squiggles_pixel"] * len(losses)

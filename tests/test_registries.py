@@ -99,6 +99,7 @@ def test_metric_files_follow_the_studies_switched_on(test_cfg):
         "results/squiggles/metrics.json",
         "results/squiggles/ablations/attack_loss_metrics.json",  # test.yaml's loss ablation
         "results/squiggles/size_sweep/metrics.json",  # test.yaml's training-set size sweep
+        "results/squiggles/resolution/metrics.json",  # test.yaml's resolution study
     }
 
 

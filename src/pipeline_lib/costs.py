@@ -221,6 +221,33 @@ def _squiggles_size_pixel(cfg: Mapping, w: Any) -> float:
     return n * (int(a["pixel_steps"]) + int(a["noise_draws"])) * _arch_flops(cfg) / 1e6
 
 
+def _res_area(w: Any) -> float:
+    """The resolution study's pixels per image relative to the base side's."""
+    return float(_w(w, "factor", 1)) ** 2
+
+
+def _res_share(cfg: Mapping) -> float:
+    rs = _sq(cfg).get("resolution_study") or {}
+    return float(rs.get("n_samples", 50)) / max(1, int(_sq(cfg)["attack"]["n_samples"]))
+
+
+def _squiggles_res_dataset(cfg: Mapping, w: Any) -> float:
+    return _squiggles_dataset(cfg, w) * _res_area(w)
+
+
+def _squiggles_res_train(cfg: Mapping, w: Any) -> float:
+    return _squiggles_train(cfg, w) * _res_area(w)
+
+
+def _squiggles_res_latent(cfg: Mapping, w: Any) -> float:
+    return _squiggles_latent(cfg, w) * _res_share(cfg) * _res_area(w)
+
+
+def _squiggles_res_pixel(cfg: Mapping, w: Any) -> float:
+    # the configured eps grid plus at most the focus eps x factor
+    return _squiggles_pixel(cfg, w) * _res_share(cfg) * _res_area(w) * 1.5
+
+
 def _squiggles_latent(cfg: Mapping, w: Any) -> float:
     a = _sq(cfg)["attack"]
     return (
@@ -286,6 +313,10 @@ UNITS: dict[str, Callable[[Mapping, Any], float]] = {
     "squiggles_size_train": _squiggles_size_train,
     "squiggles_size_latent": _squiggles_size_latent,
     "squiggles_size_pixel": _squiggles_size_pixel,
+    "squiggles_res_dataset": _squiggles_res_dataset,
+    "squiggles_res_train": _squiggles_res_train,
+    "squiggles_res_latent": _squiggles_res_latent,
+    "squiggles_res_pixel": _squiggles_res_pixel,
     "squiggles_latent": _squiggles_latent,
     "squiggles_pixel": _squiggles_pixel,
     "squiggles_distance": _squiggles_distance,
@@ -320,6 +351,11 @@ SECONDS_PER_UNIT: dict[str, float] = {
     "squiggles_size_train": 8.69e-05,
     "squiggles_size_latent": 9.95e-05,
     "squiggles_size_pixel": 4.44e-05,
+    # the resolution study's too, its units scaled by the pixels per image
+    "squiggles_res_dataset": 7.22e-07,
+    "squiggles_res_train": 8.69e-05,
+    "squiggles_res_latent": 9.95e-05,
+    "squiggles_res_pixel": 4.44e-05,
     "tilting_bootstrap": 1.02e-06,
     "tilting_sweep": 9.79e-07,
 }

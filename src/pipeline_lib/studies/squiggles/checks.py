@@ -58,6 +58,29 @@ def errors(cfg: Mapping) -> list[str]:
                 "model with a noise-trained one, and squiggles.noise_sigmas has none; allowed: "
                 "a noise level above 0 in squiggles.noise_sigmas, or fractions: []"
             )
+    rs = sq.get("resolution_study") or {}
+    if rs.get("factors") and sq.get("analysis_variants"):
+        main_seeds = {int(x) for x in sq.get("seeds", [])}
+        missing = [x for x in rs.get("seeds", [0]) if int(x) not in main_seeds]
+        if missing:
+            errs.append(
+                f"config key 'squiggles.resolution_study.seeds': {missing} not in "
+                f"squiggles.seeds {sorted(main_seeds)}, whose main models are the study's "
+                "base-resolution point; allowed: seeds of squiggles.seeds"
+            )
+        n_rs, n_att_main = rs.get("n_samples", 0), att.get("n_samples")
+        if n_att_main and n_rs > n_att_main:
+            errs.append(
+                f"config key 'squiggles.resolution_study.n_samples': {n_rs} is more than "
+                f"squiggles.attack.n_samples ({n_att_main}), the main models' attacked curves "
+                f"(the study's base point); allowed: 1..{n_att_main}"
+            )
+        if not any(float(g) > 0 for g in sq.get("noise_sigmas", [])):
+            errs.append(
+                "config key 'squiggles.resolution_study.factors': the study compares the "
+                "sigma-0 model with a noise-trained one, and squiggles.noise_sigmas has none; "
+                "allowed: a noise level above 0 in squiggles.noise_sigmas, or factors: []"
+            )
     n_att, n_test = att.get("n_samples"), sq.get("n_test")
     if n_att is not None and n_test is not None and n_att > n_test:
         errs.append(

@@ -489,6 +489,93 @@ def size_sweep_metrics(points: dict[str, list[tuple[int, int, dict]]], n: int) -
     return m
 
 
+def pixel_correct_at(pixel: xr.Dataset, eps: float, n: int) -> np.ndarray:
+    """Per curve (the first ``n`` attacked): the model still classifies it correctly after
+    pixel PGD at ``eps`` (1.0) or not (0.0); ``eps`` must be on the store's grid."""
+    grid = pixel["eps"].values
+    i = int(np.argmin(np.abs(grid - eps)))
+    if not np.isclose(grid[i], eps, rtol=1e-6):
+        raise ValueError(f"eps {eps:g} is not on the pixel store's grid {list(grid)}")
+    return 1.0 - pixel["pgd_success"].values[:n, i].astype(float)
+
+
+def resolution_point(st: dict, factor: int, n: int, focus: float) -> dict:
+    """One model pair of the resolution study (Sec. 4.7) at ``factor`` x the base side:
+    both models' clean test accuracy, the latent attack's accuracy at its most effective
+    eps, and pixel-PGD accuracy at the focus eps (both models) and at the focus eps x
+    ``factor`` (the same perturbation per pixel), on the first ``n`` attacked curves."""
+    lat = st["latent"].isel(sample=slice(0, n))
+    acc = latent_curves(lat)["accuracy"]
+    best = int(np.argmin(acc))
+    scaled = focus * factor
+    return {
+        "clean_accuracy": float(st["training"].test_accuracy.values[-1]),
+        "clean_accuracy_noise": float(st["training_noise"].test_accuracy.values[-1]),
+        "latent_min_accuracy": float(acc[best]),
+        "latent_best_eps": float(lat["eps"].values[best]),
+        "pixel_accuracy_sigma0": float(pixel_correct_at(st["pixel0"], focus, n).mean()),
+        "pixel_accuracy_noise": float(pixel_correct_at(st["pixel"], focus, n).mean()),
+        "pixel_accuracy_sigma0_scaled": float(pixel_correct_at(st["pixel0"], scaled, n).mean()),
+        "pixel_accuracy_noise_scaled": float(pixel_correct_at(st["pixel"], scaled, n).mean()),
+    }
+
+
+RES_KEYS = (
+    "clean_accuracy",
+    "clean_accuracy_noise",
+    "latent_min_accuracy",
+    "pixel_accuracy_sigma0",
+    "pixel_accuracy_noise",
+    "pixel_accuracy_sigma0_scaled",
+    "pixel_accuracy_noise_scaled",
+)
+
+
+def resolution_metrics(
+    points: dict[str, list[tuple[int, int, dict]]], n: int, focus: float, base: int
+) -> dict:
+    """metrics.json of the resolution study: per analysis variant, ``squiggles/resolution/
+    {variant}/points`` (one :func:`resolution_point` per factor and seed), ``by_factor``
+    (seed statistics of each number) and ``curves`` (per factor, seed means on the first
+    ``n`` curves: pixel-PGD accuracy of both models and latent accuracy against eps)."""
+    m: dict = {
+        "squiggles/resolution/base_resolution": int(base),
+        "squiggles/resolution/focus_eps": float(focus),
+    }
+    for v, pts in points.items():
+        rows = []
+        curves: dict[str, dict] = {}
+        for factor, seed, st in pts:
+            rows.append(
+                {
+                    "factor": int(factor),
+                    **resolution_point(st, factor, n, focus),
+                    "resolution": int(base) * int(factor),
+                    "seed": int(seed),
+                }
+            )
+            c = curves.setdefault(str(factor), {"pgd_sigma0": [], "pgd_noise": [], "latent": []})
+            px0 = st["pixel0"].isel(sample=slice(0, n))
+            c["pixel_eps"] = [float(e) for e in px0["eps"].values]
+            c["pgd_sigma0"].append(pixel_curves(px0)["pgd_accuracy"])
+            px = st["pixel"].isel(sample=slice(0, n))
+            c["pgd_noise"].append(pixel_curves(px)["pgd_accuracy"])
+            lat = st["latent"].isel(sample=slice(0, n))
+            c["latent_eps"] = [float(e) for e in lat["eps"].values]
+            c["latent"].append(latent_curves(lat)["accuracy"])
+        for c in curves.values():
+            for k in ("pgd_sigma0", "pgd_noise", "latent"):
+                c[k] = [float(x) for x in np.mean(c[k], axis=0)]
+        m[f"squiggles/resolution/{v}/points"] = rows
+        m[f"squiggles/resolution/{v}/by_factor"] = {
+            str(f): {k: _seed_stat([r[k] for r in rows if r["factor"] == f]) for k in RES_KEYS}
+            for f in sorted({r["factor"] for r in rows})
+        }
+        m[f"squiggles/resolution/{v}/curves"] = curves
+        m[f"squiggles/resolution/{v}/n_attacked"] = int(n)
+    return m
+
+
 def discriminator_metrics(store: xr.Dataset) -> dict:
     """``squiggles/discriminator/{test_accuracy, label_only_accuracy, roc_auc,
     n_test}``."""

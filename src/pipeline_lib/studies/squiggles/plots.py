@@ -39,6 +39,7 @@ import seaborn as sns
 import torch
 import xarray as xr
 from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
 
 from pipeline_lib import viz  # noqa: F401  (the plotting backend, set once)
 
@@ -1274,6 +1275,50 @@ def size_sweep_figure(metrics: dict, variant: str):
     fig.suptitle(
         f"{variant}: is it only scale? Training-set size against clean accuracy, the latent "
         f"attack and noise training (attacks on the first {n} test curves)",
+        fontsize=10,
+    )
+    return fig
+
+
+def resolution_figure(metrics: dict, variant: str):
+    """Sec. 4.7 / Fig. 12: (a) accuracy under pixel PGD against eps of the sigma-0
+    (solid) and noise-trained (dashed) models at each side, and (b) under the latent
+    attack, mean over seeds; the noise-trained model's focus eps x factor (the same
+    perturbation per pixel) is marked on (a)."""
+    curves = metrics[f"squiggles/resolution/{variant}/curves"]
+    base = int(metrics["squiggles/resolution/base_resolution"])
+    pts = pd.DataFrame(metrics[f"squiggles/resolution/{variant}/points"])
+    colors = dict(zip(curves, sns.color_palette("deep", len(curves)), strict=True))
+    fig, (ax_px, ax_lat) = plt.subplots(1, 2, figsize=(10.5, 4.2), layout="constrained")
+    for f, c in curves.items():
+        side = base * int(f)
+        col = colors[f]
+        ax_px.plot(c["pixel_eps"], c["pgd_sigma0"], "-o", color=col, ms=3,
+                   label=f"{side}x{side}, sigma 0")  # fmt: skip
+        ax_px.plot(c["pixel_eps"], c["pgd_noise"], "--s", color=col, ms=3,
+                   label=f"{side}x{side}, noise-trained")  # fmt: skip
+        ax_lat.plot(c["latent_eps"], c["latent"], "-o", color=col, ms=3, label=f"{side}x{side}")
+        mine = pts[pts["factor"] == int(f)]
+        if int(f) > 1 and len(mine):
+            focus = metrics.get("squiggles/resolution/focus_eps")
+            if focus is not None:
+                ax_px.scatter([focus * int(f)], [mine["pixel_accuracy_noise_scaled"].mean()],
+                              marker="*", s=140, color=col, zorder=5,
+                              label=f"noise-trained at {focus:g} x {f}")  # fmt: skip
+    for ax, title in ((ax_px, "(a) pixel-space PGD"), (ax_lat, "(b) latent-space attack")):
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("eps (L2)")
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left")
+    n = metrics.get(f"squiggles/resolution/{variant}/n_attacked")
+    seeds = sorted(set(pts["seed"])) if len(pts) else []
+    fig.suptitle(
+        f"{variant}: higher resolution (Fig. 12): the first {n} test curves, mean over "
+        f"seeds {seeds}",
         fontsize=10,
     )
     return fig
