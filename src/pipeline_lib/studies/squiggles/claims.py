@@ -1615,14 +1615,18 @@ def claims(cfg: Mapping) -> list[Claim]:
 
         return ev
 
-    nt_cmp = (
-        ""
-        if study
-        else (
+    if study:
+        nt_cmp = ""
+    elif res120:
+        nt_cmp = (
+            "needs 60x60 against 120x120: squiggles.resolution: 60 with the resolution study "
+            "at factor 2 (squiggles.resolution_study.factors: [2])"
+        )
+    else:
+        nt_cmp = (
             "needs the resolution study at factor 2 (squiggles.resolution_study.factors: [2]; "
             "config/ablations.yaml, paper.yaml): two sides compared"
         )
-    )
     if not g:
         nt_cmp = nt_cmp or "needs a noise-trained model (a sigma > 0 in squiggles.noise_sigmas)"
     cmp_inputs = (
