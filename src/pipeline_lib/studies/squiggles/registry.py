@@ -555,6 +555,25 @@ def _figure(name: str, kind: str, variant: str, inputs: dict, params: dict) -> F
     )
 
 
+def _metrics_figure(kind: str, variant: str, metrics: str, key: str) -> Figure:
+    """A figure drawn from one metrics file (the size sweep's, the resolution study's),
+    its key metric ``squiggles/<key>``."""
+    paper, caption, _ = _FIGURES[kind]
+    return Figure(
+        name=f"squiggles_{variant}_{kind}",
+        rule=RULE,
+        kind=kind,
+        category=CATEGORY,
+        subcategory=variant,
+        references=REFS,
+        paper=paper,
+        inputs={"metrics": metrics},
+        params={"variant": variant},
+        caption=f"{variant}: {caption}",
+        key_metrics=(rf"^squiggles/{key}$",),
+    )
+
+
 def metric_files(cfg: Mapping) -> list[str]:
     """The metrics.json files of this study (the gallery merges them)."""
     sq = cfg["squiggles"]
@@ -606,40 +625,12 @@ def figures(cfg: Mapping) -> list[Figure]:
             _figure(f"squiggles_{v}_{k}", k, v, inputs[k], fig3_params if k == "fig3" else params)
             for k in KINDS
         ]
-        if sweep_active(cfg):
-            paper, caption, _ = _FIGURES["size_sweep"]
-            out.append(
-                Figure(
-                    name=f"squiggles_{v}_size_sweep",
-                    rule=RULE,
-                    kind="size_sweep",
-                    category=CATEGORY,
-                    subcategory=v,
-                    references=REFS,
-                    paper=paper,
-                    inputs={"metrics": SIZE_METRICS},
-                    params={"variant": v},
-                    caption=f"{v}: {caption}",
-                    key_metrics=(rf"^squiggles/size_sweep/{re.escape(v)}/by_size$",),
-                )
-            )
-        if res_active(cfg):
-            paper, caption, _ = _FIGURES["resolution"]
-            out.append(
-                Figure(
-                    name=f"squiggles_{v}_resolution",
-                    rule=RULE,
-                    kind="resolution",
-                    category=CATEGORY,
-                    subcategory=v,
-                    references=REFS,
-                    paper=paper,
-                    inputs={"metrics": RES_METRICS},
-                    params={"variant": v},
-                    caption=f"{v}: {caption}",
-                    key_metrics=(rf"^squiggles/resolution/{re.escape(v)}/by_factor$",),
-                )
-            )
+        for kind, metrics, key, on in (
+            ("size_sweep", SIZE_METRICS, "size_sweep/{v}/by_size", sweep_active(cfg)),
+            ("resolution", RES_METRICS, "resolution/{v}/by_factor", res_active(cfg)),
+        ):
+            if on:
+                out.append(_metrics_figure(kind, v, metrics, key.format(v=re.escape(v))))
         if attack_losses(cfg):
             losses = [sq["attack"]["loss"], *attack_losses(cfg)]
             out.append(
