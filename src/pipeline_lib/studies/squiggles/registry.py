@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 
 from pipeline_lib.figures import Figure
 
@@ -556,22 +557,12 @@ def _figure(name: str, kind: str, variant: str, inputs: dict, params: dict) -> F
 
 
 def _metrics_figure(kind: str, variant: str, metrics: str, key: str) -> Figure:
-    """A figure drawn from one metrics file (the size sweep's, the resolution study's),
-    its key metric ``squiggles/<key>``."""
-    paper, caption, _ = _FIGURES[kind]
-    return Figure(
-        name=f"squiggles_{variant}_{kind}",
-        rule=RULE,
-        kind=kind,
-        category=CATEGORY,
-        subcategory=variant,
-        references=REFS,
-        paper=paper,
-        inputs={"metrics": metrics},
-        params={"variant": variant},
-        caption=f"{variant}: {caption}",
-        key_metrics=(rf"^squiggles/{key}$",),
-    )
+    """A figure drawn from one metrics file (the size sweep's, the resolution study's):
+    :func:`_figure` with the metrics file as input and ``squiggles/<key>`` as its key
+    metric (outside the variant's ``squiggles/<variant>`` prefix)."""
+    fig = _figure(f"squiggles_{variant}_{kind}", kind, variant, {"metrics": metrics},
+                  {"variant": variant})  # fmt: skip
+    return replace(fig, key_metrics=(rf"^squiggles/{key}$",))
 
 
 def metric_files(cfg: Mapping) -> list[str]:
