@@ -29,6 +29,7 @@ with rule_context(smk) as log:
         device=device,
         log=log.info,
         loss=s["loss"],
+        resume=log.resume(),
     )
     ds.attrs["setting"] = w.setting
     write_store(

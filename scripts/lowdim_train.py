@@ -27,6 +27,7 @@ with rule_context(smk) as log:
         normal_steps=p.normal_steps,
         device=device,
         log=log.info,
+        resume=log.resume(),
     )
     prov = log.provenance(device, data_provenance=data.attrs["provenance"]["config"])
     ckpt["provenance"] = prov

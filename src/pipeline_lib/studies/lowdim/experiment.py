@@ -13,7 +13,8 @@ from torch.func import grad, vmap
 
 from pipeline_lib import checkpoints
 from pipeline_lib.progress import bar
-from pipeline_lib.training import check_finite, run_epoch
+from pipeline_lib.resume import Resume
+from pipeline_lib.training import TrainingState, check_finite, run_epoch
 
 
 class TwoLayerNet(nn.Module):
@@ -113,18 +114,22 @@ def train(
     on_snapshot: Callable[[int, TwoLayerNet], None] | None = None,
     progress: Callable[[int, float, float], None] | None = None,
     loss: str = "bce",
+    resume: Resume | None = None,
 ) -> dict[str, np.ndarray]:
     """SGD on ``loss`` (:data:`LOSSES`; default BCE); returns per-epoch loss and accuracy
     (epoch 0 = init).
 
     With ``adversarial_eps`` every batch is replaced by its single-step L2 PGD
-    counterpart (true labels), as in DMM Fig. 3.
+    counterpart (true labels), as in DMM Fig. 3. ``resume``: save the training state
+    every few epochs and go on from a saved one (as
+    :func:`pipeline_lib.training.train_classifier`; what ``on_snapshot`` collected is
+    the caller's to save, with ``resume.extra_state``).
     """
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed + 104729)
     y = y.float()
-    losses, accs = [], []
+    hist: dict[str, list[float]] = {"loss": [], "accuracy": []}  # restored on resume
     lossf = loss_fn(loss)
 
     def record(epoch: int) -> None:
@@ -133,8 +138,8 @@ def train(
             value = lossf(logit, y).item()
             acc = ((logit >= 0).float() == y).float().mean().item()
         check_finite(value, "the low-dim network", epoch)
-        losses.append(value)
-        accs.append(acc)
+        hist["loss"].append(value)
+        hist["accuracy"].append(acc)
         if progress is not None:
             progress(epoch, value, acc)
         if on_snapshot is not None and epoch in snapshot_epochs:
@@ -147,12 +152,17 @@ def train(
             xb = l2_single_step(model, xb, yb, adversarial_eps)
         return lossf(model(xb), yb)
 
-    record(0)
-    for epoch in bar(range(1, epochs + 1), epochs, "low-dim training (epochs)"):
+    training = TrainingState(model, opt, gen, hist)
+    start = training.restore(resume)
+    if start == 1:
+        record(0)
+    epochs_left = range(start, epochs + 1)
+    for epoch in bar(epochs_left, len(epochs_left), "low-dim training (epochs)"):
         name = "the low-dim network"
         run_epoch(model, opt, x.shape[0], batch_size, gen, batch_loss, name, epoch, progress=False)
         record(epoch)
-    return {"loss": np.asarray(losses), "accuracy": np.asarray(accs)}
+        training.save(resume, epoch, epochs)
+    return {k: np.asarray(v) for k, v in hist.items()}
 
 
 @torch.no_grad()
@@ -343,10 +353,12 @@ def run_experiment(
     device: torch.device,
     log: Callable[[str], None] = print,
     loss: str = "bce",
+    resume: Resume | None = None,
 ):
     """Train one network on a low-dim dataset and record its boundary at snapshots.
 
-    Returns ``(xarray.Dataset, checkpoint dict)``.
+    ``resume``: go on from a saved training state (the snapshots taken before it are
+    saved with it). Returns ``(xarray.Dataset, checkpoint dict)``.
     """
     from pipeline_lib.zarr_io import table_dataset
 
@@ -387,6 +399,21 @@ def run_experiment(
             else f"snapshot epoch {epoch}: no boundary inside the cube"
         )
 
+    if resume is not None:
+        # checkpoints hold tensors, not NumPy arrays: the snapshots travel as tensors
+        def extra_state() -> dict:
+            snap_t = {e: {k: torch.from_numpy(v) for k, v in s.items()} for e, s in snaps.items()}
+            return {"snaps": snap_t, "states": states, "test_acc": test_acc}
+
+        def restore_extra(extra: dict) -> None:
+            snaps.update(
+                {e: {k: v.numpy() for k, v in s.items()} for e, s in extra["snaps"].items()}
+            )
+            states.update(extra["states"])
+            test_acc.update(extra["test_acc"])
+
+        resume.extra_state, resume.restore_extra = extra_state, restore_extra
+
     def progress(epoch: int, loss: float, acc: float) -> None:
         if epoch % max(1, epochs // 20) == 0 or epoch == epochs:
             log(f"epoch {epoch}/{epochs} loss {loss:.4f} train accuracy {acc:.3f}")
@@ -405,6 +432,7 @@ def run_experiment(
         on_snapshot=on_snapshot,
         progress=progress,
         loss=loss,
+        resume=resume,
     )
     ep = sorted(snaps)
     dim = data.sizes["feature"]
