@@ -13,7 +13,7 @@ with rule_context(smk) as log:
     device = pick_device(p.device)
     data = open_store(smk.input[0])
     _, kind, kwargs, states, epochs, hist = fit_classifier_subepoch(
-        data, p.cfg, int(w.seed), p.points, device, log=log.info
+        data, p.cfg, int(w.seed), p.points, device, log=log.info, resume=log.resume()
     )
     prov = log.provenance(device, data_provenance=data.attrs["provenance"]["config"])
     save_checkpoints(

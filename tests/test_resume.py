@@ -86,7 +86,8 @@ for loop in loops:
         model.load_state_dict(ckpt["state_dict"])
         hist = {k: torch.from_numpy(ds[k].values) for k in ds.data_vars}
         hist["snapshots"] = ckpt["snapshots"]
-    else:  # the DMM classifier with noise training: its own per-epoch states and generator
+    else:  # the DMM classifiers: noise training (its own per-epoch states and generator);
+        # the ablation classifier (states within the first epoch)
         from pipeline_lib.studies.dmm import experiment as de
         n = x.shape[0]
         ds = xr.Dataset(
@@ -98,15 +99,28 @@ for loop in loops:
                     "class_index": ("class_index", np.array([0, 1]))})
         cfg = {"kind": "mlp", "epochs": 5, "lr": 0.1, "weight_decay": 1e-4, "batch_size": 16,
                "momentum": 0.9}
-        model, _, _, states, hist = de.fit_classifier(
-            ds, cfg, "noise", 3, torch.device("cpu"), noise={"sigma": 0.2}, resume=res)
+        if loop == "dmm_noise":
+            model, _, _, states, hist = de.fit_classifier(
+                ds, cfg, "noise", 3, torch.device("cpu"), noise={"sigma": 0.2}, resume=res)
+        else:
+            from pipeline_lib.studies.dmm.ablations import fit_classifier_subepoch
+            model, _, _, states, _, hist = fit_classifier_subepoch(
+                ds, cfg, 3, 2, torch.device("cpu"), resume=res)
         hist = {"states": states, **{k: hist[k].values.tolist() for k in hist.data_vars}}
     res.finish()
     out = {"model": model.state_dict(), "hist": hist, "resumed_from": res.resumed_from}
     torch.save(out, out_dir / f"{loop}.pt")
 """
 
-LOOPS = ("classifier", "autoencoder", "squiggles", "squiggles_stream", "dmm_noise", "lowdim")
+LOOPS = (
+    "classifier",
+    "autoencoder",
+    "squiggles",
+    "squiggles_stream",
+    "dmm_noise",
+    "dmm_subepoch",
+    "lowdim",
+)
 
 
 def child(tmp_path: Path, loops, states: Path, outs: Path, kill_after: int = 0):

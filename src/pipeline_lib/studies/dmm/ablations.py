@@ -23,6 +23,7 @@ import xarray as xr
 from torch import nn
 
 from pipeline_lib.models import batched
+from pipeline_lib.resume import Resume
 from pipeline_lib.stats import dist_stat, mean_finite, seed_stat
 from pipeline_lib.tangents import (
     finite_difference_jacobian,
@@ -31,7 +32,7 @@ from pipeline_lib.tangents import (
     tangent_bases,
     tangent_decoder,
 )
-from pipeline_lib.training import accuracy, batches, check_finite
+from pipeline_lib.training import TrainingState, accuracy, batches, check_finite
 from pipeline_lib.zarr_io import var
 
 from .ablation_names import setting_name
@@ -212,10 +213,13 @@ def fit_classifier_subepoch(
     points: int,
     device: torch.device,
     log: Log = _quiet,
+    resume: Resume | None = None,
 ) -> tuple[nn.Module, str, dict, list[dict], np.ndarray, xr.Dataset]:
     """A clean classifier trained exactly as :func:`.experiment.fit_classifier` does
     (same seeds, batches and SGD), keeping a state dict at initialisation, at ``points``
     evenly spaced batch counts of the first epoch and after every later epoch.
+    ``resume``: save the training state (the kept states with it) every few epochs and
+    go on from a saved one.
 
     Returns the model, its kind and kwargs, the states, their training time in epochs
     (fractions in the first epoch) and the test accuracy per state."""
@@ -243,8 +247,18 @@ def fit_classifier_subepoch(
         accs.append(accuracy(model, x_te, y_te))
         model.train()
 
-    keep(0.0)
-    for epoch in range(1, sgd["epochs"] + 1):
+    training = TrainingState(model, opt, gen, [])
+    if resume is not None:
+
+        def restore_extra(extra: dict) -> None:
+            states[:], times[:], accs[:] = extra["states"], extra["times"], extra["accs"]
+
+        resume.extra_state = lambda: {"states": states, "times": times, "accs": accs}
+        resume.restore_extra = restore_extra
+    start = training.restore(resume)
+    if start == 1:
+        keep(0.0)
+    for epoch in range(start, sgd["epochs"] + 1):
         total = 0.0
         for b, idx in enumerate(batches(n, bs, gen), start=1):
             xb, yb = x_tr[idx].to(device), y_tr[idx].to(device)
@@ -259,6 +273,7 @@ def fit_classifier_subepoch(
         check_finite(total / n, f"classifier ({kind}, seed {seed})", epoch)
         keep(float(epoch))
         log(f"{kind} epoch {epoch}/{sgd['epochs']}: test acc {accs[-1]:.3f}")
+        training.save(resume, epoch, sgd["epochs"])
     hist = xr.Dataset(
         {
             "test_accuracy": var(
