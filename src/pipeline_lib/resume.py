@@ -13,7 +13,8 @@ removed: a resumed run never mixes two settings. The file is removed when the jo
 succeeds.
 
 The training loops (:func:`pipeline_lib.training.train_classifier`,
-:func:`~pipeline_lib.training.train_autoencoder`, the Squiggles loop) save the model,
+:func:`~pipeline_lib.training.train_autoencoder`, the Squiggles loop, the low-dim
+network, the DMM ablation classifier) save the model,
 optimiser (and scheduler) states, every random generator they draw from, the torch
 global generator and their history; a caller that accumulates its own per-epoch values
 (e.g. the per-epoch state dicts of the DMM classifiers) hands them over with
