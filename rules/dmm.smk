@@ -263,6 +263,9 @@ rule dmm_summary:
         attack_variants=lambda w: dmm.summary_params(config, w.dataset)[
             "attack_variants"
         ],
+        distance_variants=lambda w: dmm.summary_params(config, w.dataset)[
+            "distance_variants"
+        ],
         seeds=lambda w: dmm.summary_params(config, w.dataset)["seeds"],
         schemes=lambda w: dmm.summary_params(config, w.dataset)["schemes"],
     script:

@@ -14,7 +14,7 @@ with rule_context(smk) as log:
         open_store(i.tangents),
         trainings=group(i.trainings, p.variants, p.seeds),
         attacks=group(i.attacks, p.attack_variants, p.seeds),
-        distances=group(i.distances, p.variants, p.seeds),
+        distances=group(i.distances, p.distance_variants, p.seeds),
         mislabeled=group(i.mislabeled, p.schemes, p.seeds),
         controls=group(i.controls, p.attack_variants, p.seeds),
     )

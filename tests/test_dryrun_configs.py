@@ -210,7 +210,10 @@ def expected_jobs(cfg: dict) -> Counter:
         n["dmm_autoencoder"] += 1
         n["dmm_tangents"] += 1
         n["dmm_classifier"] += len(trained) * len(seeds)
-        n["dmm_distance"] += len(variants) * len(seeds)
+        tracked = dmm.get("distance_variants")
+        n["dmm_distance"] += len([v for v in variants if tracked is None or v in tracked]) * len(
+            seeds
+        )
         n["dmm_attacks"] += len(ATTACKED & set(variants)) * len(seeds)
         n["dmm_controls"] += len(ATTACKED & set(variants)) * len(seeds)
         n["dmm_mislabeled"] += len(schemes) * len(seeds)

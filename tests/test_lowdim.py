@@ -73,6 +73,17 @@ def test_gradients_match_finite_differences():
         np.testing.assert_allclose(g[:, i], fd, rtol=1e-4, atol=1e-6)
 
 
+def test_gradients_equal_per_point_torch_func():
+    """The summed-logit backward pass gives each point its own gradient, bitwise what
+    torch.func's per-point vmap(grad) gives (float32, as the workflow trains)."""
+    from torch.func import grad, vmap
+
+    net = TwoLayerNet(3, 400, seed=1)
+    pts = np.random.default_rng(1).random((64, 3))
+    ref = vmap(grad(lambda p: net(p[None])[0]))(torch.as_tensor(pts, dtype=torch.float32))
+    np.testing.assert_array_equal(input_gradients(net, pts), ref.detach().numpy())
+
+
 def test_single_step_attack_stays_in_ball_and_box():
     net = TwoLayerNet(2, 50, seed=0)
     x = torch.rand(30, 2)

@@ -165,6 +165,18 @@ def _needs_variants(cfg: Mapping, *variants: str, ds: str = "") -> str:
     )
 
 
+def _needs_distance(cfg: Mapping, variant: str) -> str:
+    """Why a Fig. 6 claim on ``variant`` cannot be judged ("" when it can)."""
+    if why := _needs_variants(cfg, variant):
+        return why
+    if variant not in registry.distance_variants(cfg):
+        return (
+            f"needs the {variant} classifier's distance curve: add {variant} to "
+            "dmm.distance_variants"
+        )
+    return ""
+
+
 def _figure(cfg: Mapping, ds: str, kind: str) -> str:
     name = f"dmm_{ds}_{kind}"
     return name if name in {f.name for f in registry.figures(cfg)} else ""
@@ -1075,7 +1087,7 @@ def _fig6(cfg: Mapping) -> list[Claim]:
                 paper_text=ptext,
                 inputs=clean_paths,
                 evidence=lambda ctx, f=ev_curve: f(ctx, "clean", "init", "few", 1.0),
-                needs=_needs_variants(cfg, "clean") if conf else "",
+                needs=_needs_distance(cfg, "clean") if conf else "",
                 **base,
             )
         )
@@ -1098,7 +1110,7 @@ def _fig6(cfg: Mapping) -> list[Claim]:
                 paper_text=ptext,
                 inputs=clean_paths,
                 evidence=lambda ctx, f=ev_curve: f(ctx, "clean", "few", "last", 1.0 - DROP),
-                needs=_needs_variants(cfg, "clean") if conf else "",
+                needs=_needs_distance(cfg, "clean") if conf else "",
                 **base,
             )
         )
@@ -1123,7 +1135,7 @@ def _fig6(cfg: Mapping) -> list[Claim]:
                 "the data manifold and the dimpling phase as induced by the specific labels'",
                 inputs=rl_paths,
                 evidence=lambda ctx, f=ev_curve: f(ctx, "random_labels", "init", "few", 1.0),
-                needs=_needs_variants(cfg, "random_labels") if conf else "",
+                needs=_needs_distance(cfg, "random_labels") if conf else "",
                 **base,
             )
         )

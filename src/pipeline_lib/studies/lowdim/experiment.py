@@ -9,7 +9,6 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
-from torch.func import grad, vmap
 
 from pipeline_lib import checkpoints
 from pipeline_lib.progress import bar
@@ -217,14 +216,16 @@ def evaluate_normal_lines(
 
 
 def input_gradients(model: nn.Module, points: np.ndarray) -> np.ndarray:
-    """d logit / d x at each point (torch.func, vectorised over points)."""
+    """d logit / d x at each point: one backward pass of the summed logits. The network
+    maps each point on its own (no batch statistics), so the gradient of the sum with
+    respect to point i is that of its own logit; equal to ``torch.func.vmap(grad(f))``,
+    without torch.func's one-time set-up (~1.3 s per job on this CPU)."""
     p0 = next(model.parameters())
     pts = torch.as_tensor(np.asarray(points), dtype=p0.dtype, device=p0.device)
-
-    def f(p: torch.Tensor) -> torch.Tensor:
-        return model(p[None])[0]
-
-    return vmap(grad(f))(pts).detach().cpu().numpy()
+    pts = pts.detach().requires_grad_(True)
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(model(pts).sum(), pts)
+    return g.detach().cpu().numpy()
 
 
 def normal_offsets(normal_steps: int, reach: float = 0.5) -> np.ndarray:
