@@ -258,3 +258,16 @@ def test_rule_context_keys_the_state_by_job_and_removes_it_on_success(tmp_path, 
         assert log.resume().load() is None
     with rule_context(_smk(tmp_path, every=0)) as log:
         assert log.resume().every == 0
+
+
+def test_lowdim_saves_at_most_twenty_states(tmp_path):
+    """Hundreds of millisecond epochs: the low-dim loop saves every twentieth of the run."""
+    from pipeline_lib.studies.lowdim import experiment as le
+
+    saved = []
+    r = R.Resume(tmp_path / "s.pt", key="k", every=1, log=lambda *_: None)
+    r.save = lambda epoch, epochs, state: saved.append(epoch) if r.due(epoch, epochs) else None
+    net = le.TwoLayerNet(2, 8, seed=0)
+    x, y = torch.rand(16, 2), (torch.rand(16) > 0.5).long()
+    le.train(net, x, y, epochs=40, lr=1e-3, weight_decay=0.0, batch_size=8, seed=0, resume=r)
+    assert saved == list(range(2, 40, 2))

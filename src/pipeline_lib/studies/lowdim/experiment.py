@@ -98,6 +98,10 @@ def l2_single_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: floa
     return (x + eps * g / norm).clamp(0.0, 1.0).detach()
 
 
+#: at most this many saved training states per low-dim run (see :func:`train`)
+SAVES = 20
+
+
 def train(
     model: TwoLayerNet,
     x: torch.Tensor,
@@ -120,7 +124,8 @@ def train(
 
     With ``adversarial_eps`` every batch is replaced by its single-step L2 PGD
     counterpart (true labels), as in DMM Fig. 3. ``resume``: save the training state
-    every few epochs and go on from a saved one (as
+    every ``resume.every`` epochs, at most :data:`SAVES` times, and go on from a saved
+    one (as
     :func:`pipeline_lib.training.train_classifier`; what ``on_snapshot`` collected is
     the caller's to save, with ``resume.extra_state``).
     """
@@ -151,6 +156,10 @@ def train(
             xb = l2_single_step(model, xb, yb, adversarial_eps)
         return lossf(model(xb), yb)
 
+    if resume is not None and resume.every > 0:
+        # hundreds of epochs of milliseconds: save at most every twentieth of the run (a
+        # save every epoch cost ~2.5 s per 200-epoch job; a kill now loses under a second)
+        resume.every = max(resume.every, epochs // SAVES)
     training = TrainingState(model, opt, gen, hist)
     start = training.restore(resume)
     if start == 1:
