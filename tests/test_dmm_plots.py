@@ -225,6 +225,16 @@ def test_clinging_figure(stores, tmp_path):
         {"clean": stores["trainings"]["clean"][:1]},
     )
     _check(fig, 3, tmp_path / "cling_inf.png")
+    # distances of fewer variants than trained (dmm.distance_variants): the others are
+    # listed as not tracked in the distance panels, and drawn in the accuracy panel
+    only_clean = {"clean": stores["distances"]["clean"]}
+    fig = dmm_plots.clinging_figure(only_clean, stores["trainings"])
+    labels = [[t.get_text() for t in ax.get_legend().get_texts()] for ax in fig.axes[:3]]
+    for ax_labels in labels[:2]:
+        assert any("not tracked" in t for t in ax_labels)
+        assert not any("no finite values" in t for t in ax_labels)
+    assert not any("not tracked" in t for t in labels[2])
+    _check(fig, 3, tmp_path / "cling_tracked.png")
 
 
 def test_adv_training_figure(stores, tmp_path):

@@ -509,12 +509,17 @@ def _curves(runs_by_variant: dict, fn) -> pd.DataFrame:
     return df[np.isfinite(df.value.astype(np.float64))]
 
 
-def _line(ax, df: pd.DataFrame, order: list[str]) -> None:
+def _line(ax, df: pd.DataFrame, order: list[str], have: set[str] | None = None) -> None:
+    """One mean ± sd line per variant of ``order`` (colours shared across panels); a
+    variant outside ``have`` (no stores: not measured) is listed as not tracked."""
     if df.empty:
         _no_data(ax)
         return
     present = [v for v in order if v in set(df.variant)]
     for v, col in zip(order, sns.color_palette(n_colors=len(order)), strict=True):
+        if have is not None and v not in have:
+            ax.plot([], [], color=col, ls=":", label=f"{v} (not tracked here)")
+            continue
         if v not in present:
             ax.plot([], [], color=col, label=f"{v} (no finite values)")
             continue
@@ -534,7 +539,9 @@ def _line(ax, df: pd.DataFrame, order: list[str]) -> None:
 
 def clinging_figure(distances: dict[str, list[xr.Dataset]], trainings: dict[str, list[xr.Dataset]]):
     """Fig. 6: mean distance of test images to the decision boundary during training,
-    the share of images with a boundary found, and the test accuracy (mean ± sd over seeds)."""
+    the share of images with a boundary found, and the test accuracy (mean ± sd over seeds).
+    ``distances`` may hold fewer variants than ``trainings`` (``dmm.distance_variants``):
+    the others are listed as not tracked in the distance panels."""
     order = [_vname(v) for v in dict.fromkeys([*distances, *trainings])]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
 
@@ -563,7 +570,8 @@ def clinging_figure(distances: dict[str, list[xr.Dataset]], trainings: dict[str,
         (trainings, acc, "test accuracy", "(c) test accuracy"),
     ]
     for ax, (src, fn, ylabel, title) in zip(axes, panels, strict=True):
-        _line(ax, _curves(src, fn), order)
+        have = {_vname(v) for v, runs in src.items() if _as_list(runs)}
+        _line(ax, _curves(src, fn), order, have)
         ax.set_xlabel("epoch (0 = initialisation; symlog)")
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=9)
