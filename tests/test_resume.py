@@ -271,3 +271,6 @@ def test_lowdim_saves_at_most_twenty_states(tmp_path):
     x, y = torch.rand(16, 2), (torch.rand(16) > 0.5).long()
     le.train(net, x, y, epochs=40, lr=1e-3, weight_decay=0.0, batch_size=8, seed=0, resume=r)
     assert saved == list(range(2, 40, 2))
+    off = R.Resume(tmp_path / "t.pt", key="k", every=0, log=lambda *_: None)
+    off.at_most(20, 200)
+    assert off.every == 0  # saving off stays off

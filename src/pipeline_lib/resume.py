@@ -100,6 +100,13 @@ class Resume:
         self.log(f"resume: going on after epoch {self.resumed_from} (state in {self.path})")
         return state
 
+    def at_most(self, saves: int, epochs: int) -> None:
+        """Save at most ``saves`` times in a run of ``epochs`` epochs (for loops of many
+        epochs of milliseconds, where a save costs more than the epochs it protects):
+        ``every`` becomes at least ``epochs // saves``. Saving off (0) stays off."""
+        if self.every > 0:
+            self.every = max(self.every, epochs // max(saves, 1))
+
     def due(self, epoch: int, epochs: int) -> bool:
         """Whether to save after ``epoch``: every ``every`` epochs, never after the last
         (the job is about to write its outputs)."""

@@ -125,9 +125,8 @@ def train(
     With ``adversarial_eps`` every batch is replaced by its single-step L2 PGD
     counterpart (true labels), as in DMM Fig. 3. ``resume``: save the training state
     every ``resume.every`` epochs, at most :data:`SAVES` times, and go on from a saved
-    one (as
-    :func:`pipeline_lib.training.train_classifier`; what ``on_snapshot`` collected is
-    the caller's to save, with ``resume.extra_state``).
+    one (as :func:`pipeline_lib.training.train_classifier`; what ``on_snapshot``
+    collected is the caller's to save, with ``resume.extra_state``).
     """
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
@@ -156,10 +155,10 @@ def train(
             xb = l2_single_step(model, xb, yb, adversarial_eps)
         return lossf(model(xb), yb)
 
-    if resume is not None and resume.every > 0:
-        # hundreds of epochs of milliseconds: save at most every twentieth of the run (a
-        # save every epoch cost ~2.5 s per 200-epoch job; a kill now loses under a second)
-        resume.every = max(resume.every, epochs // SAVES)
+    if resume is not None:
+        # hundreds of epochs of milliseconds: a save every epoch cost ~2.5 s per 200-epoch
+        # job; at most SAVES saves, a kill loses under a second
+        resume.at_most(SAVES, epochs)
     training = TrainingState(model, opt, gen, hist)
     start = training.restore(resume)
     if start == 1:
