@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import xarray as xr
+from scipy import stats
 
 from pipeline_lib.config import check_config, load_yaml
 from pipeline_lib.ledger import EvidenceContext
@@ -129,6 +130,17 @@ def test_sweep_metrics_figure_and_claims(cfg):
     assert [p["size"] for p in m["squiggles/size_sweep/paper_sec42_accuracy"]][0] == 32_758
     fig = plots.size_sweep_figure(m, "sinenet")
     assert len(fig.axes) == 3 and all(ax.get_xscale() == "log" for ax in fig.axes)
+    # the latent panel's bars: each seed's Wilson 95% interval over the 4 attacked curves
+    (bars,) = fig.axes[1].containers
+    got_bars = sorted(tuple(seg[:, 1]) for seg in bars.lines[2][0].get_segments())
+    acc = np.array([r["latent_min_accuracy"] for r in rows])
+    want = sorted(
+        tuple(stats.binomtest(int(round(a * 4)), 4).proportion_ci(0.95, method="wilson"))
+        for a in acc
+    )
+    np.testing.assert_allclose(got_bars, want, atol=1e-9)
+    assert not fig.axes[2].containers  # no binomial interval for a ratio of two rates
+    assert fig.axes[2].get_ylim()[1] == pytest.approx(1.02)  # the share on its 0..1 scale
     plt.close(fig)
     ctx = EvidenceContext(metrics=m, config=cfg)
     got = {

@@ -1250,9 +1250,11 @@ def size_sweep_figure(metrics: dict, variant: str):
     """Issue 20 item 4, "is it only scale?": the sigma-0 model's clean accuracy, the
     latent attack's accuracy at its most effective eps and the noise-explained fraction
     against the training-set size (log scale): one dot per seed, the mean per size
-    joined; on the first panel the paper's Sec. 4.2 points (its ResNet-34 and budget, for
-    orientation, not comparison)."""
+    joined; the latent attack's accuracy with each seed's Wilson 95% interval over the
+    attacked curves; on the first panel the paper's Sec. 4.2 points (its ResNet-34 and
+    budget, for orientation, not comparison)."""
     rows = pd.DataFrame(metrics[f"squiggles/size_sweep/{variant}/points"])
+    n = metrics.get(f"squiggles/size_sweep/{variant}/n_attacked")
     fig, axes = plt.subplots(1, len(SIZE_PANELS), figsize=(5.2 * len(SIZE_PANELS), 4.2),
                              sharex=True, layout="constrained")  # fmt: skip
     for ax, (key, label) in zip(axes, SIZE_PANELS, strict=True):
@@ -1261,6 +1263,16 @@ def size_sweep_figure(metrics: dict, variant: str):
                         s=36, legend=ax is axes[0])  # fmt: skip
         mean = rows[ok].groupby("size")[key].mean()
         ax.plot(mean.index, mean.values, color="black", lw=1.2, label="mean over seeds")
+        if key == "latent_min_accuracy" and n:
+            acc = rows.loc[ok, key].to_numpy(dtype=float)
+            lo, hi = wilson(np.round(acc * n), n)
+            ax.errorbar(rows.loc[ok, "size"], acc, yerr=[acc - lo, hi - acc], fmt="none",
+                        ecolor="grey", elinewidth=0.8, capsize=2, zorder=1)  # fmt: skip
+            ax.set_title(f"bars: Wilson 95% over the {n} attacked curves", fontsize=8)
+        if key == "noise_explained_fraction" and ok.any():
+            # a share on its natural 0..1 scale (below 0: the noise-trained model is worse),
+            # so that seed-to-seed differences of a few curves do not fill the panel
+            ax.set_ylim(min(0.0, rows.loc[ok, key].min() - 0.05), 1.02)
         ax.set_xscale("log")
         ax.set_xlabel("training curves")
         ax.set_ylabel(label)
@@ -1271,7 +1283,6 @@ def size_sweep_figure(metrics: dict, variant: str):
                         marker="x", color="tab:red", s=50, zorder=5,
                         label="paper Sec. 4.2 (ResNet-34, SineNet)")  # fmt: skip
     axes[0].legend(fontsize=7, loc="lower right", title="seed", title_fontsize=7)
-    n = metrics.get(f"squiggles/size_sweep/{variant}/n_attacked")
     fig.suptitle(
         f"{variant}: is it only scale? Training-set size against clean accuracy, the latent "
         f"attack and noise training (attacks on the first {n} test curves)",
